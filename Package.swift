@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "rnnconf",
+  platforms: [.macOS(.v13)],
+  // MARK: - Public products
+  products: [
+    .library(name: "HDF5", targets: ["HDF5"]),
+    .library(name: "RNNRef", targets: ["RNNRef"]),
+    .library(name: "Conformance", targets: ["Conformance"]),
+    .executable(name: "rnnconf", targets: ["rnnconf"]),
+    .executable(name: "rnnconf-bench", targets: ["rnnconf-bench"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+  ],
+  targets: [
+    // MARK: - Implementation details
+    .systemLibrary(
+      name: "CHDF5",
+      pkgConfig: "hdf5",
+      providers: [.apt(["libhdf5-dev"])]
+    ),
+    .target(name: "HDF5", dependencies: ["CHDF5"]),
+    .target(
+      name: "RNNRef",
+      dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+    ),
+    .target(name: "Conformance", dependencies: ["HDF5", "RNNRef"]),
+    .executableTarget(
+      name: "rnnconf",
+      dependencies: [
+        "HDF5", "RNNRef", "Conformance",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef"]),
+
+    // MARK: - Tests
+    .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+    .testTarget(name: "RNNRefTests", dependencies: ["RNNRef"]),
+    .testTarget(name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"]),
+  ]
+)

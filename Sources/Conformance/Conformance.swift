@@ -1,0 +1,1 @@
+// Case loading, comparison and reports land with the runner issue.

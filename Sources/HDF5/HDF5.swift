@@ -1,0 +1,1 @@
+// The safe Swift layer over libhdf5 lands with the foundation issue.

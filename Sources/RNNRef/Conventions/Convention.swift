@@ -1,0 +1,60 @@
+/// Named tensors in a fixed order (weights, inputs or outputs in a framework's native names).
+public struct NamedTensors<Scalar: RNNScalar>: Equatable, Sendable {
+  public var entries: [(name: String, tensor: Tensor<Scalar>)]
+
+  public init(_ entries: [(name: String, tensor: Tensor<Scalar>)] = []) { self.entries = entries }
+
+  public var names: [String] { entries.map(\.name) }
+  public subscript(name: String) -> Tensor<Scalar>? {
+    get { entries.first { $0.name == name }?.tensor }
+    set {
+      if let i = entries.firstIndex(where: { $0.name == name }) {
+        if let v = newValue { entries[i].tensor = v } else { entries.remove(at: i) }
+      } else if let v = newValue {
+        entries.append((name, v))
+      }
+    }
+  }
+  public mutating func append(_ name: String, _ tensor: Tensor<Scalar>) { entries.append((name, tensor)) }
+
+  public static func == (a: NamedTensors, b: NamedTensors) -> Bool {
+    a.entries.count == b.entries.count
+      && zip(a.entries, b.entries).allSatisfy { $0.name == $1.name && $0.tensor == $1.tensor }
+  }
+}
+
+/// One framework's conventions: native config and weights to the canonical
+/// network and back, and a native call (inputs in the framework's layout) to
+/// native outputs.
+public protocol FrameworkConvention {
+  /// The `framework` attribute of a case: "keras", "tf1", "pytorch" or "onnx".
+  static var framework: String { get }
+
+  /// Runs a native call: `config` is the case's native configuration, `weights`
+  /// and `inputs` carry native names, shapes and layouts. Returns the outputs in
+  /// native names, order and layout.
+  static func evaluate<Scalar: RNNScalar>(
+    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+  ) throws -> NamedTensors<Scalar>
+}
+
+extension FrameworkConvention {
+  /// The convention for a case's `framework` attribute.
+  public static func named(_ framework: String) -> (any FrameworkConvention.Type)? {
+    Conventions.all.first { $0.framework == framework }
+  }
+}
+
+/// Registry of the framework adapters.
+public enum Conventions {
+  /// Every adapter, one file each under `Conventions/`.
+  public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
+}
+
+/// Converting a network between frameworks: each adapter imports its native
+/// configuration and weights into the canonical `Network` and exports one back,
+/// or throws `RNNRefError.unsupported` naming what it cannot express.
+public protocol NetworkConvention: FrameworkConvention {
+  static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar>
+  static func exportNetwork<Scalar: RNNScalar>(_ network: Network<Scalar>) throws -> (config: JSONValue, weights: NamedTensors<Scalar>)
+}

@@ -1,0 +1,158 @@
+import RealModule
+
+/// The scalar types the reference runs in: `Float` for the framework's own
+/// precision, `Double` as the oracle that separates rounding from disagreement.
+public protocol RNNScalar: BinaryFloatingPoint, Real, Sendable, Codable
+where Self.RawSignificand: FixedWidthInteger {}
+extension Float: RNNScalar {}
+extension Double: RNNScalar {}
+
+/// A dense row-major tensor with an explicit shape.
+public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
+  public var shape: [Int]
+  public var scalars: [Scalar]
+
+  public init(shape: [Int], scalars: [Scalar]) {
+    precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+    precondition(shape.reduce(1, *) == scalars.count,
+                 "shape \(shape) holds \(shape.reduce(1, *)) scalars, got \(scalars.count)")
+    self.shape = shape
+    self.scalars = scalars
+  }
+
+  public init(zeros shape: [Int]) {
+    self.init(shape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+  }
+
+  /// Converts between scalar types (Float <-> Double) keeping the shape.
+  public init<Other: RNNScalar>(_ other: Tensor<Other>) {
+    self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
+  }
+
+  public var rank: Int { shape.count }
+  public var count: Int { scalars.count }
+
+  /// Row-major strides.
+  public var strides: [Int] {
+    var s = Array(repeating: 1, count: shape.count)
+    var acc = 1
+    for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+      s[axis] = acc
+      acc *= shape[axis]
+    }
+    return s
+  }
+
+  public subscript(index: [Int]) -> Scalar {
+    get { scalars[flatIndex(index)] }
+    set { scalars[flatIndex(index)] = newValue }
+  }
+
+  public func flatIndex(_ index: [Int]) -> Int {
+    precondition(index.count == shape.count, "index \(index) for shape \(shape)")
+    var flat = 0
+    for (i, s) in zip(index, strides) { flat += i * s }
+    return flat
+  }
+
+  /// The multi-index of a flat position.
+  public func multiIndex(_ flat: Int) -> [Int] {
+    var rest = flat
+    return strides.map { s in
+      let i = rest / s
+      rest -= i * s
+      return i
+    }
+  }
+
+  public func reshaped(_ newShape: [Int]) -> Tensor {
+    Tensor(shape: newShape, scalars: scalars)
+  }
+
+  /// Permutes axes: `result.shape[i] == shape[axes[i]]`.
+  public func transposed(_ axes: [Int]) -> Tensor {
+    precondition(axes.sorted() == Array(0..<rank), "bad permutation \(axes) for rank \(rank)")
+    let newShape = axes.map { shape[$0] }
+    var out = Tensor(zeros: newShape)
+    let oldStrides = strides
+    let permutedStrides = axes.map { oldStrides[$0] }
+    let n = count
+    if n == 0 { return out }
+    var idx = Array(repeating: 0, count: rank)
+    for flat in 0..<n {
+      var src = 0
+      for a in 0..<rank { src += idx[a] * permutedStrides[a] }
+      out.scalars[flat] = scalars[src]
+      // increment the multi-index in the new shape
+      var a = rank - 1
+      while a >= 0 {
+        idx[a] += 1
+        if idx[a] < newShape[a] { break }
+        idx[a] = 0
+        a -= 1
+      }
+    }
+    return out
+  }
+
+  /// The 2-D transpose.
+  public var transposed2D: Tensor {
+    precondition(rank == 2, "transposed2D needs rank 2, got shape \(shape)")
+    return transposed([1, 0])
+  }
+
+  /// Splits `axis` into `parts` equal blocks.
+  public func split(_ parts: Int, axis: Int) -> [Tensor] {
+    precondition(shape[axis] % parts == 0, "axis \(axis) of \(shape) is not divisible by \(parts)")
+    let size = shape[axis] / parts
+    return (0..<parts).map { slice(axis: axis, range: ($0 * size)..<(($0 + 1) * size)) }
+  }
+
+  /// A contiguous range along one axis.
+  public func slice(axis: Int, range: Range<Int>) -> Tensor {
+    precondition(range.lowerBound >= 0 && range.upperBound <= shape[axis],
+                 "range \(range) out of bounds for axis \(axis) of \(shape)")
+    let outer = shape[..<axis].reduce(1, *)
+    let inner = shape[(axis + 1)...].reduce(1, *)
+    var newShape = shape
+    newShape[axis] = range.count
+    var out: [Scalar] = []
+    out.reserveCapacity(outer * range.count * inner)
+    for o in 0..<outer {
+      let base = o * shape[axis] * inner
+      out.append(contentsOf: scalars[(base + range.lowerBound * inner)..<(base + range.upperBound * inner)])
+    }
+    return Tensor(shape: newShape, scalars: out)
+  }
+
+  /// Concatenates along `axis`; all other dimensions must agree.
+  public static func concatenate(_ parts: [Tensor], axis: Int) -> Tensor {
+    precondition(!parts.isEmpty, "concatenate needs at least one tensor")
+    let first = parts[0].shape
+    for p in parts {
+      precondition(p.rank == first.count, "concatenate: rank mismatch \(p.shape) vs \(first)")
+      for a in 0..<first.count where a != axis {
+        precondition(p.shape[a] == first[a], "concatenate: shape \(p.shape) vs \(first) on axis \(a)")
+      }
+    }
+    let outer = first[..<axis].reduce(1, *)
+    var newShape = first
+    newShape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+    var out: [Scalar] = []
+    out.reserveCapacity(newShape.reduce(1, *))
+    for o in 0..<outer {
+      for p in parts {
+        let block = p.shape[axis...].reduce(1, *)
+        out.append(contentsOf: p.scalars[(o * block)..<((o + 1) * block)])
+      }
+    }
+    return Tensor(shape: newShape, scalars: out)
+  }
+
+  /// Reorders equal gate blocks along `axis`: `result` block k is `self` block `order[k]`.
+  /// Used by adapters to move between a framework's gate order and the canonical one.
+  public func reorderingBlocks(_ order: [Int], axis: Int) -> Tensor {
+    let blocks = split(order.count, axis: axis)
+    return Tensor.concatenate(order.map { blocks[$0] }, axis: axis)
+  }
+}

@@ -1,0 +1,1 @@
+print("rnnconf-bench: lands with the RNNRef issue")

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct RNNConf: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rnnconf",
+    abstract: "Conformance of recurrent layers across Keras, TensorFlow 1, PyTorch and ONNX."
+  )
+}
+RNNConf.main()
