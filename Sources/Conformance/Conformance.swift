@@ -1,1 +1,0 @@
-// Case loading, comparison and reports land with the runner issue.
