@@ -36,6 +36,9 @@ public protocol FrameworkConvention {
   static func evaluate<Scalar: RNNScalar>(
     config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar>
+
+  /// Names of the axes of a native output (see the default in the extension below).
+  static func axisNames(output: String, config: JSONValue) -> [String]?
 }
 
 extension FrameworkConvention {
@@ -57,4 +60,11 @@ public enum Conventions {
 public protocol NetworkConvention: FrameworkConvention {
   static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar>
   static func exportNetwork<Scalar: RNNScalar>(_ network: Network<Scalar>) throws -> (config: JSONValue, weights: NamedTensors<Scalar>)
+}
+
+extension FrameworkConvention {
+  /// Names of the axes of a native output, for reports: e.g. `["batch", "step", "unit"]`
+  /// for a batch-major sequence output, `["layer*dir", "batch", "unit"]` for PyTorch `h_n`.
+  /// Adapters override this; nil means the report names axes by position.
+  public static func axisNames(output: String, config: JSONValue) -> [String]? { nil }
 }
