@@ -1,1 +1,0 @@
-// The safe Swift layer over libhdf5 lands with the foundation issue.
