@@ -1,10 +1,734 @@
-/// PyTorch `nn.RNN`, `nn.LSTM`, `nn.GRU` and their cells. Placeholder until the adapter lands.
-public enum PyTorch: FrameworkConvention {
+/// PyTorch `nn.RNN`, `nn.LSTM`, `nn.GRU` and the cells `nn.RNNCell`, `nn.LSTMCell`,
+/// `nn.GRUCell` (checked against torch 2.15: `torch/nn/modules/rnn.py`, and by
+/// `fixtures/generate/gen_pytorch.py`, which re-computes torch's output before writing).
+///
+/// Native weights, by `state_dict()` name, for layer `k` (suffix `_l{k}`, and
+/// `_l{k}_reverse` for the backward direction of a bidirectional module);
+/// G = 1 (RNN), 4 (LSTM), 3 (GRU); H = hidden_size; P = proj_size (LSTM only,
+/// Hout = P when P > 0, else H); D = 2 when bidirectional, else 1:
+/// - `weight_ih_l{k}`: `(G*H, I)` for k = 0, `(G*H, D*Hout)` above
+/// - `weight_hh_l{k}`: `(G*H, Hout)`
+/// - `bias_ih_l{k}`, `bias_hh_l{k}`: `(G*H)` each (absent with `bias=False`)
+/// - `weight_hr_l{k}`: `(P, H)` (LSTM with `proj_size > 0`)
+/// Cells: `weight_ih (G*H, I)`, `weight_hh (G*H, H)`, `bias_ih`, `bias_hh (G*H)`.
+///
+/// Gate order along the `G*H` axis:
+/// - LSTM: i, f, g, o (same as canonical)
+/// - GRU: **r, z, n** (canonical z, r, n), reset applied after the recurrent
+///   matmul: `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))` (canonical `resetAfter`)
+/// - RNN: one block; `nonlinearity` "tanh" (default) or "relu".
+/// Canonical kernels are the transposes: `kernel = weight_ih^T (I, G*H)`,
+/// `recurrentKernel = weight_hh^T (Hout, G*H)`, `projection = weight_hr^T (H, P)`.
+///
+/// Run-time layout:
+/// - `input`: `(T, N, I)`, or `(N, T, I)` with `batch_first=True`, or unbatched `(T, I)`.
+/// - `h0`/`h_n`: `(L*D, N, Hout)` indexed `layer*D + dir`, never batch-first;
+///   `c0`/`c_n`: `(L*D, N, H)`. Unbatched: `(L*D, Hout)` / `(L*D, H)`.
+/// - `output`: `(T, N, D*Hout)` (or batch-first), `[forward, reverse]` along the
+///   last axis; the reverse half is aligned to input time, so the reverse part of
+///   `h_n` equals `output[0, :, Hout:]`, not `output[-1]` (pytorch#3587).
+/// - Packed (`call.packed`): `lengths (N)` int64; outputs past each length are
+///   zero, `h_n`/`c_n` are each sample's state at its own length (in the input's
+///   batch order, also with `enforce_sorted=False`); `output` has
+///   `total_length ?? max(lengths)` steps (`pad_packed_sequence`).
+/// - Cells: `input (N, I)` or `(I)`, `hx (N, Hout)`, `cx (N, H)` (LSTMCell) -> `h`, `c`.
+/// `dropout` acts only in training mode; cases run in eval mode (`training: false`).
+///
+/// Native config (documented in fixtures/README.md, "### pytorch"):
+/// `{"module": "LSTM", "kwargs": {constructor kwargs}, "call": {"packed", "enforce_sorted",
+/// "total_length", "initial_state", "batched"}, "dtype", "training"}`.
+public enum PyTorch: NetworkConvention {
   public static let framework = "pytorch"
+
+  // MARK: - Configuration
+
+  /// The module kinds PyTorch has.
+  public enum ModuleKind: String, Sendable, CaseIterable {
+    case rnn = "RNN", lstm = "LSTM", gru = "GRU"
+    case rnnCell = "RNNCell", lstmCell = "LSTMCell", gruCell = "GRUCell"
+
+    public var isCell: Bool { self == .rnnCell || self == .lstmCell || self == .gruCell }
+    /// Gate blocks along `G*H`.
+    public var gates: Int {
+      switch self {
+      case .rnn, .rnnCell: 1
+      case .lstm, .lstmCell: 4
+      case .gru, .gruCell: 3
+      }
+    }
+    var isLSTM: Bool { self == .lstm || self == .lstmCell }
+    var isGRU: Bool { self == .gru || self == .gruCell }
+    var isRNN: Bool { self == .rnn || self == .rnnCell }
+    var gateLetters: String {
+      switch gates { case 4: "4*hidden_size"; case 3: "3*hidden_size"; default: "hidden_size" }
+    }
+  }
+
+  /// The constructor kwargs of a module or cell, with torch's defaults filled in.
+  public struct ModuleConfig: Equatable, Sendable {
+    public var kind: ModuleKind
+    public var inputSize: Int
+    public var hiddenSize: Int
+    public var numLayers: Int = 1
+    public var bias: Bool = true
+    public var batchFirst: Bool = false
+    public var dropout: Double = 0
+    public var bidirectional: Bool = false
+    /// 0: no projection.
+    public var projSize: Int = 0
+    /// "tanh" or "relu" (RNN, RNNCell).
+    public var nonlinearity: String = "tanh"
+
+    public var directions: Int { bidirectional ? 2 : 1 }
+    public var outputSize: Int { projSize > 0 ? projSize : hiddenSize }
+
+    public init(kind: ModuleKind, inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
+                batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false,
+                projSize: Int = 0, nonlinearity: String = "tanh") {
+      self.kind = kind; self.inputSize = inputSize; self.hiddenSize = hiddenSize
+      self.numLayers = numLayers; self.bias = bias; self.batchFirst = batchFirst; self.dropout = dropout
+      self.bidirectional = bidirectional; self.projSize = projSize; self.nonlinearity = nonlinearity
+    }
+
+    /// Parses `{"module": ..., "kwargs": {...}}`, validating as torch's constructors do.
+    public init(config: JSONValue) throws {
+      guard let moduleName = config["module"]?.string else {
+        throw RNNRefError.invalidConfig(
+          key: "module", value: config["module"]?.jsonText ?? "absent",
+          reason: "expected one of " + ModuleKind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+      }
+      guard let kind = ModuleKind(rawValue: moduleName) else {
+        throw RNNRefError.invalidConfig(
+          key: "module", value: "\"\(moduleName)\"",
+          reason: "not a PyTorch recurrent module; expected one of "
+            + ModuleKind.allCases.map(\.rawValue).joined(separator: ", "))
+      }
+      guard let kwargs = config["kwargs"]?.object else {
+        throw RNNRefError.invalidConfig(key: "kwargs", value: config["kwargs"]?.jsonText ?? "absent",
+                                        reason: "expected the constructor kwargs as a JSON object")
+      }
+      let known: Set<String> = kind.isCell
+        ? ["input_size", "hidden_size", "bias", "nonlinearity", "device", "dtype"]
+        : ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
+           "proj_size", "nonlinearity", "device", "dtype"]
+      for key in kwargs.keys.sorted() where !known.contains(key) {
+        throw RNNRefError.invalidConfig(
+          key: "kwargs.\(key)", value: kwargs[key]!.jsonText,
+          reason: "nn.\(kind.rawValue) has no such argument; known: " + known.sorted().joined(separator: ", "))
+      }
+      func int(_ key: String, default d: Int?) throws -> Int {
+        guard let v = kwargs[key] else {
+          if let d { return d }
+          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: "absent",
+                                          reason: "nn.\(kind.rawValue) requires \(key)")
+        }
+        guard let i = v.int else {
+          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: v.jsonText, reason: "expected an integer")
+        }
+        return i
+      }
+      func bool(_ key: String, default d: Bool) throws -> Bool {
+        guard let v = kwargs[key] else { return d }
+        guard let b = v.bool else {
+          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: v.jsonText, reason: "expected true or false")
+        }
+        return b
+      }
+      self.kind = kind
+      inputSize = try int("input_size", default: nil)
+      hiddenSize = try int("hidden_size", default: nil)
+      bias = try bool("bias", default: true)
+      if !kind.isCell {
+        numLayers = try int("num_layers", default: 1)
+        batchFirst = try bool("batch_first", default: false)
+        bidirectional = try bool("bidirectional", default: false)
+        projSize = try int("proj_size", default: 0)
+        if let v = kwargs["dropout"] {
+          guard let d = v.double, d >= 0, d <= 1 else {
+            throw RNNRefError.invalidConfig(key: "kwargs.dropout", value: v.jsonText,
+                                            reason: "expected a number in [0, 1], as torch requires")
+          }
+          dropout = d
+        }
+      }
+      if let v = kwargs["nonlinearity"] {
+        guard kind.isRNN else {
+          throw RNNRefError.invalidConfig(key: "kwargs.nonlinearity", value: v.jsonText,
+                                          reason: "only nn.RNN and nn.RNNCell take a nonlinearity")
+        }
+        guard let s = v.string, s == "tanh" || s == "relu" else {
+          throw RNNRefError.invalidConfig(key: "kwargs.nonlinearity", value: v.jsonText,
+                                          reason: "torch accepts \"tanh\" or \"relu\"")
+        }
+        nonlinearity = s
+      }
+      guard inputSize > 0 else {
+        throw RNNRefError.invalidConfig(key: "kwargs.input_size", value: "\(inputSize)", reason: "must be positive")
+      }
+      guard hiddenSize > 0 else {
+        throw RNNRefError.invalidConfig(key: "kwargs.hidden_size", value: "\(hiddenSize)", reason: "must be positive")
+      }
+      guard numLayers > 0 else {
+        throw RNNRefError.invalidConfig(key: "kwargs.num_layers", value: "\(numLayers)", reason: "must be positive")
+      }
+      if projSize != 0 {
+        guard kind == .lstm else {
+          throw RNNRefError.invalidConfig(key: "kwargs.proj_size", value: "\(projSize)",
+                                          reason: "proj_size is only supported for LSTM, not RNN or GRU (torch)")
+        }
+        guard projSize > 0, projSize < hiddenSize else {
+          throw RNNRefError.invalidConfig(key: "kwargs.proj_size", value: "\(projSize)",
+                                          reason: "proj_size must be >= 0 and smaller than hidden_size=\(hiddenSize)")
+        }
+      }
+      if let training = config["training"], training.bool == true {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "training mode (dropout is random); run the module in eval()")
+      }
+    }
+
+    /// The `{"module", "kwargs"}` form with every kwarg written out.
+    public var json: JSONValue {
+      var kw: [String: JSONValue] = [
+        "input_size": .number(Double(inputSize)), "hidden_size": .number(Double(hiddenSize)),
+        "bias": .bool(bias),
+      ]
+      if kind.isRNN { kw["nonlinearity"] = .string(nonlinearity) }
+      if !kind.isCell {
+        kw["num_layers"] = .number(Double(numLayers))
+        kw["batch_first"] = .bool(batchFirst)
+        kw["dropout"] = .number(dropout)
+        kw["bidirectional"] = .bool(bidirectional)
+        if kind == .lstm { kw["proj_size"] = .number(Double(projSize)) }
+      }
+      return .object(["module": .string(kind.rawValue), "kwargs": .object(kw)])
+    }
+  }
+
+  /// How the module was called (`config.call`).
+  public struct CallConfig: Equatable, Sendable {
+    public var packed = false
+    public var enforceSorted = true
+    public var totalLength: Int?
+    public var initialState: Bool?
+    public var batched: Bool?
+
+    public init(config: JSONValue) throws {
+      guard let call = config["call"] else { return }
+      guard call.object != nil else {
+        throw RNNRefError.invalidConfig(key: "call", value: call.jsonText, reason: "expected a JSON object")
+      }
+      func bool(_ key: String) throws -> Bool? {
+        guard let v = call[key], !v.isNull else { return nil }
+        guard let b = v.bool else {
+          throw RNNRefError.invalidConfig(key: "call.\(key)", value: v.jsonText, reason: "expected true or false")
+        }
+        return b
+      }
+      packed = try bool("packed") ?? false
+      enforceSorted = try bool("enforce_sorted") ?? true
+      initialState = try bool("initial_state") ?? bool("hx")
+      batched = try bool("batched")
+      if let v = call["total_length"], !v.isNull {
+        guard let t = v.int, t >= 0 else {
+          throw RNNRefError.invalidConfig(key: "call.total_length", value: v.jsonText,
+                                          reason: "expected null or a non-negative integer")
+        }
+        totalLength = t
+      }
+    }
+  }
+
+  // MARK: - Weights <-> canonical
+
+  /// Native gate block k of the canonical order: canonical block j is native block `order[j]`.
+  static func canonicalOrder(_ kind: ModuleKind) -> [Int] {
+    switch kind.gates {
+    case 3: [1, 0, 2]   // torch r, z, n -> canonical z, r, n
+    case 4: [0, 1, 2, 3]  // i, f, g, o both
+    default: [0]
+    }
+  }
+
+  /// One expected native weight: name, shape and why.
+  struct WeightSpec {
+    var name: String
+    var shape: [Int]
+    var reason: String
+  }
+
+  static func suffix(_ kind: ModuleKind, layer: Int, direction: Int) -> String {
+    kind.isCell ? "" : "_l\(layer)" + (direction == 1 ? "_reverse" : "")
+  }
+
+  /// The native weights a configuration needs, in `state_dict()` order.
+  static func weightSpecs(_ m: ModuleConfig) -> [WeightSpec] {
+    var specs: [WeightSpec] = []
+    let gh = m.kind.gates * m.hiddenSize
+    let layers = m.kind.isCell ? 1 : m.numLayers
+    let what = "nn.\(m.kind.rawValue)"
+    for layer in 0..<layers {
+      for dir in 0..<(m.kind.isCell ? 1 : m.directions) {
+        let s = suffix(m.kind, layer: layer, direction: dir)
+        let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
+        let inWhy = layer == 0
+          ? "input_size=\(m.inputSize)"
+          : (m.directions == 2 ? "2*" : "") + (m.projSize > 0 ? "proj_size=\(m.projSize)" : "hidden_size=\(m.hiddenSize)")
+            + ": layer \(layer) reads layer \(layer - 1)'s output"
+        let g = "\(m.kind.gateLetters) with hidden_size=\(m.hiddenSize)"
+        specs.append(WeightSpec(name: "weight_ih\(s)", shape: [gh, inSize], reason: "\(what): \(g) x \(inWhy)"))
+        specs.append(WeightSpec(
+          name: "weight_hh\(s)", shape: [gh, m.outputSize],
+          reason: "\(what): \(g) x " + (m.projSize > 0 ? "proj_size=\(m.projSize)" : "hidden_size")))
+        if m.bias {
+          specs.append(WeightSpec(name: "bias_ih\(s)", shape: [gh], reason: "\(what) with bias=True: \(g)"))
+          specs.append(WeightSpec(name: "bias_hh\(s)", shape: [gh], reason: "\(what) with bias=True: \(g)"))
+        }
+        if m.projSize > 0 {
+          specs.append(WeightSpec(name: "weight_hr\(s)", shape: [m.projSize, m.hiddenSize],
+                                  reason: "\(what): proj_size=\(m.projSize) x hidden_size=\(m.hiddenSize)"))
+        }
+      }
+    }
+    return specs
+  }
+
+  /// Checks names and shapes: missing, wrongly shaped and unused weights are errors.
+  static func verify<Scalar: RNNScalar>(_ weights: NamedTensors<Scalar>, _ m: ModuleConfig) throws {
+    let specs = weightSpecs(m)
+    for spec in specs {
+      guard let w = weights[spec.name] else {
+        throw RNNRefError.missingWeight(name: spec.name, expectedShape: spec.shape, reason: spec.reason)
+      }
+      guard w.shape == spec.shape else {
+        throw RNNRefError.shapeMismatch(name: spec.name, actual: w.shape, expected: spec.shape, reason: spec.reason)
+      }
+    }
+    let needed = Set(specs.map(\.name))
+    let unused = weights.names.filter { !needed.contains($0) }
+    if !unused.isEmpty { throw RNNRefError.unusedWeights(names: unused) }
+  }
+
+  /// The canonical cell of one layer and direction.
+  static func canonicalCell<Scalar: RNNScalar>(
+    _ w: NamedTensors<Scalar>, _ m: ModuleConfig, layer: Int, direction: Int
+  ) -> Cell<Scalar> {
+    let s = suffix(m.kind, layer: layer, direction: direction)
+    let order = canonicalOrder(m.kind)
+    let gh = m.kind.gates * m.hiddenSize
+    let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
+    let kernel = w["weight_ih\(s)"]!.reorderingBlocks(order, axis: 0).transposed2D
+    let recurrent = w["weight_hh\(s)"]!.reorderingBlocks(order, axis: 0).transposed2D
+    let bi = m.bias ? w["bias_ih\(s)"]!.reorderingBlocks(order, axis: 0) : Tensor<Scalar>(zeros: [gh])
+    let bh = m.bias ? w["bias_hh\(s)"]!.reorderingBlocks(order, axis: 0) : Tensor<Scalar>(zeros: [gh])
+    if m.kind.isLSTM {
+      let projection = m.projSize > 0 ? w["weight_hr\(s)"]!.transposed2D : nil
+      return .lstm(LSTMCell(inputSize: inSize, hiddenSize: m.hiddenSize, kernel: kernel, recurrentKernel: recurrent,
+                            inputBias: bi, recurrentBias: bh, projection: projection))
+    }
+    if m.kind.isGRU {
+      return .gru(GRUCell(inputSize: inSize, hiddenSize: m.hiddenSize, kernel: kernel, recurrentKernel: recurrent,
+                          inputBias: bi, recurrentBias: bh, resetAfter: true))
+    }
+    return .simple(SimpleRNNCell(inputSize: inSize, hiddenSize: m.hiddenSize, kernel: kernel,
+                                 recurrentKernel: recurrent, inputBias: bi, recurrentBias: bh,
+                                 activation: m.nonlinearity == "relu" ? .relu : .tanh))
+  }
+
+  /// Native config and weights to the canonical network. A cell module becomes
+  /// one forward layer holding that cell.
+  public static func importNetwork<Scalar: RNNScalar>(
+    config: JSONValue, weights: NamedTensors<Scalar>
+  ) throws -> Network<Scalar> {
+    let m = try ModuleConfig(config: config)
+    try verify(weights, m)
+    if m.kind.isCell {
+      return Network(layers: [RecurrentLayer(direction: .forward, cells: [canonicalCell(weights, m, layer: 0, direction: 0)])])
+    }
+    let layers = (0..<m.numLayers).map { layer in
+      RecurrentLayer(direction: m.bidirectional ? .bidirectional : .forward,
+                     cells: (0..<m.directions).map { canonicalCell(weights, m, layer: layer, direction: $0) },
+                     merge: .concat, padding: .zeroOutput, reverseOutputOrder: .alignedToInput)
+    }
+    return Network(layers: layers)
+  }
+
+  /// The canonical network as an `nn.RNN` / `nn.LSTM` / `nn.GRU` (all kwargs written,
+  /// `batch_first=False`, `dropout=0`). `bias=False` when every bias is zero.
+  /// A run-time `forgetBias` is folded into `bias_ih`'s f block (same function).
+  /// Throws `unsupported` for what these modules cannot express.
+  public static func exportNetwork<Scalar: RNNScalar>(
+    _ network: Network<Scalar>
+  ) throws -> (config: JSONValue, weights: NamedTensors<Scalar>) {
+    guard let first = network.layers.first else {
+      throw RNNRefError.unsupported(framework: framework, feature: "an empty network (num_layers must be >= 1)")
+    }
+    let bidirectional = first.direction == .bidirectional
+    let kind: ModuleKind
+    switch first.cells[0] {
+    case .simple: kind = .rnn
+    case .lstm: kind = .lstm
+    case .gru: kind = .gru
+    }
+    var m = ModuleConfig(kind: kind, inputSize: first.inputSize, hiddenSize: first.cells[0].hiddenSize,
+                         numLayers: network.layers.count, bidirectional: bidirectional)
+    if case .lstm(let c) = first.cells[0], let p = c.projection { m.projSize = p.shape[1] }
+    if case .simple(let c) = first.cells[0] { m.nonlinearity = c.activation == .relu ? "relu" : "tanh" }
+    var natives: [[(String, Tensor<Scalar>)]] = []
+    var anyBias = false
+    for (k, layer) in network.layers.enumerated() {
+      switch layer.direction {
+      case .reverse:
+        throw RNNRefError.unsupported(
+          framework: framework,
+          feature: "a reverse-only layer (layer \(k)); torch runs a reverse direction only inside bidirectional=True")
+      case .forward, .bidirectional:
+        if (layer.direction == .bidirectional) != bidirectional {
+          throw RNNRefError.unsupported(
+            framework: framework,
+            feature: "layers that differ in direction (layer \(k) is \(layer.direction), layer 0 is \(first.direction))")
+        }
+      }
+      if bidirectional && layer.merge != .concat {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "merge mode \(layer.merge.rawValue) (layer \(k)); torch concatenates")
+      }
+      if layer.padding != .zeroOutput {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "padding that repeats the previous output (layer \(k)); packed sequences pad with zeros")
+      }
+      if layer.reverseOutputOrder != .alignedToInput {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "time-reversed outputs (Keras go_backwards) in layer \(k)")
+      }
+      let expectedInput = k == 0 ? m.inputSize : m.directions * m.outputSize
+      for (dir, cell) in layer.cells.enumerated() {
+        let here = "layer \(k)" + (dir == 1 ? " reverse" : "")
+        guard cell.inputSize == expectedInput else {
+          throw RNNRefError.unsupported(
+            framework: framework,
+            feature: "input size \(cell.inputSize) in \(here) (torch requires \(expectedInput))")
+        }
+        guard cell.hiddenSize == m.hiddenSize, cell.outputSize == m.outputSize else {
+          throw RNNRefError.unsupported(
+            framework: framework,
+            feature: "hidden sizes that differ across layers (\(here): \(cell.hiddenSize)/\(cell.outputSize), "
+              + "layer 0: \(m.hiddenSize)/\(m.outputSize))")
+        }
+        let native = try nativeWeights(cell, kind: kind, nonlinearity: m.nonlinearity, where: here)
+        if native.biases.contains(where: { $0.scalars.contains { $0 != 0 } }) { anyBias = true }
+        let s = suffix(kind, layer: k, direction: dir)
+        var list = [("weight_ih\(s)", native.ih), ("weight_hh\(s)", native.hh),
+                    ("bias_ih\(s)", native.biases[0]), ("bias_hh\(s)", native.biases[1])]
+        if let hr = native.hr { list.append(("weight_hr\(s)", hr)) }
+        natives.append(list)
+      }
+    }
+    m.bias = anyBias
+    var weights = NamedTensors<Scalar>()
+    for list in natives {
+      for (name, t) in list where m.bias || !name.hasPrefix("bias_") { weights.append(name, t) }
+    }
+    return (m.json, weights)
+  }
+
+  /// One canonical cell as native tensors, or `unsupported` naming what torch lacks.
+  static func nativeWeights<Scalar: RNNScalar>(
+    _ cell: Cell<Scalar>, kind: ModuleKind, nonlinearity: String, where here: String
+  ) throws -> (ih: Tensor<Scalar>, hh: Tensor<Scalar>, biases: [Tensor<Scalar>], hr: Tensor<Scalar>?) {
+    func unsupported(_ feature: String) -> RNNRefError {
+      .unsupported(framework: framework, feature: "\(feature) (\(here))")
+    }
+    let order = canonicalOrder(kind)  // self-inverse for every kind
+    func native(_ k: Tensor<Scalar>, _ r: Tensor<Scalar>, _ bi: Tensor<Scalar>, _ bh: Tensor<Scalar>)
+      -> (Tensor<Scalar>, Tensor<Scalar>, [Tensor<Scalar>]) {
+      (k.transposed2D.reorderingBlocks(order, axis: 0), r.transposed2D.reorderingBlocks(order, axis: 0),
+       [bi.reorderingBlocks(order, axis: 0), bh.reorderingBlocks(order, axis: 0)])
+    }
+    switch cell {
+    case .simple(let c):
+      guard kind.isRNN else { throw unsupported("a simple RNN cell in an nn.\(kind.rawValue)") }
+      guard c.activation == .tanh || c.activation == .relu else {
+        throw unsupported("simple RNN activation \(c.activation) (torch has tanh and relu)")
+      }
+      guard (c.activation == .relu ? "relu" : "tanh") == nonlinearity else {
+        throw unsupported("simple RNN activations that differ across layers")
+      }
+      if c.activationClip != nil { throw unsupported("an activation clip (ONNX clip)") }
+      let (ih, hh, b) = native(c.kernel, c.recurrentKernel, c.inputBias, c.recurrentBias)
+      return (ih, hh, b, nil)
+    case .lstm(let c):
+      guard kind.isLSTM else { throw unsupported("an LSTM cell in an nn.\(kind.rawValue)") }
+      if c.peepholes != nil { throw unsupported("peepholes (PyTorch has no peepholes)") }
+      if c.cellClip != nil { throw unsupported("a cell clip (TF1 cell_clip)") }
+      if c.projectionClip != nil { throw unsupported("a projection clip (TF1 proj_clip)") }
+      if c.coupledInputForget { throw unsupported("coupled input-forget gates (ONNX input_forget)") }
+      if c.activationClip != nil { throw unsupported("an activation clip (ONNX clip)") }
+      guard c.gateActivation == .sigmoid, c.cellActivation == .tanh, c.outputActivation == .tanh else {
+        throw unsupported("LSTM activations \(c.gateActivation)/\(c.cellActivation)/\(c.outputActivation) "
+                          + "(torch fixes sigmoid/tanh/tanh)")
+      }
+      var bi = c.inputBias
+      if c.forgetBias != 0 {
+        let h = c.hiddenSize
+        for j in h..<(2 * h) { bi.scalars[j] += Scalar(c.forgetBias) }
+      }
+      let (ih, hh, b) = native(c.kernel, c.recurrentKernel, bi, c.recurrentBias)
+      return (ih, hh, b, c.projection?.transposed2D)
+    case .gru(let c):
+      guard kind.isGRU else { throw unsupported("a GRU cell in an nn.\(kind.rawValue)") }
+      guard c.resetAfter else {
+        throw unsupported("a GRU with the reset gate applied before the recurrent matmul "
+                          + "(Keras reset_after=False, TF1 GRUCell, ONNX linear_before_reset=0); torch resets after")
+      }
+      if c.activationClip != nil { throw unsupported("an activation clip (ONNX clip)") }
+      guard c.gateActivation == .sigmoid, c.candidateActivation == .tanh else {
+        throw unsupported("GRU activations \(c.gateActivation)/\(c.candidateActivation) (torch fixes sigmoid/tanh)")
+      }
+      let (ih, hh, b) = native(c.kernel, c.recurrentKernel, c.inputBias, c.recurrentBias)
+      return (ih, hh, b, nil)
+    }
+  }
+
+  /// One canonical cell as `nn.RNNCell` / `nn.LSTMCell` / `nn.GRUCell`
+  /// (`bias=False` when both biases are zero).
+  public static func exportCell<Scalar: RNNScalar>(
+    _ cell: Cell<Scalar>
+  ) throws -> (config: JSONValue, weights: NamedTensors<Scalar>) {
+    let kind: ModuleKind
+    var nonlinearity = "tanh"
+    switch cell {
+    case .simple(let c): kind = .rnnCell; nonlinearity = c.activation == .relu ? "relu" : "tanh"
+    case .lstm(let c):
+      kind = .lstmCell
+      if c.projection != nil {
+        throw RNNRefError.unsupported(framework: framework, feature: "a projection in nn.LSTMCell (only nn.LSTM has proj_size)")
+      }
+    case .gru: kind = .gruCell
+    }
+    let native = try nativeWeights(cell, kind: kind, nonlinearity: nonlinearity, where: "cell")
+    let bias = native.biases.contains { $0.scalars.contains { $0 != 0 } }
+    let m = ModuleConfig(kind: kind, inputSize: cell.inputSize, hiddenSize: cell.hiddenSize, bias: bias,
+                         nonlinearity: nonlinearity)
+    var w = NamedTensors<Scalar>([("weight_ih", native.ih), ("weight_hh", native.hh)])
+    if bias { w.append("bias_ih", native.biases[0]); w.append("bias_hh", native.biases[1]) }
+    return (m.json, w)
+  }
+
+  // MARK: - Running a native call
 
   public static func evaluate<Scalar: RNNScalar>(
     config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    throw RNNRefError.unsupported(framework: framework, feature: "running cases (adapter not implemented yet)")
+    let m = try ModuleConfig(config: config)
+    let call = try CallConfig(config: config)
+    let network: Network<Scalar> = try importNetwork(config: config, weights: weights)
+    return m.kind.isCell
+      ? try evaluateCell(network.layers[0].cells[0], m, call, inputs)
+      : try evaluateModule(network, m, call, inputs)
+  }
+
+  static func checkInputNames<Scalar: RNNScalar>(_ inputs: NamedTensors<Scalar>, allowed: [String], _ m: ModuleConfig) throws {
+    for name in inputs.names where !allowed.contains(name) {
+      throw RNNRefError.invalidConfig(
+        key: "inputs", value: name,
+        reason: "nn.\(m.kind.rawValue) with this call takes only " + allowed.joined(separator: ", ")
+          + "; remove it or fix `call` (lengths need packed=true)")
+    }
+  }
+
+  static func requireShape<Scalar: RNNScalar>(_ name: String, _ t: Tensor<Scalar>, _ shape: [Int], _ reason: String) throws {
+    guard t.shape == shape else { throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape, reason: reason) }
+  }
+
+  static func evaluateCell<Scalar: RNNScalar>(
+    _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+  ) throws -> NamedTensors<Scalar> {
+    try checkInputNames(inputs, allowed: m.kind.isLSTM ? ["input", "hx", "cx"] : ["input", "hx"], m)
+    guard let x = inputs["input"] else {
+      throw RNNRefError.missingInput(name: "input", reason: "nn.\(m.kind.rawValue) needs input (N, input_size) or (input_size)")
+    }
+    guard x.rank == 1 || x.rank == 2, x.shape.last == m.inputSize else {
+      throw RNNRefError.shapeMismatch(
+        name: "input", actual: x.shape, expected: x.rank == 1 ? [m.inputSize] : [x.shape.first ?? 1, m.inputSize],
+        reason: "nn.\(m.kind.rawValue) takes (N, input_size) or unbatched (input_size), input_size=\(m.inputSize)")
+    }
+    let batched = x.rank == 2
+    let n = batched ? x.shape[0] : 1
+    let stateShape = batched ? [n, m.hiddenSize] : [m.hiddenSize]
+    let why = batched ? "(N, hidden_size) with N=\(n), hidden_size=\(m.hiddenSize)"
+                      : "(hidden_size) for an unbatched input, hidden_size=\(m.hiddenSize)"
+    var state = LayerState<Scalar>(h: Tensor(zeros: [n, m.hiddenSize]),
+                                   c: m.kind.isLSTM ? Tensor(zeros: [n, m.hiddenSize]) : nil)
+    let hx = inputs["hx"], cx = inputs["cx"]
+    if call.initialState == true && hx == nil {
+      throw RNNRefError.missingInput(name: "hx", reason: "config call.hx is true")
+    }
+    if m.kind.isLSTM && (hx == nil) != (cx == nil) {
+      throw RNNRefError.missingInput(name: hx == nil ? "hx" : "cx",
+                                     reason: "nn.LSTMCell takes the state as a tuple (hx, cx): both or neither")
+    }
+    if let hx {
+      try requireShape("hx", hx, stateShape, why)
+      state.h = hx.reshaped([n, m.hiddenSize])
+    }
+    if let cx {
+      try requireShape("cx", cx, stateShape, why)
+      state.c = cx.reshaped([n, m.hiddenSize])
+    }
+    let next = Engine.step(cell, input: x.reshaped([n, m.inputSize]), state: state)
+    var out = NamedTensors<Scalar>([("h", next.h.reshaped(stateShape))])
+    if m.kind.isLSTM, let c = next.c { out.append("c", c.reshaped(stateShape)) }
+    return out
+  }
+
+  static func evaluateModule<Scalar: RNNScalar>(
+    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+  ) throws -> NamedTensors<Scalar> {
+    var allowed = ["input", "h0"]
+    if m.kind.isLSTM { allowed.append("c0") }
+    if call.packed { allowed.append("lengths") }
+    try checkInputNames(inputs, allowed: allowed, m)
+    let mod = "nn.\(m.kind.rawValue)"
+    guard let x = inputs["input"] else {
+      throw RNNRefError.missingInput(name: "input", reason: "\(mod) needs the input sequence")
+    }
+    let layoutText = m.batchFirst ? "(N, T, input_size) with batch_first=True" : "(T, N, input_size)"
+    guard x.rank == 2 || x.rank == 3, x.shape.last == m.inputSize else {
+      throw RNNRefError.shapeMismatch(
+        name: "input", actual: x.shape,
+        expected: x.rank == 2 ? [x.shape[0], m.inputSize] : Array(x.shape.dropLast().prefix(2)) + [m.inputSize],
+        reason: "\(mod) takes \(layoutText) or unbatched (T, input_size); input_size=\(m.inputSize)")
+    }
+    let batched = x.rank == 3
+    if let b = call.batched, b != batched {
+      throw RNNRefError.invalidConfig(
+        key: "call.batched", value: "\(b)",
+        reason: "input has shape \(x.shape) (rank \(x.rank)): batched input is rank 3, unbatched rank 2")
+    }
+    // Time-major (T, N, I).
+    let xt: Tensor<Scalar>
+    if !batched { xt = x.reshaped([x.shape[0], 1, m.inputSize]) }
+    else if m.batchFirst { xt = x.transposed([1, 0, 2]) }
+    else { xt = x }
+    let steps = xt.shape[0], n = xt.shape[1]
+    let ld = m.numLayers * m.directions
+    let hout = m.outputSize
+
+    // Initial states (L*D, N, Hout) / (L*D, N, H), indexed layer*D + dir.
+    let h0 = inputs["h0"], c0 = inputs["c0"]
+    if call.initialState == true && h0 == nil {
+      throw RNNRefError.missingInput(name: "h0", reason: "config call.initial_state is true")
+    }
+    if m.kind.isLSTM && (h0 == nil) != (c0 == nil) {
+      throw RNNRefError.missingInput(name: h0 == nil ? "h0" : "c0",
+                                     reason: "nn.LSTM takes the state as a tuple (h0, c0): both or neither")
+    }
+    var initial: [[LayerState<Scalar>]]? = nil
+    if let h0 {
+      let hShape = batched ? [ld, n, hout] : [ld, hout]
+      try requireShape("h0", h0, hShape,
+                       "(num_layers*num_directions, " + (batched ? "N, " : "") + (m.projSize > 0 ? "proj_size" : "hidden_size")
+                         + ") = \(hShape); h0 is never batch-first")
+      let cShape = batched ? [ld, n, m.hiddenSize] : [ld, m.hiddenSize]
+      if let c0 {
+        try requireShape("c0", c0, cShape,
+                         "(num_layers*num_directions, " + (batched ? "N, " : "") + "hidden_size) = \(cShape)")
+      }
+      let h = h0.reshaped([ld, n, hout]).split(ld, axis: 0)
+      let c = c0?.reshaped([ld, n, m.hiddenSize]).split(ld, axis: 0)
+      initial = (0..<m.numLayers).map { layer in
+        (0..<m.directions).map { dir in
+          let k = layer * m.directions + dir
+          return LayerState(h: h[k].reshaped([n, hout]), c: c?[k].reshaped([n, m.hiddenSize]))
+        }
+      }
+    }
+
+    // Packed sequences: a valid prefix per sample.
+    var mask: StepMask? = nil
+    var outSteps = steps
+    if call.packed {
+      guard batched else {
+        throw RNNRefError.invalidConfig(key: "call.packed", value: "true",
+                                        reason: "pack_padded_sequence needs a batched input; input has shape \(x.shape)")
+      }
+      guard let lt = inputs["lengths"] else {
+        throw RNNRefError.missingInput(name: "lengths", reason: "config call.packed is true: lengths (N) int64")
+      }
+      try requireShape("lengths", lt, [n], "one length per sample, N=\(n)")
+      var lengths: [Int] = []
+      for v in lt.scalars {
+        guard v.isFinite, v.rounded() == v, v >= 1, v <= Scalar(steps) else {
+          throw RNNRefError.invalidConfig(
+            key: "lengths", value: "\(lt.scalars.map { Double($0) })",
+            reason: "every length must be an integer in 1...\(steps) (T of the input); torch rejects zero lengths")
+        }
+        lengths.append(Int(v))
+      }
+      if call.enforceSorted, zip(lengths, lengths.dropFirst()).contains(where: { $0 < $1 }) {
+        throw RNNRefError.invalidConfig(
+          key: "call.enforce_sorted", value: "true",
+          reason: "lengths \(lengths) are not sorted in decreasing order, which torch rejects; sort the batch or pass enforce_sorted=False")
+      }
+      let maxLength = lengths.max() ?? 0
+      if let total = call.totalLength {
+        guard total >= maxLength else {
+          throw RNNRefError.invalidConfig(
+            key: "call.total_length", value: "\(total)",
+            reason: "smaller than the longest sequence (\(maxLength)), which pad_packed_sequence rejects")
+        }
+        outSteps = total
+      } else {
+        outSteps = maxLength
+      }
+      mask = StepMask(lengths: lengths, steps: steps)
+    }
+
+    let result = try Engine.run(network, input: xt, mask: mask, initialStates: initial)
+    var y = result.last.merged  // (T, N, D*Hout)
+    let width = m.directions * hout
+    if outSteps < steps {
+      y = y.slice(axis: 0, range: 0..<outSteps)
+    } else if outSteps > steps {
+      y = Tensor.concatenate([y, Tensor(zeros: [outSteps - steps, n, width])], axis: 0)
+    }
+    let output: Tensor<Scalar>
+    if !batched { output = y.reshaped([outSteps, width]) }
+    else if m.batchFirst { output = y.transposed([1, 0, 2]) }
+    else { output = y }
+
+    let finals = result.layers.flatMap(\.finalStates)  // layer-major, direction-minor: index layer*D + dir
+    let hn = Tensor.concatenate(finals.map { $0.h.reshaped([1, n, hout]) }, axis: 0)
+    var out = NamedTensors<Scalar>([("output", output), ("h_n", batched ? hn : hn.reshaped([ld, hout]))])
+    if m.kind.isLSTM {
+      let cs = try finals.map { s -> Tensor<Scalar> in
+        guard let c = s.c else {
+          throw RNNRefError.unsupported(framework: framework, feature: "an LSTM final state without c (engine returned none)")
+        }
+        return c.reshaped([1, n, m.hiddenSize])
+      }
+      let cn = Tensor.concatenate(cs, axis: 0)
+      out.append("c_n", batched ? cn : cn.reshaped([ld, m.hiddenSize]))
+    }
+    return out
+  }
+
+  // MARK: - Reports
+
+  public static func axisNames(output: String, config: JSONValue) -> [String]? {
+    guard let m = try? ModuleConfig(config: config) else { return nil }
+    let batched = (try? CallConfig(config: config))?.batched ?? true
+    switch output {
+    case "output":
+      if !batched { return ["step", "unit"] }
+      return m.batchFirst ? ["batch", "step", "unit"] : ["step", "batch", "unit"]
+    case "h_n", "c_n":
+      return batched ? ["layer*dir", "batch", "unit"] : ["layer*dir", "unit"]
+    case "h", "c":
+      return batched ? ["batch", "unit"] : ["unit"]
+    default:
+      return nil
+    }
   }
 }
