@@ -1,5 +1,17 @@
 /// The sequence engine: runs canonical cells over time, per direction and
 /// layer. Inputs and outputs are time-major: `x: (T, N, I) -> (T, N, F)`.
+///
+/// Per direction: the input projection of all steps is one product
+/// `(T*N, I) x (I, G*H)` plus the folded biases; then each step is one product
+/// `(N, Hout) x (Hout, G*H)` and the cell's element-wise math. All products go
+/// through a `MatmulBackend` (`Matmul.default` unless one is passed).
+///
+/// Directions: forward processes t = 0 ..< T, reverse t = T-1 down to 0;
+/// bidirectional runs `cells[0]` forward and `cells[1]` reverse. A masked step
+/// (mask false) carries the state unchanged and outputs per `layer.padding`.
+/// A reverse direction's outputs follow `layer.reverseOutputOrder`. The final
+/// state of a direction is the state after its last processed valid step
+/// (the initial state when none).
 public enum Engine {
   /// Runs one layer. `initialStates`: one per direction (zeros when nil).
   /// `mask`: `(N, T)` valid steps; masked steps follow `layer.padding` and carry the state.
@@ -7,7 +19,15 @@ public enum Engine {
     _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
     initialStates: [LayerState<Scalar>]? = nil
   ) throws -> LayerOutput<Scalar> {
-    fatalError("Engine.run(layer:) lands with the RNNRef issue")
+    try run(layer, input: x, mask: mask, initialStates: initialStates, backend: Matmul.default)
+  }
+
+  /// Runs one layer with an explicit matmul backend.
+  public static func run<Scalar: RNNScalar>(
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
+    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend
+  ) throws -> LayerOutput<Scalar> {
+    try run(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: "layer")
   }
 
   /// Runs a stack. `initialStates[layer][direction]`.
@@ -15,20 +35,257 @@ public enum Engine {
     _ network: Network<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
     initialStates: [[LayerState<Scalar>]]? = nil
   ) throws -> NetworkOutput<Scalar> {
+    try run(network, input: x, mask: mask, initialStates: initialStates, backend: Matmul.default)
+  }
+
+  /// Runs a stack with an explicit matmul backend.
+  public static func run<Scalar: RNNScalar>(
+    _ network: Network<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
+    initialStates: [[LayerState<Scalar>]]?, backend: any MatmulBackend
+  ) throws -> NetworkOutput<Scalar> {
+    if let initialStates, initialStates.count != network.layers.count {
+      throw RNNRefError.shapeMismatch(
+        name: "initial states", actual: [initialStates.count], expected: [network.layers.count],
+        reason: "pass one list of per-direction states per layer (or nil for zeros)")
+    }
     var layers: [LayerOutput<Scalar>] = []
     var current = x
     for (k, layer) in network.layers.enumerated() {
-      let out = try run(layer, input: current, mask: mask, initialStates: initialStates?[k])
+      let out = try run(layer, input: current, mask: mask, initialStates: initialStates?[k],
+                        backend: backend, name: "layer \(k)")
       layers.append(out)
       current = out.merged
     }
     return NetworkOutput(layers: layers)
   }
 
-  /// One step of one cell: `x: (N, I)`, `state.h: (N, Hout)` -> the new state.
+  /// One step of one cell: `x: (N, I)`, `state.h: (N, Hout)`, `state.c: (N, H)`
+  /// (LSTM; zeros when nil) -> the new state. Shapes are preconditions.
   public static func step<Scalar: RNNScalar>(
     _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>
   ) -> LayerState<Scalar> {
-    fatalError("Engine.step lands with the RNNRef issue")
+    step(cell, input: x, state: state, backend: Matmul.default)
+  }
+
+  /// One step with an explicit matmul backend.
+  public static func step<Scalar: RNNScalar>(
+    _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>, backend: any MatmulBackend
+  ) -> LayerState<Scalar> {
+    let prepared: PreparedCell<Scalar>
+    do { prepared = try PreparedCell(cell, name: "cell", backend: backend) } catch {
+      preconditionFailure("Engine.step: \(error)")
+    }
+    precondition(x.rank == 2 && x.shape[1] == prepared.inputSize,
+                 "Engine.step: input has shape \(x.shape), expected (N, \(prepared.inputSize))")
+    let n = x.shape[0]
+    precondition(state.h.shape == [n, prepared.outputSize],
+                 "Engine.step: state.h has shape \(state.h.shape), expected [\(n), \(prepared.outputSize)]")
+    if let c = state.c {
+      precondition(prepared.hasCellState, "Engine.step: state.c given for a cell without a cell state")
+      precondition(c.shape == [n, prepared.hidden],
+                   "Engine.step: state.c has shape \(c.shape), expected [\(n), \(prepared.hidden)]")
+    }
+    let pre = projectInputs(prepared, x: x.scalars, rows: n, backend: backend)
+    var ws = StepWorkspace(cell: prepared, batch: n)
+    var newH = [Scalar](repeating: 0, count: n * prepared.outputSize)
+    var newC = [Scalar](repeating: 0, count: prepared.hasCellState ? n * prepared.hidden : 0)
+    let c = prepared.hasCellState ? (state.c?.scalars ?? [Scalar](repeating: 0, count: n * prepared.hidden)) : []
+    pre.withUnsafeBufferPointer { preP in
+      state.h.scalars.withUnsafeBufferPointer { hP in
+        c.withUnsafeBufferPointer { cP in
+          newH.withUnsafeMutableBufferPointer { nh in
+            newC.withUnsafeMutableBufferPointer { nc in
+              prepared.step(batch: n, pre: preP.baseAddress!, h: hP.baseAddress!,
+                            c: prepared.hasCellState ? cP.baseAddress! : nil,
+                            newH: nh.baseAddress!, newC: prepared.hasCellState ? nc.baseAddress! : nil,
+                            workspace: &ws, backend: backend)
+            }
+          }
+        }
+      }
+    }
+    return LayerState(h: Tensor(shape: [n, prepared.outputSize], scalars: newH),
+                      c: prepared.hasCellState ? Tensor(shape: [n, prepared.hidden], scalars: newC) : nil)
+  }
+
+  // MARK: - Implementation
+
+  /// `x (rows, I) W + foldedBias -> (rows, G*H)`.
+  static func projectInputs<S: RNNScalar>(
+    _ cell: PreparedCell<S>, x: [S], rows: Int, backend: any MatmulBackend
+  ) -> [S] {
+    let w = cell.width
+    var pre = [S](repeating: 0, count: rows * w)
+    pre.withUnsafeMutableBufferPointer { p in
+      guard rows > 0, w > 0 else { return }
+      let base = p.baseAddress!
+      cell.foldedBias.withUnsafeBufferPointer { b in
+        for r in 0..<rows { (base + r * w).update(from: b.baseAddress!, count: w) }
+      }
+      if cell.inputSize > 0 {
+        x.withUnsafeBufferPointer { xp in
+          backend.multiply(m: rows, a: xp.baseAddress!, lda: cell.inputSize, b: cell.kernel, c: base, ldc: w,
+                           accumulate: true)
+        }
+      }
+    }
+    return pre
+  }
+
+  static func run<Scalar: RNNScalar>(
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
+    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Scalar> {
+    guard x.rank == 3 else {
+      throw RNNRefError.shapeMismatch(name: "\(name) input", actual: x.shape, expected: [-1, -1, layer.inputSize],
+                                      reason: "the engine takes time-major input (T, N, I)")
+    }
+    let T = x.shape[0], N = x.shape[1]
+    let directions = layer.direction == .bidirectional ? 2 : 1
+    guard layer.cells.count == directions else {
+      throw RNNRefError.invalidConfig(key: "\(name) cells", value: "\(layer.cells.count)",
+                                      reason: "a \(layer.direction) layer needs \(directions) cell(s)")
+    }
+    let dirNames = directions == 2 ? ["forward cell", "backward cell"]
+      : [layer.direction == .reverse ? "reverse cell" : "forward cell"]
+    var cells: [PreparedCell<Scalar>] = []
+    for (d, cell) in layer.cells.enumerated() {
+      let pc = try PreparedCell(cell, name: "\(name) \(dirNames[d])", backend: backend)
+      guard pc.inputSize == x.shape[2] else {
+        throw RNNRefError.shapeMismatch(
+          name: "\(name) input", actual: x.shape, expected: [T, N, pc.inputSize],
+          reason: "the \(dirNames[d]) has inputSize \(pc.inputSize) but the input has \(x.shape[2]) features")
+      }
+      cells.append(pc)
+    }
+    if directions == 2 && cells[0].outputSize != cells[1].outputSize && layer.merge != .concat && layer.merge != .none {
+      throw RNNRefError.invalidConfig(
+        key: "\(name) merge", value: layer.merge.rawValue,
+        reason: "the directions' output sizes differ (\(cells[0].outputSize) vs \(cells[1].outputSize)); only concat or none can merge them")
+    }
+    if let mask {
+      guard mask.batch == N, mask.steps == T else {
+        throw RNNRefError.shapeMismatch(name: "\(name) mask", actual: [mask.batch, mask.steps], expected: [N, T],
+                                        reason: "the mask is (N, T) for input (T, N, I) = \(x.shape)")
+      }
+    }
+    if let initialStates {
+      guard initialStates.count == directions else {
+        throw RNNRefError.shapeMismatch(name: "\(name) initial states", actual: [initialStates.count],
+                                        expected: [directions],
+                                        reason: "pass one state per direction of a \(layer.direction) layer")
+      }
+      for (d, s) in initialStates.enumerated() {
+        let pc = cells[d]
+        guard s.h.shape == [N, pc.outputSize] else {
+          throw RNNRefError.shapeMismatch(name: "\(name) \(dirNames[d]) initial h", actual: s.h.shape,
+                                          expected: [N, pc.outputSize], reason: "h is (N, outputSize)")
+        }
+        if let c = s.c {
+          guard pc.hasCellState else {
+            throw RNNRefError.shapeMismatch(name: "\(name) \(dirNames[d]) initial c", actual: c.shape, expected: [],
+                                            reason: "only an LSTM has a cell state; pass c = nil")
+          }
+          guard c.shape == [N, pc.hidden] else {
+            throw RNNRefError.shapeMismatch(name: "\(name) \(dirNames[d]) initial c", actual: c.shape,
+                                            expected: [N, pc.hidden], reason: "c is (N, hiddenSize)")
+          }
+        }
+      }
+    }
+
+    var outputs: [Tensor<Scalar>] = []
+    var finals: [LayerState<Scalar>] = []
+    for d in 0..<directions {
+      let reversed = layer.direction == .reverse || d == 1
+      let (out, final) = runDirection(
+        cells[d], x: x, T: T, N: N, reversed: reversed,
+        timeReversedOutput: reversed && layer.reverseOutputOrder == .timeReversed,
+        mask: mask, padding: layer.padding, initial: initialStates?[d], backend: backend)
+      outputs.append(out)
+      finals.append(final)
+    }
+    let merged: Tensor<Scalar>
+    if directions == 1 {
+      merged = outputs[0]
+    } else {
+      switch layer.merge {
+      case .concat, .none:
+        merged = Tensor.concatenate(outputs, axis: 2)
+      case .sum:
+        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 + $1 })
+      case .mul:
+        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 * $1 })
+      case .ave:
+        merged = Tensor(shape: outputs[0].shape,
+                        scalars: zip(outputs[0].scalars, outputs[1].scalars).map { ($0 + $1) / 2 })
+      }
+    }
+    return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
+  }
+
+  /// One direction over all steps. Returns `(T, N, Hout)` and the final state.
+  static func runDirection<S: RNNScalar>(
+    _ cell: PreparedCell<S>, x: Tensor<S>, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
+    mask: StepMask?, padding: PaddingPolicy, initial: LayerState<S>?, backend: any MatmulBackend
+  ) -> (Tensor<S>, LayerState<S>) {
+    let H = cell.hidden, Hout = cell.outputSize, W = cell.width
+    var h = initial?.h.scalars ?? [S](repeating: 0, count: N * Hout)
+    var c = cell.hasCellState ? (initial?.c?.scalars ?? [S](repeating: 0, count: N * H)) : []
+    var out = [S](repeating: 0, count: T * N * Hout)
+    if T > 0 && N > 0 {
+      let pre = projectInputs(cell, x: x.scalars, rows: T * N, backend: backend)
+      var ws = StepWorkspace(cell: cell, batch: N)
+      var newH = [S](repeating: 0, count: N * Hout)
+      var newC = [S](repeating: 0, count: c.count)
+      var prevOut = [S](repeating: 0, count: N * Hout)
+      for k in 0..<T {
+        let t = reversed ? T - 1 - k : k
+        let slot = timeReversedOutput ? k : t
+        pre.withUnsafeBufferPointer { preP in
+          h.withUnsafeBufferPointer { hP in
+            c.withUnsafeBufferPointer { cP in
+              newH.withUnsafeMutableBufferPointer { nh in
+                newC.withUnsafeMutableBufferPointer { nc in
+                  cell.step(batch: N, pre: preP.baseAddress! + t * N * W, h: hP.baseAddress!,
+                            c: cell.hasCellState ? cP.baseAddress! : nil,
+                            newH: nh.baseAddress!, newC: cell.hasCellState ? nc.baseAddress! : nil,
+                            workspace: &ws, backend: backend)
+                }
+              }
+            }
+          }
+        }
+        let outBase = slot * N * Hout
+        if let mask {
+          for n in 0..<N {
+            let rowH = n * Hout
+            if mask[batch: n, step: t] {
+              for j in 0..<Hout {
+                h[rowH + j] = newH[rowH + j]
+                out[outBase + rowH + j] = newH[rowH + j]
+                prevOut[rowH + j] = newH[rowH + j]
+              }
+              if cell.hasCellState {
+                for j in 0..<H { c[n * H + j] = newC[n * H + j] }
+              }
+            } else if padding == .repeatPreviousOutput {
+              for j in 0..<Hout { out[outBase + rowH + j] = prevOut[rowH + j] }
+            }  // .zeroOutput: already zero
+          }
+        } else {
+          swap(&h, &newH)
+          if cell.hasCellState { swap(&c, &newC) }
+          out.withUnsafeMutableBufferPointer { o in
+            h.withUnsafeBufferPointer { hp in
+              (o.baseAddress! + outBase).update(from: hp.baseAddress!, count: N * Hout)
+            }
+          }
+        }
+      }
+    }
+    let final = LayerState(h: Tensor(shape: [N, Hout], scalars: h),
+                           c: cell.hasCellState ? Tensor(shape: [N, H], scalars: c) : nil)
+    return (Tensor(shape: [T, N, Hout], scalars: out), final)
   }
 }
