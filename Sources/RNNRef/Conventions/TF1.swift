@@ -1,10 +1,774 @@
-/// TensorFlow 1 `tf.nn.rnn_cell` cells and drivers. Placeholder until the adapter lands.
-public enum TF1: FrameworkConvention {
+/// TensorFlow 1 `tf.compat.v1.nn.rnn_cell` cells run by the `tf.compat.v1.nn`
+/// drivers `dynamic_rnn`, `static_rnn`, `static_bidirectional_rnn` and
+/// `bidirectional_dynamic_rnn`.
+///
+/// Checked against tensorflow 2.21.0 with `TF_USE_LEGACY_KERAS=1`, where the
+/// cells are tf-keras' legacy cells (`tf_keras/src/layers/rnn/legacy_cells.py`)
+/// and the drivers `tensorflow/python/ops/rnn.py`.
+///
+/// Native weights (I = input size, H = `num_units`, P = `num_proj` or H), every
+/// kernel multiplies `concat([x, h_prev])`, so its first I rows are the input
+/// part and the last P (or H) rows the recurrent part:
+/// - `BasicRNNCell`: `kernel (I+H, H)`, `bias (H)`; `h' = act(concat([x, h]) K + b)`.
+/// - `BasicLSTMCell`: `kernel (I+H, 4H)`, `bias (4H)`, gates **i, j, f, o**
+///   (j = cell candidate); `forget_bias` (default 1.0) is added to f at run time
+///   and is not stored in `bias`.
+/// - `LSTMCell`: `kernel (I+P, 4H)`, `bias (4H)` (gates i, j, f, o), with
+///   `use_peepholes` `w_f_diag, w_i_diag, w_o_diag (H)` (i and f read c_prev, o
+///   reads the new c), `cell_clip` clips the stored c, `num_proj` adds
+///   `projection/kernel (H, P)` and `proj_clip` clips the projected m.
+/// - `GRUCell`: `gates/kernel (I+H, 2H)` gates **r, u**, `gates/bias (2H)`,
+///   `candidate/kernel (I+H, H)`, `candidate/bias (H)`; reset before the matmul:
+///   `c = act(concat([x, r*h]) Kc + bc)`, `h' = u*h + (1-u)*c`.
+///
+/// Canonical mapping: LSTM i,j,f,o -> i,f,g,o (one bias: `inputBias`, forget bias
+/// kept as `forgetBias`); GRU u -> z, r -> r, candidate -> n with
+/// `resetAfter = false`.
+///
+/// Weight names: `<scope>/<cell path>/<variable>` where scope is the config
+/// `scope` or the driver's default (`rnn`; `bidirectional_rnn` for the
+/// bidirectional drivers, which add `/fw` and `/bw`), the cell path is the
+/// cell's `name` kwarg or its class in snake case (`basic_rnn_cell`,
+/// `basic_lstm_cell`, `lstm_cell`, `gru_cell`), and a `MultiRNNCell` adds
+/// `multi_rnn_cell/cell_<k>/` before it: `rnn/multi_rnn_cell/cell_0/lstm_cell/kernel`.
+///
+/// Native run (layouts; fixtures/README.md "### tf1" documents the config):
+/// - `inputs`: `(N, T, I)`, or `(T, N, I)` with `time_major` and always for the
+///   static drivers (their list of T tensors `(N, I)`, stacked).
+/// - `sequence_length (N)`: steps past a sample's length output zeros and carry
+///   the state; the backward direction is reversed per sample
+///   (`reverse_sequence`), so its outputs align to input time.
+/// - states: `LSTMStateTuple(c, h)` -> `<prefix>/c (N, H)`, `<prefix>/h (N, P)`;
+///   `state_is_tuple=False` -> `<prefix> (N, H+P)` = concat([c, h]); GRU and
+///   simple RNN -> `<prefix> (N, H)`; `MultiRNNCell` -> `<prefix>/<k>/...`, or one
+///   concatenation `<prefix>` with `state_is_tuple=False`. Prefixes: `initial_state`
+///   / `state`, bidirectional `initial_state_fw`, `initial_state_bw` / `state_fw`, `state_bw`.
+/// - outputs: `outputs` (layout of `inputs`); `bidirectional_dynamic_rnn` gives
+///   `outputs_fw`, `outputs_bw`; `static_bidirectional_rnn` gives `outputs (T, N, Pfw+Pbw)`,
+///   the per-step concat([fw, bw]) stacked.
+public enum TF1: NetworkConvention {
   public static let framework = "tf1"
+
+  // MARK: - Native description
+
+  enum CellClass: String, CaseIterable {
+    case basicRNN = "BasicRNNCell", basicLSTM = "BasicLSTMCell", lstm = "LSTMCell", gru = "GRUCell"
+
+    var defaultScopeName: String {
+      switch self {
+      case .basicRNN: "basic_rnn_cell"
+      case .basicLSTM: "basic_lstm_cell"
+      case .lstm: "lstm_cell"
+      case .gru: "gru_cell"
+      }
+    }
+    var allowedKwargs: Set<String> {
+      let common: Set<String> = ["num_units", "activation", "reuse", "name", "dtype", "trainable"]
+      switch self {
+      case .basicRNN, .gru: return common.union(["kernel_initializer", "bias_initializer"])
+      case .basicLSTM: return common.union(["forget_bias", "state_is_tuple"])
+      case .lstm:
+        return common.union(["use_peepholes", "cell_clip", "initializer", "num_proj", "proj_clip",
+                             "num_unit_shards", "num_proj_shards", "forget_bias", "state_is_tuple"])
+      }
+    }
+  }
+
+  /// One native cell with its options, as parsed from the config.
+  struct CellSpec: Equatable {
+    var cls: CellClass
+    var numUnits: Int
+    var activation: Activation = .tanh
+    var activationName: String? = nil
+    var scopeName: String
+    var forgetBias: Double = 1.0
+    var stateIsTuple: Bool = true
+    var usePeepholes = false
+    var cellClip: Double? = nil
+    var numProj: Int? = nil
+    var projClip: Double? = nil
+
+    var isLSTM: Bool { cls == .basicLSTM || cls == .lstm }
+    var outputSize: Int { numProj ?? numUnits }
+    var describe: String {
+      var parts = ["num_units=\(numUnits)"]
+      if usePeepholes { parts.append("use_peepholes=True") }
+      if let p = numProj { parts.append("num_proj=\(p)") }
+      return "\(cls.rawValue)(\(parts.joined(separator: ", ")))"
+    }
+  }
+
+  /// A cell or a `MultiRNNCell` of cells: one direction of the driver.
+  struct StackSpec: Equatable {
+    var cells: [CellSpec]
+    var isMulti: Bool
+    var stateIsTuple: Bool
+    var outputSize: Int { cells[cells.count - 1].outputSize }
+  }
+
+  enum Driver: String, CaseIterable {
+    case dynamicRNN = "dynamic_rnn", staticRNN = "static_rnn"
+    case staticBidirectional = "static_bidirectional_rnn", bidirectionalDynamic = "bidirectional_dynamic_rnn"
+    var isBidirectional: Bool { self == .staticBidirectional || self == .bidirectionalDynamic }
+    var isStatic: Bool { self == .staticRNN || self == .staticBidirectional }
+    var defaultScope: String { isBidirectional ? "bidirectional_rnn" : "rnn" }
+  }
+
+  struct Model: Equatable {
+    var fw: StackSpec
+    var bw: StackSpec?
+    var driver: Driver
+    var timeMajor: Bool
+    var scope: String?
+    /// Names the config says were passed (`sequence_length`, `initial_state`, ...).
+    var passed: Set<String>
+
+    var rootScope: String { scope ?? driver.defaultScope }
+    var fwScope: String { driver.isBidirectional ? rootScope + "/fw" : rootScope }
+    var bwScope: String { rootScope + "/bw" }
+    /// Inputs and outputs are `(T, N, F)`.
+    var isTimeMajor: Bool { driver.isStatic || timeMajor }
+  }
+
+  // MARK: - Config parsing
+
+  static func parseModel(_ config: JSONValue) throws -> Model {
+    guard config.object != nil else {
+      throw RNNRefError.invalidConfig(key: "config", value: config.jsonText,
+                                      reason: "expected a JSON object with `cell`, `driver` (fixtures/README.md, ### tf1)")
+    }
+    let driverName = config["driver"]?.string ?? "dynamic_rnn"
+    guard let driver = Driver(rawValue: driverName) else {
+      throw RNNRefError.invalidConfig(key: "driver", value: driverName,
+                                      reason: "expected one of " + Driver.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    guard let cellJSON = config["cell"] else {
+      throw RNNRefError.invalidConfig(key: "cell", value: "absent", reason: "the config needs the cell the driver runs")
+    }
+    let fw = try parseStack(cellJSON, key: "cell")
+    var bw: StackSpec? = nil
+    if driver.isBidirectional {
+      guard let bwJSON = config["cell_bw"] else {
+        throw RNNRefError.invalidConfig(key: "cell_bw", value: "absent", reason: "\(driver.rawValue) needs `cell_bw`")
+      }
+      bw = try parseStack(bwJSON, key: "cell_bw")
+    } else if let extra = config["cell_bw"], !extra.isNull {
+      throw RNNRefError.invalidConfig(key: "cell_bw", value: extra.jsonText,
+                                      reason: "\(driver.rawValue) runs one direction; use a bidirectional driver or drop `cell_bw`")
+    }
+    let kwargs = config["driver_kwargs"]?.object ?? [:]
+    var timeMajor = false
+    if let tm = kwargs["time_major"], !tm.isNull {
+      guard let b = tm.bool else {
+        throw RNNRefError.invalidConfig(key: "driver_kwargs.time_major", value: tm.jsonText, reason: "expected true or false")
+      }
+      if driver.isStatic && b {
+        throw RNNRefError.invalidConfig(key: "driver_kwargs.time_major", value: "true",
+                                        reason: "\(driver.rawValue) takes a list of time steps and has no time_major")
+      }
+      timeMajor = b
+    }
+    var passed: Set<String> = []
+    for key in ["sequence_length", "initial_state", "initial_state_fw", "initial_state_bw"] {
+      if let v = kwargs[key], !v.isNull { passed.insert(key) }
+    }
+    var scope: String? = nil
+    if let s = config["scope"], !s.isNull {
+      guard let str = s.string, !str.isEmpty else {
+        throw RNNRefError.invalidConfig(key: "scope", value: s.jsonText, reason: "expected a variable scope name or null")
+      }
+      scope = str
+    }
+    return Model(fw: fw, bw: bw, driver: driver, timeMajor: timeMajor, scope: scope, passed: passed)
+  }
+
+  static func parseStack(_ json: JSONValue, key: String) throws -> StackSpec {
+    guard let cls = json["class"]?.string else {
+      throw RNNRefError.invalidConfig(key: "\(key).class", value: json["class"]?.jsonText ?? "absent",
+                                      reason: "expected MultiRNNCell or one of "
+                                        + CellClass.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    if cls == "MultiRNNCell" {
+      guard let cells = json["cells"]?.array, !cells.isEmpty else {
+        throw RNNRefError.invalidConfig(key: "\(key).cells", value: json["cells"]?.jsonText ?? "absent",
+                                        reason: "MultiRNNCell needs a non-empty list of cells")
+      }
+      let specs = try cells.enumerated().map { try parseCell($1, key: "\(key).cells[\($0)]") }
+      let isTuple = json["state_is_tuple"]?.bool ?? true
+      if !isTuple, let k = specs.firstIndex(where: { $0.isLSTM && $0.stateIsTuple }) {
+        throw RNNRefError.invalidConfig(
+          key: "\(key).state_is_tuple", value: "false",
+          reason: "cell \(k) (\(specs[k].cls.rawValue)) returns an LSTMStateTuple; TensorFlow rejects this "
+            + "(\"Some cells return tuples of states, but the flag state_is_tuple is not set\"): "
+            + "give the LSTM cells state_is_tuple=False")
+      }
+      return StackSpec(cells: specs, isMulti: true, stateIsTuple: isTuple)
+    }
+    return StackSpec(cells: [try parseCell(json, key: key)], isMulti: false, stateIsTuple: true)
+  }
+
+  static func parseCell(_ json: JSONValue, key: String) throws -> CellSpec {
+    let name = json["class"]?.string ?? ""
+    guard let cls = CellClass(rawValue: name) else {
+      throw RNNRefError.invalidConfig(key: "\(key).class", value: name.isEmpty ? "absent" : name,
+                                      reason: "expected one of " + CellClass.allCases.map(\.rawValue).joined(separator: ", ")
+                                        + " (MultiRNNCell only at the top level)")
+    }
+    let kw = json["kwargs"]?.object ?? [:]
+    for k in kw.keys.sorted() where !cls.allowedKwargs.contains(k) {
+      throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: kw[k]!.jsonText,
+                                      reason: "not a \(cls.rawValue) argument this adapter knows")
+    }
+    func number(_ k: String) throws -> Double? {
+      guard let v = kw[k], !v.isNull else { return nil }
+      guard let d = v.double else {
+        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected a number")
+      }
+      return d
+    }
+    func positiveInt(_ k: String) throws -> Int? {
+      guard let v = kw[k], !v.isNull else { return nil }
+      guard let i = v.int, i >= 1 else {
+        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected an integer >= 1")
+      }
+      return i
+    }
+    func flag(_ k: String, default d: Bool) throws -> Bool {
+      guard let v = kw[k], !v.isNull else { return d }
+      guard let b = v.bool else {
+        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected true or false")
+      }
+      return b
+    }
+    guard let units = try positiveInt("num_units") else {
+      throw RNNRefError.invalidConfig(key: "\(key).kwargs.num_units", value: "absent", reason: "\(cls.rawValue) needs num_units")
+    }
+    var spec = CellSpec(cls: cls, numUnits: units, scopeName: cls.defaultScopeName)
+    if let n = kw["name"], !n.isNull {
+      guard let s = n.string, !s.isEmpty else {
+        throw RNNRefError.invalidConfig(key: "\(key).kwargs.name", value: n.jsonText, reason: "expected a non-empty string")
+      }
+      spec.scopeName = s
+    }
+    if let a = kw["activation"], !a.isNull {
+      guard let s = a.string, let act = activation(named: s) else {
+        throw RNNRefError.invalidConfig(key: "\(key).kwargs.activation", value: a.jsonText,
+                                        reason: "expected a tf-keras activation name: "
+                                          + activationNames.map(\.0).joined(separator: ", "))
+      }
+      spec.activation = act
+      spec.activationName = s
+    }
+    if cls == .basicLSTM || cls == .lstm {
+      spec.forgetBias = try number("forget_bias") ?? 1.0
+      spec.stateIsTuple = try flag("state_is_tuple", default: true)
+    }
+    if cls == .lstm {
+      spec.usePeepholes = try flag("use_peepholes", default: false)
+      spec.cellClip = try number("cell_clip")
+      spec.numProj = try positiveInt("num_proj")
+      spec.projClip = try number("proj_clip")
+      for k in ["num_unit_shards", "num_proj_shards"] {
+        if let v = kw[k], !v.isNull {
+          throw RNNRefError.unsupported(framework: framework,
+                                        feature: "`\(k)` (partitioned variables `kernel/part_<k>`); save the cell unsharded")
+        }
+      }
+      if spec.projClip != nil && spec.numProj == nil {
+        // TensorFlow ignores proj_clip without num_proj; so do we, but keep it out of the canonical form.
+        spec.projClip = nil
+      }
+    }
+    return spec
+  }
+
+  /// tf-keras `activations.get(name)` names the cells accept, with their canonical form.
+  static let activationNames: [(String, Activation)] = [
+    ("tanh", .tanh), ("sigmoid", .sigmoid), ("relu", .relu), ("linear", .linear),
+    ("hard_sigmoid", .hardSigmoidKeras2), ("elu", .elu(alpha: 1)), ("selu", .selu),
+    ("softsign", .softsign), ("softplus", .softplus), ("exponential", .exponential),
+  ]
+  static func activation(named s: String) -> Activation? { activationNames.first { $0.0 == s }?.1 }
+  static func activationName(_ a: Activation) -> String? { activationNames.first { $0.1 == a }?.0 }
+
+  // MARK: - Weights
+
+  /// Native weight path of cell k of a stack.
+  static func cellPath(_ stack: StackSpec, _ k: Int, scope: String) -> String {
+    stack.isMulti ? "\(scope)/multi_rnn_cell/cell_\(k)/\(stack.cells[k].scopeName)"
+      : "\(scope)/\(stack.cells[k].scopeName)"
+  }
+
+  /// Reads weights by name, checking shapes, and remembers which were used.
+  struct WeightReader<Scalar: RNNScalar> {
+    let weights: NamedTensors<Scalar>
+    var used: Set<String> = []
+
+    mutating func take(_ name: String, _ shape: [Int], _ reason: @autoclosure () -> String) throws -> Tensor<Scalar> {
+      guard let t = weights[name] else {
+        throw RNNRefError.missingWeight(name: name, expectedShape: shape, reason: reason())
+      }
+      guard t.shape == shape else {
+        throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape, reason: reason())
+      }
+      used.insert(name)
+      return t
+    }
+
+    func checkAllUsed() throws {
+      let unused = weights.names.filter { !used.contains($0) }
+      if !unused.isEmpty { throw RNNRefError.unusedWeights(names: unused) }
+    }
+  }
+
+  /// The input size of the first cell, read from its kernel (rows = I + P).
+  static func inferInputSize<Scalar>(_ stack: StackSpec, scope: String, weights: NamedTensors<Scalar>) throws -> Int {
+    let cell = stack.cells[0]
+    let path = cellPath(stack, 0, scope: scope)
+    let name = cell.cls == .gru ? "\(path)/gates/kernel" : "\(path)/kernel"
+    let gates = [CellClass.basicRNN: 1, .basicLSTM: 4, .lstm: 4, .gru: 2][cell.cls]!
+    let cols = gates * cell.numUnits
+    guard let k = weights[name] else {
+      throw RNNRefError.missingWeight(name: name, expectedShape: [-1, cols],
+                                      reason: "\(cell.describe): (input size + \(cell.outputSize), \(cols)); weight names follow `scope` and the cell `name`")
+    }
+    guard k.rank == 2, k.shape[0] > cell.outputSize, k.shape[1] == cols else {
+      throw RNNRefError.shapeMismatch(name: name, actual: k.shape, expected: [-1, cols],
+                                      reason: "\(cell.describe): (input size + \(cell.outputSize), \(cols)) with input size >= 1")
+    }
+    return k.shape[0] - cell.outputSize
+  }
+
+  /// Native weights of one stack to canonical cells.
+  static func importStack<Scalar: RNNScalar>(
+    _ stack: StackSpec, inputSize: Int, scope: String, reader: inout WeightReader<Scalar>
+  ) throws -> [Cell<Scalar>] {
+    var cells: [Cell<Scalar>] = []
+    var inSize = inputSize
+    for (k, spec) in stack.cells.enumerated() {
+      let path = cellPath(stack, k, scope: scope)
+      let H = spec.numUnits, P = spec.outputSize, I = inSize
+      let what = "\(spec.describe) at `\(path)`, input size \(I)"
+      switch spec.cls {
+      case .basicRNN:
+        let kernel = try reader.take("\(path)/kernel", [I + H, H], "\(what): (input size + num_units, num_units)")
+        let bias = try reader.take("\(path)/bias", [H], "\(what): (num_units)")
+        cells.append(.simple(SimpleRNNCell(
+          inputSize: I, hiddenSize: H,
+          kernel: kernel.slice(axis: 0, range: 0..<I), recurrentKernel: kernel.slice(axis: 0, range: I..<(I + H)),
+          inputBias: bias, recurrentBias: Tensor(zeros: [H]), activation: spec.activation)))
+      case .basicLSTM, .lstm:
+        let kernel = try reader.take("\(path)/kernel", [I + P, 4 * H],
+                                     "\(what): (input size + \(spec.numProj == nil ? "num_units" : "num_proj"), 4*num_units), gates i, j, f, o")
+        let bias = try reader.take("\(path)/bias", [4 * H], "\(what): (4*num_units), gates i, j, f, o")
+        var peepholes: LSTMCell<Scalar>.Peepholes? = nil
+        if spec.usePeepholes {
+          let wf = try reader.take("\(path)/w_f_diag", [H], "\(what), use_peepholes=True: (num_units)")
+          let wi = try reader.take("\(path)/w_i_diag", [H], "\(what), use_peepholes=True: (num_units)")
+          let wo = try reader.take("\(path)/w_o_diag", [H], "\(what), use_peepholes=True: (num_units)")
+          peepholes = .init(i: wi, f: wf, o: wo)
+        }
+        var projection: Tensor<Scalar>? = nil
+        if let p = spec.numProj {
+          projection = try reader.take("\(path)/projection/kernel", [H, p], "\(what): (num_units, num_proj)")
+        }
+        // native i, j, f, o -> canonical i, f, g(=j), o
+        let order = [0, 2, 1, 3]
+        cells.append(.lstm(LSTMCell(
+          inputSize: I, hiddenSize: H,
+          kernel: kernel.slice(axis: 0, range: 0..<I).reorderingBlocks(order, axis: 1),
+          recurrentKernel: kernel.slice(axis: 0, range: I..<(I + P)).reorderingBlocks(order, axis: 1),
+          inputBias: bias.reorderingBlocks(order, axis: 0), recurrentBias: Tensor(zeros: [4 * H]),
+          peepholes: peepholes, projection: projection, projectionClip: spec.projClip, cellClip: spec.cellClip,
+          forgetBias: spec.forgetBias, gateActivation: .sigmoid,
+          cellActivation: spec.activation, outputActivation: spec.activation)))
+      case .gru:
+        let gk = try reader.take("\(path)/gates/kernel", [I + H, 2 * H], "\(what): (input size + num_units, 2*num_units), gates r, u")
+        let gb = try reader.take("\(path)/gates/bias", [2 * H], "\(what): (2*num_units), gates r, u")
+        let ck = try reader.take("\(path)/candidate/kernel", [I + H, H], "\(what): (input size + num_units, num_units)")
+        let cb = try reader.take("\(path)/candidate/bias", [H], "\(what): (num_units)")
+        // native [r, u] + candidate -> canonical z(=u), r, n(=candidate)
+        let g = gk.split(2, axis: 1), b = gb.split(2, axis: 0)
+        let full = Tensor.concatenate([g[1], g[0], ck], axis: 1)
+        cells.append(.gru(GRUCell(
+          inputSize: I, hiddenSize: H,
+          kernel: full.slice(axis: 0, range: 0..<I), recurrentKernel: full.slice(axis: 0, range: I..<(I + H)),
+          inputBias: Tensor.concatenate([b[1], b[0], cb], axis: 0), recurrentBias: Tensor(zeros: [3 * H]),
+          resetAfter: false, gateActivation: .sigmoid, candidateActivation: spec.activation)))
+      }
+      inSize = P
+    }
+    return cells
+  }
+
+  /// Parsed model plus canonical cells per direction.
+  struct Imported<Scalar: RNNScalar> {
+    var model: Model
+    var inputSize: Int
+    var fw: [Cell<Scalar>]
+    var bw: [Cell<Scalar>]?
+  }
+
+  static func importModel<Scalar: RNNScalar>(
+    config: JSONValue, weights: NamedTensors<Scalar>, inputSize: Int?
+  ) throws -> Imported<Scalar> {
+    let model = try parseModel(config)
+    let I = try inputSize ?? inferInputSize(model.fw, scope: model.fwScope, weights: weights)
+    var reader = WeightReader(weights: weights)
+    let fw = try importStack(model.fw, inputSize: I, scope: model.fwScope, reader: &reader)
+    var bw: [Cell<Scalar>]? = nil
+    if let bwStack = model.bw {
+      bw = try importStack(bwStack, inputSize: I, scope: model.bwScope, reader: &reader)
+    }
+    try reader.checkAllUsed()
+    return Imported(model: model, inputSize: I, fw: fw, bw: bw)
+  }
+
+  // MARK: - NetworkConvention
+
+  /// A forward stack becomes one forward layer per cell. A bidirectional driver over
+  /// single cells becomes one bidirectional layer (`merge` `.none` for
+  /// `bidirectional_dynamic_rnn`, `.concat` for `static_bidirectional_rnn`). A
+  /// bidirectional driver over `MultiRNNCell` stacks runs two independent stacks,
+  /// which the canonical `Network` (layer k+1 reads both directions of layer k)
+  /// cannot express: that throws `unsupported` (`evaluate` still runs it).
+  public static func importNetwork<Scalar: RNNScalar>(
+    config: JSONValue, weights: NamedTensors<Scalar>
+  ) throws -> Network<Scalar> {
+    let m = try importModel(config: config, weights: weights, inputSize: nil)
+    guard let bw = m.bw else {
+      return Network(layers: m.fw.map { RecurrentLayer(direction: .forward, cells: [$0]) })
+    }
+    guard m.fw.count == 1, bw.count == 1 else {
+      throw RNNRefError.unsupported(
+        framework: "the canonical Network",
+        feature: "\(m.model.driver.rawValue) over MultiRNNCell stacks (two independent stacks, "
+          + "\(m.fw.count) forward and \(bw.count) backward cells; a canonical layer stacks both directions together)")
+    }
+    return Network(layers: [RecurrentLayer(direction: .bidirectional, cells: [m.fw[0], bw[0]],
+                                           merge: m.model.driver == .staticBidirectional ? .concat : .none)])
+  }
+
+  /// Exports forward layers as `dynamic_rnn` over one cell or a `MultiRNNCell`
+  /// (batch-major, default scope and names, `LSTMCell` for every LSTM), and one
+  /// bidirectional layer as `bidirectional_dynamic_rnn` (merge `.none`) or
+  /// `static_bidirectional_rnn` (merge `.concat`). A two-bias canonical cell is
+  /// written with the sum of its biases (TF1 has one), except the GRU candidate's
+  /// recurrent bias, which TF1 applies before the reset and cannot hold.
+  public static func exportNetwork<Scalar: RNNScalar>(
+    _ network: Network<Scalar>
+  ) throws -> (config: JSONValue, weights: NamedTensors<Scalar>) {
+    guard !network.layers.isEmpty else {
+      throw RNNRefError.unsupported(framework: framework, feature: "an empty network")
+    }
+    var weights = NamedTensors<Scalar>()
+    if network.layers.contains(where: { $0.direction == .bidirectional }) {
+      guard network.layers.count == 1, let layer = network.layers.first else {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "a stack of bidirectional layers (one driver call runs one bidirectional layer)")
+      }
+      let driver: Driver
+      switch layer.merge {
+      case .none: driver = .bidirectionalDynamic
+      case .concat: driver = .staticBidirectional
+      default:
+        throw RNNRefError.unsupported(framework: framework, feature: "merge mode `\(layer.merge.rawValue)` (TF1 concatenates or returns both)")
+      }
+      try checkLayer(layer, index: 0)
+      let fw = try exportCell(layer.cells[0], path: "bidirectional_rnn/fw/", into: &weights)
+      let bw = try exportCell(layer.cells[1], path: "bidirectional_rnn/bw/", into: &weights)
+      var dkw: [String: JSONValue] = ["dtype": .string(Scalar.self == Double.self ? "float64" : "float32")]
+      if driver == .bidirectionalDynamic { dkw["time_major"] = .bool(false) }
+      return (.object(["cell": fw, "cell_bw": bw, "driver": .string(driver.rawValue),
+                       "driver_kwargs": .object(dkw), "scope": .null]), weights)
+    }
+    for (k, layer) in network.layers.enumerated() {
+      guard layer.direction == .forward else {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "a lone reverse layer (layer \(k)); TF1 drivers reverse only inside a bidirectional call")
+      }
+      try checkLayer(layer, index: k)
+    }
+    let multi = network.layers.count > 1
+    var cells: [JSONValue] = []
+    for (k, layer) in network.layers.enumerated() {
+      let prefix = multi ? "rnn/multi_rnn_cell/cell_\(k)/" : "rnn/"
+      cells.append(try exportCell(layer.cells[0], path: prefix, into: &weights))
+    }
+    let cell: JSONValue = multi
+      ? .object(["class": .string("MultiRNNCell"), "cells": .array(cells), "state_is_tuple": .bool(true)])
+      : cells[0]
+    let dkw: [String: JSONValue] = ["dtype": .string(Scalar.self == Double.self ? "float64" : "float32"),
+                                    "time_major": .bool(false)]
+    return (.object(["cell": cell, "driver": .string("dynamic_rnn"), "driver_kwargs": .object(dkw), "scope": .null]),
+            weights)
+  }
+
+  static func checkLayer<Scalar>(_ layer: RecurrentLayer<Scalar>, index k: Int) throws {
+    if layer.padding != .zeroOutput {
+      throw RNNRefError.unsupported(framework: framework,
+                                    feature: "padding policy `\(layer.padding.rawValue)` in layer \(k) (sequence_length zeroes outputs)")
+    }
+    if layer.direction != .forward && layer.reverseOutputOrder != .alignedToInput {
+      throw RNNRefError.unsupported(framework: framework,
+                                    feature: "time-reversed backward outputs in layer \(k) (TF1 aligns them to input time)")
+    }
+  }
+
+  static func exportCell<Scalar: RNNScalar>(
+    _ cell: Cell<Scalar>, path: String, into weights: inout NamedTensors<Scalar>
+  ) throws -> JSONValue {
+    func act(_ a: Activation, _ role: String) throws -> String {
+      guard let n = activationName(a) else {
+        throw RNNRefError.unsupported(framework: framework, feature: "\(role) activation \(a)")
+      }
+      return n
+    }
+    func noClip(_ c: Double?) throws {
+      if c != nil { throw RNNRefError.unsupported(framework: framework, feature: "an activation clip (ONNX `clip`)") }
+    }
+    func add(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> {
+      Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
+    }
+    switch cell {
+    case .simple(let c):
+      try noClip(c.activationClip)
+      var kw: [String: JSONValue] = ["num_units": .number(Double(c.hiddenSize))]
+      if c.activation != .tanh { kw["activation"] = .string(try act(c.activation, "simple RNN")) }
+      let p = path + "basic_rnn_cell/"
+      weights.append(p + "kernel", Tensor.concatenate([c.kernel, c.recurrentKernel], axis: 0))
+      weights.append(p + "bias", add(c.inputBias, c.recurrentBias))
+      return .object(["class": .string("BasicRNNCell"), "kwargs": .object(kw)])
+    case .lstm(let c):
+      try noClip(c.activationClip)
+      if c.coupledInputForget {
+        throw RNNRefError.unsupported(framework: framework, feature: "a coupled input-forget gate (ONNX `input_forget`)")
+      }
+      if c.gateActivation != .sigmoid {
+        throw RNNRefError.unsupported(framework: framework, feature: "LSTM gate activation \(c.gateActivation) (TF1 gates are sigmoid)")
+      }
+      if c.cellActivation != c.outputActivation {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "different LSTM cell (\(c.cellActivation)) and output (\(c.outputActivation)) activations")
+      }
+      if c.projection == nil && c.projectionClip != nil {
+        throw RNNRefError.unsupported(framework: framework, feature: "a projection clip without a projection")
+      }
+      var kw: [String: JSONValue] = ["num_units": .number(Double(c.hiddenSize))]
+      if c.cellActivation != .tanh { kw["activation"] = .string(try act(c.cellActivation, "LSTM")) }
+      if c.forgetBias != 1.0 { kw["forget_bias"] = .number(c.forgetBias) }
+      if c.peepholes != nil { kw["use_peepholes"] = .bool(true) }
+      if let v = c.cellClip { kw["cell_clip"] = .number(v) }
+      if let pr = c.projection { kw["num_proj"] = .number(Double(pr.shape[1])) }
+      if let v = c.projectionClip { kw["proj_clip"] = .number(v) }
+      // canonical i, f, g, o -> native i, j(=g), f, o
+      let order = [0, 2, 1, 3]
+      let p = path + "lstm_cell/"
+      weights.append(p + "kernel", Tensor.concatenate([c.kernel, c.recurrentKernel], axis: 0).reorderingBlocks(order, axis: 1))
+      weights.append(p + "bias", add(c.inputBias, c.recurrentBias).reorderingBlocks(order, axis: 0))
+      if let ph = c.peepholes {
+        weights.append(p + "w_f_diag", ph.f)
+        weights.append(p + "w_i_diag", ph.i)
+        weights.append(p + "w_o_diag", ph.o)
+      }
+      if let pr = c.projection { weights.append(p + "projection/kernel", pr) }
+      return .object(["class": .string("LSTMCell"), "kwargs": .object(kw)])
+    case .gru(let c):
+      try noClip(c.activationClip)
+      if c.resetAfter {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "a GRU with the reset after the recurrent matmul (reset_after / linear_before_reset); TF1 GRUCell resets before it")
+      }
+      if c.gateActivation != .sigmoid {
+        throw RNNRefError.unsupported(framework: framework, feature: "GRU gate activation \(c.gateActivation) (TF1 gates are sigmoid)")
+      }
+      let H = c.hiddenSize
+      var kw: [String: JSONValue] = ["num_units": .number(Double(H))]
+      if c.candidateActivation != .tanh { kw["activation"] = .string(try act(c.candidateActivation, "GRU candidate")) }
+      let full = Tensor.concatenate([c.kernel, c.recurrentKernel], axis: 0)   // (I+H, 3H): z, r, n
+      let blocks = full.split(3, axis: 1)
+      let bias = add(c.inputBias, c.recurrentBias).split(3, axis: 0)
+      let p = path + "gru_cell/"
+      weights.append(p + "gates/kernel", Tensor.concatenate([blocks[1], blocks[0]], axis: 1))
+      weights.append(p + "gates/bias", Tensor.concatenate([bias[1], bias[0]], axis: 0))
+      weights.append(p + "candidate/kernel", blocks[2])
+      weights.append(p + "candidate/bias", bias[2])
+      return .object(["class": .string("GRUCell"), "kwargs": .object(kw)])
+    }
+  }
+
+  // MARK: - States
+
+  enum StatePart { case c, h }
+
+  /// One native state tensor: the concatenation (axis 1) of pieces of per-cell states.
+  struct StateLeaf {
+    var name: String
+    var pieces: [(cell: Int, part: StatePart, width: Int)]
+    var width: Int { pieces.reduce(0) { $0 + $1.width } }
+  }
+
+  static func stateLeaves(_ stack: StackSpec, prefix: String) -> [StateLeaf] {
+    func cellPieces(_ k: Int) -> [(cell: Int, part: StatePart, width: Int)] {
+      let s = stack.cells[k]
+      return s.isLSTM ? [(k, .c, s.numUnits), (k, .h, s.outputSize)] : [(k, .h, s.numUnits)]
+    }
+    func cellLeaves(_ k: Int, _ name: String) -> [StateLeaf] {
+      let s = stack.cells[k]
+      if s.isLSTM && s.stateIsTuple {
+        return [StateLeaf(name: name + "/c", pieces: [(k, .c, s.numUnits)]),
+                StateLeaf(name: name + "/h", pieces: [(k, .h, s.outputSize)])]
+      }
+      return [StateLeaf(name: name, pieces: cellPieces(k))]
+    }
+    if !stack.isMulti { return cellLeaves(0, prefix) }
+    if stack.stateIsTuple {
+      return stack.cells.indices.flatMap { cellLeaves($0, "\(prefix)/\($0)") }
+    }
+    return [StateLeaf(name: prefix, pieces: stack.cells.indices.flatMap(cellPieces))]
+  }
+
+  /// Native initial-state inputs to canonical per-cell states (nil when none was passed).
+  static func readStates<Scalar: RNNScalar>(
+    _ stack: StackSpec, prefix: String, batch: Int, inputs: NamedTensors<Scalar>, used: inout Set<String>,
+    passed: Bool
+  ) throws -> [LayerState<Scalar>]? {
+    let leaves = stateLeaves(stack, prefix: prefix)
+    let present = leaves.filter { inputs[$0.name] != nil }
+    if present.isEmpty && !passed { return nil }
+    var c: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
+    var h: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
+    for leaf in leaves {
+      guard let t = inputs[leaf.name] else {
+        throw RNNRefError.missingInput(
+          name: leaf.name,
+          reason: "expected shape [\(batch), \(leaf.width)]; `\(prefix)` needs all of "
+            + leaves.map { "`\($0.name)`" }.joined(separator: ", ") + " (see fixtures/README.md, ### tf1)")
+      }
+      guard t.shape == [batch, leaf.width] else {
+        throw RNNRefError.shapeMismatch(name: leaf.name, actual: t.shape, expected: [batch, leaf.width],
+                                        reason: "(batch, " + leaf.pieces.map { "\($0.part) of cell \($0.cell): \($0.width)" }
+                                          .joined(separator: " + ") + ")")
+      }
+      used.insert(leaf.name)
+      var col = 0
+      for piece in leaf.pieces {
+        let part = t.slice(axis: 1, range: col..<(col + piece.width))
+        col += piece.width
+        if piece.part == .c { c[piece.cell] = part } else { h[piece.cell] = part }
+      }
+    }
+    return stack.cells.indices.map { LayerState(h: h[$0]!, c: c[$0]) }
+  }
+
+  /// Canonical final states to native named tensors.
+  static func writeStates<Scalar: RNNScalar>(
+    _ states: [LayerState<Scalar>], stack: StackSpec, prefix: String, into out: inout NamedTensors<Scalar>
+  ) throws {
+    for leaf in stateLeaves(stack, prefix: prefix) {
+      let parts: [Tensor<Scalar>] = try leaf.pieces.map { piece in
+        let st = states[piece.cell]
+        if piece.part == .h { return st.h }
+        guard let c = st.c else {
+          throw RNNRefError.invalidConfig(key: "cell", value: stack.cells[piece.cell].cls.rawValue,
+                                          reason: "the engine returned no cell state for an LSTM cell")
+        }
+        return c
+      }
+      out.append(leaf.name, parts.count == 1 ? parts[0] : Tensor.concatenate(parts, axis: 1))
+    }
+  }
+
+  // MARK: - Running
 
   public static func evaluate<Scalar: RNNScalar>(
     config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    throw RNNRefError.unsupported(framework: framework, feature: "running cases (adapter not implemented yet)")
+    let model = try parseModel(config)
+    guard let x = inputs["inputs"] else {
+      throw RNNRefError.missingInput(name: "inputs",
+                                     reason: model.isTimeMajor ? "expected (T, N, I), time-major" : "expected (N, T, I), batch-major")
+    }
+    guard x.rank == 3 else {
+      throw RNNRefError.shapeMismatch(name: "inputs", actual: x.shape, expected: [-1, -1, -1],
+                                      reason: model.isTimeMajor ? "(T, N, I): \(model.driver.isStatic ? "the static driver's steps stacked" : "time_major=True")"
+                                        : "(N, T, I): time_major=False")
+    }
+    let xt = model.isTimeMajor ? x : x.transposed([1, 0, 2])   // (T, N, I)
+    let T = xt.shape[0], N = xt.shape[1], I = xt.shape[2]
+    let m = try importModel(config: config, weights: weights, inputSize: I)
+    var used: Set<String> = ["inputs"]
+
+    var mask: StepMask? = nil
+    if let sl = inputs["sequence_length"] {
+      guard sl.shape == [N] else {
+        throw RNNRefError.shapeMismatch(name: "sequence_length", actual: sl.shape, expected: [N], reason: "(batch)")
+      }
+      let lengths: [Int] = try sl.scalars.enumerated().map { n, v in
+        guard v.rounded() == v, v >= 0, v <= Scalar(T) else {
+          throw RNNRefError.invalidConfig(key: "inputs/sequence_length[\(n)]", value: "\(v)",
+                                          reason: "expected an integer in 0...\(T) (the number of time steps)")
+        }
+        return Int(v)
+      }
+      mask = StepMask(lengths: lengths, steps: T)
+      used.insert("sequence_length")
+    } else if model.passed.contains("sequence_length") {
+      throw RNNRefError.missingInput(name: "sequence_length", reason: "the config's driver_kwargs pass it; expected shape [\(N)]")
+    }
+
+    let bidir = model.driver.isBidirectional
+    let fwPrefix = bidir ? "initial_state_fw" : "initial_state"
+    let fwInit = try readStates(model.fw, prefix: fwPrefix, batch: N, inputs: inputs, used: &used,
+                                passed: model.passed.contains(fwPrefix))
+    var bwInit: [LayerState<Scalar>]? = nil
+    if let bwStack = model.bw {
+      bwInit = try readStates(bwStack, prefix: "initial_state_bw", batch: N, inputs: inputs, used: &used,
+                              passed: model.passed.contains("initial_state_bw"))
+    }
+    let unknown = inputs.names.filter { !used.contains($0) }
+    if !unknown.isEmpty {
+      var expected = ["inputs", "sequence_length"] + stateLeaves(model.fw, prefix: fwPrefix).map(\.name)
+      if let bwStack = model.bw { expected += stateLeaves(bwStack, prefix: "initial_state_bw").map(\.name) }
+      throw RNNRefError.invalidConfig(key: "inputs", value: unknown.map { "`\($0)`" }.joined(separator: ", "),
+                                      reason: "not inputs of this \(model.driver.rawValue) call; expected "
+                                        + expected.map { "`\($0)`" }.joined(separator: ", "))
+    }
+
+    func runStack(_ cells: [Cell<Scalar>], direction: Direction, initial: [LayerState<Scalar>]?)
+      throws -> (outputs: Tensor<Scalar>, states: [LayerState<Scalar>]) {
+      let net = Network(layers: cells.map { RecurrentLayer(direction: direction, cells: [$0], padding: .zeroOutput,
+                                                           reverseOutputOrder: .alignedToInput) })
+      let out = try Engine.run(net, input: xt, mask: mask, initialStates: initial.map { $0.map { [$0] } })
+      return (out.last.merged, out.layers.map { $0.finalStates[0] })
+    }
+    func native(_ y: Tensor<Scalar>) -> Tensor<Scalar> { model.isTimeMajor ? y : y.transposed([1, 0, 2]) }
+
+    var result = NamedTensors<Scalar>()
+    let fw = try runStack(m.fw, direction: .forward, initial: fwInit)
+    guard let bwCells = m.bw, let bwStack = model.bw else {
+      result.append("outputs", native(fw.outputs))
+      try writeStates(fw.states, stack: model.fw, prefix: "state", into: &result)
+      return result
+    }
+    let bw = try runStack(bwCells, direction: .reverse, initial: bwInit)
+    if model.driver == .staticBidirectional {
+      result.append("outputs", Tensor.concatenate([fw.outputs, bw.outputs], axis: 2))
+    } else {
+      result.append("outputs_fw", native(fw.outputs))
+      result.append("outputs_bw", native(bw.outputs))
+    }
+    try writeStates(fw.states, stack: model.fw, prefix: "state_fw", into: &result)
+    try writeStates(bw.states, stack: bwStack, prefix: "state_bw", into: &result)
+    return result
+  }
+
+  public static func axisNames(output: String, config: JSONValue) -> [String]? {
+    if output.hasPrefix("outputs") {
+      guard let model = try? parseModel(config) else { return nil }
+      return model.isTimeMajor ? ["step", "batch", "unit"] : ["batch", "step", "unit"]
+    }
+    if output.hasPrefix("state") { return ["batch", "unit"] }
+    return nil
   }
 }
