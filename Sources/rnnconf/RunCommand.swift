@@ -1,7 +1,194 @@
 import ArgumentParser
+import Conformance
+import Foundation
 
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "run", abstract: "Run conformance cases (placeholder until the runner lands).")
-  func run() throws { print("0 passed, 0 failed") }
+    commandName: "run",
+    abstract: "Run conformance cases through the reference and compare every output (the default command).",
+    discussion: """
+      Each case runs through its framework's adapter; every output is compared by name, shape, dtype and \
+      value with |actual - expected| <= atol + rtol * |expected|.
+
+      Statuses: PASS, FAIL (outputs differ), ERROR (the case could not be loaded or run), XFAIL (fails and \
+      is listed in the expectations file), XPASS (listed there but passes).
+
+      Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
+      unexpectedly; 64 for usage errors (missing path, folder without cases, bad option value).
+      """)
+
+  @OptionGroup var selection: SelectionOptions
+
+  @Option(help: ArgumentHelp("Absolute tolerance for every case (needs --rtol).", valueName: "x"))
+  var atol: Double?
+
+  @Option(help: ArgumentHelp("Relative tolerance for every case (needs --atol).", valueName: "x"))
+  var rtol: Double?
+
+  @Option(help: ArgumentHelp(
+    "`case` runs each case in its own dtype; `float64` runs the reference in Double on the same float32 "
+      + "inputs and weights, to tell framework rounding from real disagreement."))
+  var precision: Precision = .case
+
+  @Option(help: ArgumentHelp("Write the JSON report here.", valueName: "file"))
+  var json: String?
+
+  @Option(help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file"))
+  var junit: String?
+
+  @Option(help: ArgumentHelp(
+    "Expected failures (default: expected-failures.json in the searched folder, when present).", valueName: "file"))
+  var expectations: String?
+
+  @Flag(name: .shortAndLong, help: "Print only cases that do not pass, and the summary.")
+  var quiet = false
+
+  @Flag(name: .shortAndLong, help: "Print every output's metrics, for passing cases too.")
+  var verbose = false
+
+  func validate() throws {
+    if (atol == nil) != (rtol == nil) {
+      throw ValidationError("Please pass --atol and --rtol together (the tolerance is atol + rtol * |expected|).")
+    }
+    for (name, value) in [("--atol", atol), ("--rtol", rtol)] {
+      if let v = value, !(v >= 0 && v.isFinite) {
+        throw ValidationError("Please pass a finite, non-negative number to \(name) (got \(v)).")
+      }
+    }
+    if quiet && verbose { throw ValidationError("Please pass at most one of --quiet and --verbose.") }
+    for (name, file) in [("--json", json), ("--junit", junit)] {
+      guard let file else { continue }
+      let dir = (file as NSString).deletingLastPathComponent
+      var isDir: ObjCBool = false
+      if !dir.isEmpty && !(FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) && isDir.boolValue) {
+        throw ValidationError("Please pass \(name) a file in an existing folder (`\(dir)` does not exist).")
+      }
+    }
+  }
+
+  func run() throws {
+    var options = RunOptions()
+    try selection.apply(to: &options)
+    if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
+    options.precision = precision
+    options.expectationsPath = expectations
+
+    let progress = isTerminal(STDERR_FILENO) ? ProgressLine() : nil
+    var runner = Runner()
+    if let progress {
+      runner.progress = { @Sendable done, total, name in progress.update(done, total, name) }
+    }
+    let report: RunReport
+    do {
+      report = try runner.run(options)
+    } catch let error as ConformanceError {
+      throw usageFailure(error.description)
+    }
+    progress?.clear()
+
+    let text = TextReporter(color: wantsColor(), verbose: verbose, quiet: quiet)
+    for warning in report.warnings ?? [] {
+      FileHandle.standardError.write(Data(("warning: " + warning + "\n").utf8))
+    }
+    FileHandle.standardOutput.write(Data(text.render(report).utf8))
+
+    if let json {
+      do { try report.jsonData().write(to: URL(fileURLWithPath: json)) } catch {
+        throw usageFailure("cannot write the JSON report to `\(json)`: \(error.localizedDescription)")
+      }
+    }
+    if let junit {
+      do { try Data(JUnitReporter.xml(report).utf8).write(to: URL(fileURLWithPath: junit)) } catch {
+        throw usageFailure("cannot write the JUnit report to `\(junit)`: \(error.localizedDescription)")
+      }
+    }
+    if report.summary.exitCode != 0 { throw ExitCode(report.summary.exitCode) }
+  }
+}
+
+/// "[12/164] pytorch/lstm_basic" on stderr, redrawn in place; shown once a run takes over half a second.
+final class ProgressLine: @unchecked Sendable {
+  private let lock = NSLock()
+  private let start = Date()
+  private var lastDraw = Date.distantPast
+  private var drawn = false
+
+  func update(_ done: Int, _ total: Int, _ name: String) {
+    lock.lock(); defer { lock.unlock() }
+    let now = Date()
+    guard now.timeIntervalSince(start) > 0.5, now.timeIntervalSince(lastDraw) > 0.1 else { return }
+    lastDraw = now
+    drawn = true
+    FileHandle.standardError.write(Data("\r\u{1B}[K[\(done)/\(total)] \(name)".utf8))
+  }
+
+  func clear() {
+    lock.lock(); defer { lock.unlock() }
+    if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+  }
+}
+
+
+/// `--framework` values.
+enum FrameworkName: String, CaseIterable, ExpressibleByArgument {
+  case keras, tf1, pytorch, onnx
+}
+
+/// `--cell` values.
+enum CellName: String, CaseIterable, ExpressibleByArgument {
+  case rnn, lstm, gru, mixed
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// The selection shared by `run` and `list`.
+struct SelectionOptions: ParsableArguments {
+  @Argument(help: ArgumentHelp(
+    "Case files (*.h5) or folders searched recursively (skipping generate/ and artifacts/).",
+    discussion: "Default: fixtures/ in the current directory, else the bundled fixtures/ of the package rnnconf was built from.",
+    valueName: "path"))
+  var paths: [String] = []
+
+  @Option(help: ArgumentHelp("Only cases whose name matches this glob (`pytorch/*`, `*lstm*`).", valueName: "glob"))
+  var filter: String?
+
+  @Option(help: "Only cases of this framework.")
+  var framework: FrameworkName?
+
+  @Option(help: "Only cases of this cell.")
+  var cell: CellName?
+
+  @Option(help: ArgumentHelp(
+    "Run the K-th of N stable shards (1...N); every case is in exactly one shard.", valueName: "K/N"))
+  var shard: String?
+
+  func validate() throws {
+    if let shard {
+      do { _ = try Shard(parsing: shard) } catch { throw ValidationError("Please pass --shard as K/N with 1 <= K <= N, e.g. --shard 2/4 (got `\(shard)`).") }
+    }
+    if let filter, filter.isEmpty { throw ValidationError("Please pass a non-empty glob to --filter.") }
+  }
+
+  func apply(to options: inout RunOptions) throws {
+    options.paths = paths
+    options.filter = filter
+    options.framework = framework?.rawValue
+    options.cell = cell?.rawValue
+    options.shard = try shard.map { try Shard(parsing: $0) }
+  }
+}
+
+/// Writes a run-level problem and exits 64.
+func usageFailure(_ message: String) -> ExitCode {
+  FileHandle.standardError.write(Data(("Error: " + message + "\n").utf8))
+  return ExitCode.validationFailure
+}
+
+func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+/// Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+func wantsColor() -> Bool {
+  if let v = ProcessInfo.processInfo.environment["NO_COLOR"], !v.isEmpty { return false }
+  if ProcessInfo.processInfo.environment["TERM"] == "dumb" { return false }
+  return isTerminal(STDOUT_FILENO)
 }

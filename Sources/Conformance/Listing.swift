@@ -1,0 +1,66 @@
+import Foundation
+
+/// One line of `rnnconf list`: a case's framework, cell and tensor shapes, or why it could not be read.
+public struct CaseListing: Codable, Equatable, Sendable {
+  public struct Entry: Codable, Equatable, Sendable {
+    public var name: String
+    public var shape: [Int]
+    public init(name: String, shape: [Int]) { self.name = name; self.shape = shape }
+  }
+  public var name: String
+  public var path: String
+  public var framework: String?
+  public var cell: String?
+  public var dtype: String?
+  public var inputs: [Entry]
+  public var outputs: [Entry]
+  /// Set when the file could not be loaded.
+  public var error: String?
+
+  public init(name: String, path: String, framework: String? = nil, cell: String? = nil, dtype: String? = nil,
+              inputs: [Entry] = [], outputs: [Entry] = [], error: String? = nil) {
+    self.name = name; self.path = path; self.framework = framework; self.cell = cell; self.dtype = dtype
+    self.inputs = inputs; self.outputs = outputs; self.error = error
+  }
+
+  /// "pytorch/lstm_basic  pytorch  lstm  float32  input [5, 3, 4] -> output [5, 3, 6], h_n [1, 3, 6], c_n [1, 3, 6]".
+  public var line: String {
+    if let error { return "\(name)  ERROR \(error)" }
+    func list(_ e: [Entry]) -> String {
+      e.map { "\($0.name) [" + $0.shape.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ")
+    }
+    return "\(name)  \(framework ?? "?")  \(cell ?? "?")  \(dtype ?? "?")  \(list(inputs)) -> \(list(outputs))"
+  }
+}
+
+extension Runner {
+  /// The cases a run with these options would consider, loaded (in parallel) for their shapes.
+  public func list(_ options: RunOptions) throws -> [CaseListing] {
+    let (_, files) = try select(options)
+    let slots = Slots<CaseListing>(count: files.count)
+    DispatchQueue.concurrentPerform(iterations: files.count) { k in
+      let file = files[k]
+      do {
+        let c = try self.loader(file.path)
+        if let fw = options.framework, c.framework != fw { return }
+        if let cell = options.cell, c.cell != cell { return }
+        slots.set(k, CaseListing(
+          name: file.name, path: file.path, framework: c.framework, cell: c.cell, dtype: c.dtype,
+          inputs: c.inputs.entries.map { .init(name: $0.name, shape: $0.tensor.shape) },
+          outputs: c.outputs.entries.map { .init(name: $0.name, shape: $0.tensor.shape) }))
+      } catch {
+        if !file.explicit && self.isNotACase(error) { return }
+        slots.set(k, CaseListing(name: file.name, path: file.path, error: "could not load the case file: \(error)"))
+      }
+    }
+    return slots.values.compactMap { $0 }
+  }
+}
+
+final class Slots<T: Sendable>: @unchecked Sendable {
+  private let lock = NSLock()
+  private var storage: [T?]
+  init(count: Int) { storage = Array(repeating: nil, count: count) }
+  func set(_ k: Int, _ value: T) { lock.lock(); storage[k] = value; lock.unlock() }
+  var values: [T?] { lock.lock(); defer { lock.unlock() }; return storage }
+}

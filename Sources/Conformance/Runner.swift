@@ -1,0 +1,246 @@
+import Dispatch
+import Foundation
+import RNNRef
+
+/// The precision the reference runs in.
+public enum Precision: String, CaseIterable, Codable, Sendable {
+  /// The case's own dtype: float32 cases run in `Float`, float64 cases in `Double`.
+  case `case`
+  /// `Double` on the same inputs and weights: how far the framework's own result is from exact.
+  case float64
+}
+
+/// Everything that selects and parameterises a run.
+public struct RunOptions: Sendable {
+  /// Case files or folders; empty = the bundled `fixtures/`.
+  public var paths: [String] = []
+  /// Glob on case names (`pytorch/*`, `*lstm*`).
+  public var filter: String?
+  public var framework: String?
+  public var cell: String?
+  public var shard: Shard?
+  /// Replaces every case's tolerance.
+  public var tolerance: Tolerance?
+  public var precision: Precision = .case
+  /// nil = `expected-failures.json` in a searched folder (or next to a named file) when present.
+  public var expectationsPath: String?
+  /// Run cases on all cores (results keep the discovery order either way).
+  public var parallel = true
+  public var currentDirectory = FileManager.default.currentDirectoryPath
+  public var executablePath: String? = Discovery.executablePath()
+
+  public init() {}
+
+  /// Whether the selection narrows the suite (then stale expectations are not reported).
+  var selects: Bool { filter != nil || framework != nil || cell != nil || shard != nil }
+}
+
+/// Loads a case file; throws for a file that cannot be read as a case.
+public typealias CaseLoader = @Sendable (String) throws -> Case
+
+/// Runs conformance cases and builds the report. The command line is a thin layer over this.
+public struct Runner: Sendable {
+  public var loader: CaseLoader
+  /// Whether a loading error means "this HDF5 file is not a case file" (skipped when found by
+  /// searching a folder; an error when named explicitly).
+  public var isNotACase: @Sendable (Error) -> Bool
+  /// Called after each case with (done, total, name); from any thread.
+  public var progress: (@Sendable (Int, Int, String) -> Void)?
+
+  public init(loader: @escaping CaseLoader = Runner.defaultLoader,
+              isNotACase: @escaping @Sendable (Error) -> Bool = Runner.defaultIsNotACase,
+              progress: (@Sendable (Int, Int, String) -> Void)? = nil) {
+    self.loader = loader; self.isNotACase = isNotACase; self.progress = progress
+  }
+
+  /// The files a run would consider after --filter and --shard (before loading).
+  public func select(_ options: RunOptions) throws -> (discovery: Discovery, files: [CaseFile]) {
+    let discovery = try Discovery.find(paths: options.paths, currentDirectory: options.currentDirectory,
+                                       executablePath: options.executablePath)
+    var files = discovery.files
+    if let pattern = options.filter { files = files.filter { globMatch(pattern, $0.name) } }
+    // Framework folders narrow before loading, so unrelated broken files stay out of the run.
+    if let fw = options.framework {
+      let known = Set(Conventions.all.map { $0.framework })
+      files = files.filter { f in
+        let first = f.name.split(separator: "/").first.map(String.init) ?? ""
+        return !known.contains(first) || first == fw
+      }
+    }
+    if let shard = options.shard {
+      files = files.enumerated().filter { shard.contains(position: $0.offset) }.map(\.element)
+    }
+    return (discovery, files)
+  }
+
+  /// The expectations that apply to a run (see `RunOptions.expectationsPath`).
+  public func expectations(_ options: RunOptions, discovery: Discovery) throws -> (Expectations, String?) {
+    if let path = options.expectationsPath {
+      let abs = Discovery.absolute(path, in: options.currentDirectory)
+      return (try Expectations.load(path: abs), abs)
+    }
+    var candidates = discovery.folders.map { $0 + "/" + Expectations.fileName }
+    for f in discovery.files where f.explicit {
+      var dir = (f.path as NSString).deletingLastPathComponent
+      for _ in 0..<2 {
+        candidates.append(dir + "/" + Expectations.fileName)
+        dir = (dir as NSString).deletingLastPathComponent
+      }
+    }
+    for c in candidates where FileManager.default.fileExists(atPath: c) {
+      return (try Expectations.load(path: c), c)
+    }
+    return (Expectations(), nil)
+  }
+
+  /// Runs a selection. Throws `ConformanceError.usage` for run-level problems (missing path,
+  /// empty folder, unreadable expectations file); every case-level problem is in the report.
+  public func run(_ options: RunOptions) throws -> RunReport {
+    let started = Date()
+    let (discovery, files) = try select(options)
+    let (expectations, expectationsFile) = try expectations(options, discovery: discovery)
+
+    let results = Results(count: files.count)
+    let total = files.count
+    let work: @Sendable (Int) -> Void = { k in
+      let file = files[k]
+      let report = self.runFile(file, options: options, expectations: expectations)
+      let done = results.set(k, report)
+      self.progress?(done, total, file.name)
+    }
+    if options.parallel && files.count > 1 {
+      DispatchQueue.concurrentPerform(iterations: files.count, execute: work)
+    } else {
+      for k in files.indices { work(k) }
+    }
+    let cases = results.values.compactMap { $0 }
+    var report = RunReport(
+      startedAt: ISO8601DateFormatter().string(from: started),
+      durationSeconds: Date().timeIntervalSince(started), precision: options.precision.rawValue,
+      toleranceOverride: options.tolerance, filter: options.filter, framework: options.framework,
+      cell: options.cell, shard: options.shard?.description, expectationsFile: expectationsFile, cases: cases)
+    if !options.selects {
+      let names = Set(files.map(\.name))
+      report.warnings = expectations.expectedFailures.filter { !names.contains($0.case) }.map {
+        "the expectations file lists `\($0.case)`, which is not among the cases found; remove or rename the entry"
+      }
+    }
+    return report
+  }
+
+  /// Loads and runs one file; nil when the case is filtered out after loading (--framework,
+  /// --cell) or is a non-case HDF5 file found by searching a folder.
+  public func runFile(_ file: CaseFile, options: RunOptions, expectations: Expectations) -> CaseReport? {
+    let started = Date()
+    let c: Case
+    do {
+      c = try loader(file.path)
+    } catch {
+      if !file.explicit && isNotACase(error) { return nil }
+      return CaseReport(name: file.name, path: file.path, status: .error,
+                        message: "could not load the case file: \(error)",
+                        expectedFailureReason: expectations.reason(for: file.name),
+                        durationSeconds: Date().timeIntervalSince(started))
+    }
+    if let fw = options.framework, c.framework != fw { return nil }
+    if let cell = options.cell, c.cell != cell { return nil }
+    var report = evaluate(c, name: file.name, precision: options.precision, tolerance: options.tolerance,
+                          expectedFailure: expectations.reason(for: file.name))
+    report.durationSeconds = Date().timeIntervalSince(started)
+    return report
+  }
+
+  /// Runs one loaded case through its framework's adapter and compares every output.
+  public func evaluate(_ c: Case, name: String? = nil, precision: Precision = .case,
+                       tolerance override: Tolerance? = nil, expectedFailure: String? = nil) -> CaseReport {
+    let started = Date()
+    let tolerance = override ?? Tolerance(atol: c.atol, rtol: c.rtol)
+    var report = CaseReport(
+      name: name ?? c.name, path: c.path, framework: c.framework, cell: c.cell, dtype: c.dtype,
+      library: c.library, libraryVersion: c.libraryVersion, tolerance: tolerance,
+      toleranceSource: override == nil ? "case" : "command line", nanEqual: c.nanEqual, status: .error,
+      expectedFailureReason: expectedFailure)
+    defer { report.durationSeconds = Date().timeIntervalSince(started) }
+
+    guard let convention = Conventions.all.first(where: { $0.framework == c.framework }) else {
+      report.message = "unknown framework `\(c.framework)` in the case file; known: "
+        + Conventions.all.map { $0.framework }.joined(separator: ", ") + "; fix the file's `framework` attribute"
+      return report
+    }
+    guard c.dtype == "float32" || c.dtype == "float64" else {
+      report.message = "unknown dtype `\(c.dtype)` in the case file; expected float32 or float64"
+      return report
+    }
+    let single = precision == .case && c.dtype == "float32"
+    report.precision = single ? "float32" : "float64"
+
+    let actual: NamedTensors<Double>
+    do {
+      if single {
+        let weights: NamedTensors<Float> = Self.convert(c.weights)
+        let inputs: NamedTensors<Float> = Self.convert(c.inputs)
+        let out = try convention.evaluate(config: c.config, weights: weights, inputs: inputs)
+        actual = Self.convert(out)
+      } else {
+        actual = try convention.evaluate(config: c.config, weights: c.weights, inputs: c.inputs)
+      }
+    } catch {
+      report.message = "the \(c.framework) adapter could not run the case: \(error)"
+      return report
+    }
+
+    let actualDType = single ? "float32" : "float64"
+    var outputs: [OutputComparison] = []
+    for (outName, expected) in c.outputs.entries {
+      let expectedDType = c.outputDTypes[outName] ?? c.dtype
+      guard let got = actual[outName] else {
+        outputs.append(Comparison.missing(name: outName, expected: expected, expectedDType: expectedDType,
+                                          tolerance: tolerance, produced: actual.names))
+        continue
+      }
+      let axes = Comparison.axisNames(framework: c.framework, output: outName, config: c.config,
+                                      rank: expected.rank)
+      outputs.append(Comparison.compare(
+        name: outName, expected: expected, expectedDType: expectedDType, actual: got,
+        actualDType: actualDType, dtype: c.dtype, tolerance: tolerance, nanEqual: c.nanEqual, axes: axes))
+    }
+    let stored = c.outputs.names
+    for (outName, got) in actual.entries where !stored.contains(outName) {
+      outputs.append(Comparison.unexpected(name: outName, actual: got, actualDType: actualDType,
+                                           tolerance: tolerance, stored: stored))
+    }
+    report.outputs = outputs
+    let failing = outputs.filter { $0.status == .fail }
+    if failing.isEmpty {
+      report.status = expectedFailure == nil ? .pass : .unexpectedPass
+    } else {
+      report.status = expectedFailure == nil ? .fail : .expectedFailure
+      report.message = "\(failing.count) of \(outputs.count) outputs differ: "
+        + failing.map { "`\($0.name)`" }.joined(separator: ", ")
+    }
+    return report
+  }
+
+  static func convert<A: RNNScalar, B: RNNScalar>(_ t: NamedTensors<A>) -> NamedTensors<B> {
+    NamedTensors(t.entries.map { (name: $0.name, tensor: Tensor<B>($0.tensor)) })
+  }
+}
+
+/// Results filled from concurrent workers, read in order afterwards.
+final class Results: @unchecked Sendable {
+  private let lock = NSLock()
+  private var storage: [CaseReport?]
+  private var done = 0
+
+  init(count: Int) { storage = Array(repeating: nil, count: count) }
+
+  /// Stores one result; returns how many are done.
+  func set(_ k: Int, _ value: CaseReport?) -> Int {
+    lock.lock(); defer { lock.unlock() }
+    storage[k] = value
+    done += 1
+    return done
+  }
+
+  var values: [CaseReport?] { lock.lock(); defer { lock.unlock() }; return storage }
+}
