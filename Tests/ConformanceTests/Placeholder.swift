@@ -1,1 +1,0 @@
-// Conformance tests land with the runner issue.
