@@ -1,1 +1,0 @@
-// HDF5 tests land with the foundation issue.
