@@ -49,9 +49,20 @@ static inline hid_t chdf5_T_IEEE_F64LE(void) { return H5T_IEEE_F64LE; }
 static inline hid_t chdf5_T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t chdf5_T_STD_I32LE(void) { return H5T_STD_I32LE; }
 static inline hid_t chdf5_T_STD_U8LE(void) { return H5T_STD_U8LE; }
+static inline hid_t chdf5_T_STD_I8LE(void) { return H5T_STD_I8LE; }
+static inline hid_t chdf5_T_STD_I16LE(void) { return H5T_STD_I16LE; }
+static inline hid_t chdf5_T_STD_U64LE(void) { return H5T_STD_U64LE; }
 
 // Variable-length sizes.
 static inline size_t chdf5_VARIABLE(void) { return H5T_VARIABLE; }
 static inline hsize_t chdf5_S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+// Object info fields, creation-order flags, more property-list classes.
+static inline unsigned chdf5_O_INFO_BASIC(void) { return H5O_INFO_BASIC; }
+static inline unsigned chdf5_O_INFO_NUM_ATTRS(void) { return H5O_INFO_NUM_ATTRS; }
+static inline unsigned chdf5_P_CRT_ORDER_TRACKED(void) { return H5P_CRT_ORDER_TRACKED; }
+static inline unsigned chdf5_P_CRT_ORDER_INDEXED(void) { return H5P_CRT_ORDER_INDEXED; }
+static inline hid_t chdf5_P_ATTRIBUTE_CREATE(void) { return H5P_ATTRIBUTE_CREATE; }
+static inline hid_t chdf5_P_DATASET_XFER(void) { return H5P_DATASET_XFER; }
 
 #endif

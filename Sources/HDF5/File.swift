@@ -1,0 +1,143 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file. Groups, datasets and attributes opened from it keep it
+/// alive; it closes when the last of them is released.
+///
+///     let file = try File(path: "case.h5")          // read-only
+///     let x: [Double] = try file.dataset("inputs/input").read()
+public final class File {
+  let handle: Handle
+  /// The path it was opened with.
+  public let path: String
+  public let isWritable: Bool
+
+  /// Opens an existing file read-only (or read-write). A path that is missing, a
+  /// directory, empty or not HDF5 throws an `HDF5Error` saying what it is.
+  public init(path: String, writable: Bool = false) throws {
+    let loc = Location(file: path, path: nil)
+    let op = writable ? "open file for writing" : "open file"
+    switch FileKind.sniff(path: path) {
+    case .hdf5: break
+    case .missing:
+      throw loc.error(.fileNotFound, op, "no such file", hint: "Check the path")
+    case .directory:
+      throw loc.error(.isDirectory, op, "it is a directory, not a file", hint: "Pass an HDF5 file inside it")
+    case let other:
+      throw loc.error(.notHDF5, op, "not an HDF5 file: it is \(other.description)",
+                      hint: "Pass an HDF5 file (.h5/.hdf5, starting with the bytes \\x89HDF\\r\\n\\x1a\\n)")
+    }
+    self.path = path
+    self.isWritable = writable
+    self.handle = try Library.sync {
+      let flags = writable ? chdf5_F_ACC_RDWR() : chdf5_F_ACC_RDONLY()
+      return try Handle(H5Fopen(path, flags, chdf5_P_DEFAULT()), loc, op,
+                        hint: "The file starts like HDF5 but libhdf5 cannot open it: it may be truncated or corrupt; re-copy or regenerate it",
+                        close: H5Fclose)
+    }
+  }
+
+  private init(handle: Handle, path: String) {
+    self.handle = handle; self.path = path; self.isWritable = true
+  }
+
+  /// Creates (truncating) a file for writing. Groups created in it track the
+  /// creation order of links and attributes, as h5py's `track_order=True`.
+  public static func create(path: String) throws -> File {
+    let loc = Location(file: path, path: nil)
+    let handle = try Library.sync { () throws -> Handle in
+      let fcpl = try Handle(H5Pcreate(chdf5_P_FILE_CREATE()), loc, "create file property list", close: H5Pclose)
+      let order = chdf5_P_CRT_ORDER_TRACKED() | chdf5_P_CRT_ORDER_INDEXED()
+      try loc.check(H5Pset_link_creation_order(fcpl.id, order), "set link creation order")
+      try loc.check(H5Pset_attr_creation_order(fcpl.id, order), "set attribute creation order")
+      return try Handle(H5Fcreate(path, chdf5_F_ACC_TRUNC(), fcpl.id, chdf5_P_DEFAULT()), loc, "create file",
+                        hint: "Check that the directory exists and is writable", close: H5Fclose)
+    }
+    return File(handle: handle, path: path)
+  }
+
+  var location: Location { Location(file: path, path: nil) }
+
+  /// The root group `/`.
+  public var root: Group {
+    get throws { try Group(file: self, path: "/", parentID: handle.id, name: "/") }
+  }
+
+  /// Opens a group by path from the root (`"model_weights/lstm"`).
+  public func group(_ path: String) throws -> Group { try root.group(path) }
+  /// Opens a dataset by path from the root (`"weights/rnn/lstm_cell/kernel"`).
+  public func dataset(_ path: String) throws -> Dataset { try root.dataset(path) }
+  /// Whether a link exists at `path` (every intermediate group included).
+  public func exists(_ path: String) throws -> Bool { try root.exists(path) }
+
+  /// Flushes written data to disk.
+  public func flush() throws {
+    try Library.sync { _ = try location.check(H5Fflush(handle.id, H5F_SCOPE_GLOBAL), "flush file") }
+  }
+
+  /// The libhdf5 version in use, e.g. "1.10.8".
+  public static var libraryVersion: String { Library.version }
+}
+
+/// What a path holds, judged from its first bytes (never from its extension).
+public enum FileKind: Equatable, Sendable, CustomStringConvertible {
+  case missing
+  case directory
+  case empty
+  case hdf5
+  /// `PK\x03\x04`: a zip archive, e.g. a Keras 3 `.keras` file.
+  case zip
+  /// Starts with `{` or `[`: JSON text (e.g. a Keras `to_json()` architecture).
+  case json
+  /// Other text.
+  case text
+  /// Other binary data (first bytes in hex).
+  case unknown(magic: String)
+  /// Exists but cannot be read.
+  case unreadable(String)
+
+  public var description: String {
+    switch self {
+    case .missing: return "missing (no such file)"
+    case .directory: return "a directory"
+    case .empty: return "an empty file (0 bytes)"
+    case .hdf5: return "an HDF5 file"
+    case .zip: return "a zip archive (a Keras 3 .keras file?)"
+    case .json: return "JSON text (a Keras to_json() architecture?)"
+    case .text: return "a text file"
+    case let .unknown(magic): return "binary data of unknown format (first bytes \(magic))"
+    case let .unreadable(why): return "unreadable (\(why))"
+    }
+  }
+
+  /// Sniffs a path. HDF5 is recognized at offset 0 or at the userblock
+  /// offsets 512, 1024, 2048, ... as the HDF5 specification allows.
+  public static func sniff(path: String) -> FileKind {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return .missing }
+    if isDir.boolValue { return .directory }
+    guard let fh = FileHandle(forReadingAtPath: path) else { return .unreadable("permission denied?") }
+    defer { try? fh.close() }
+    let head: Data
+    do { head = try fh.read(upToCount: 512) ?? Data() } catch { return .unreadable("\(error)") }
+    if head.isEmpty { return .empty }
+    let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+    if head.starts(with: signature) { return .hdf5 }
+    let size = (try? fh.seekToEnd()) ?? 0
+    var offset: UInt64 = 512
+    while offset + 8 <= size {
+      if (try? fh.seek(toOffset: offset)) != nil, let d = try? fh.read(upToCount: 8), d.elementsEqual(signature) {
+        return .hdf5
+      }
+      offset *= 2
+    }
+    if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) { return .zip }
+    let bytes = [UInt8](head)
+    let firstNonSpace = bytes.first { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }
+    let textual = bytes.allSatisfy { $0 >= 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
+      && String(validating: bytes.prefix(400), as: UTF8.self) != nil
+    if let c = firstNonSpace, c == UInt8(ascii: "{") || c == UInt8(ascii: "[") { return .json }
+    if textual { return .text }
+    return .unknown(magic: bytes.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " "))
+  }
+}

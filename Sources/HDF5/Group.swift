@@ -1,0 +1,215 @@
+import CHDF5
+
+/// A group: children in file order, nested paths, creation.
+public final class Group: Object {
+  init(file: File, path: String, parentID: hid_t, name: String) throws {
+    let loc = Location(file: file.path, path: path)
+    let h = try Library.sync {
+      try Handle(H5Gopen2(parentID, name, chdf5_P_DEFAULT()), loc, "open group", close: H5Gclose)
+    }
+    super.init(handle: h, file: file, path: path)
+  }
+
+  override init(handle: Handle, file: File, path: String) { super.init(handle: handle, file: file, path: path) }
+
+  override func creationPlist() throws -> Handle {
+    try Handle(H5Gget_create_plist(handle.id), location, "get group creation properties", close: H5Pclose)
+  }
+
+  /// What a link in a group points to.
+  public enum ChildKind: Equatable, Sendable {
+    case group, dataset, namedDatatype
+    /// A soft link and its target path.
+    case softLink(String)
+    /// An external link (file, path).
+    case externalLink(String)
+    case other
+  }
+
+  /// One link of a group, in file order.
+  public struct Child: Equatable, Sendable {
+    public var name: String
+    public var kind: ChildKind
+  }
+
+  /// Whether link creation order is tracked. Inside `sync`.
+  private func linkOrderTracked() -> Bool {
+    guard let plist = try? creationPlist() else { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
+    var flags: UInt32 = 0
+    if H5Pget_link_creation_order(plist.id, &flags) < 0 { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
+    return flags & chdf5_P_CRT_ORDER_TRACKED() != 0
+  }
+
+  /// Link names in creation order when tracked (h5py `track_order=True`), else name order.
+  public func childNames() throws -> [String] {
+    try Library.sync {
+      let loc = location
+      var info = H5G_info_t()
+      try loc.check(H5Gget_info(handle.id, &info), "list group")
+      let n = Int(info.nlinks)
+      func names(_ index: H5_index_t) throws -> [String] {
+        try (0..<n).map { i in
+          let len = try loc.check(H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), nil, 0,
+                                                     chdf5_P_DEFAULT()), "get link name")
+          var buf = [CChar](repeating: 0, count: Int(len) + 1)
+          try loc.check(H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), &buf, buf.count,
+                                           chdf5_P_DEFAULT()), "get link name")
+          return decodeCChars(buf)
+        }
+      }
+      if linkOrderTracked(), let byOrder = try? names(H5_INDEX_CRT_ORDER) { return byOrder }
+      _ = H5Eclear2(chdf5_E_DEFAULT())
+      return try names(H5_INDEX_NAME)
+    }
+  }
+
+  /// The children in file order with what each is (soft/external links are not followed).
+  public func children() throws -> [Child] {
+    let names = try childNames()
+    return try Library.sync {
+      try names.map { name in
+        let loc = location.child(name)
+        var linfo = H5L_info_t()
+        try loc.check(H5Lget_info(handle.id, name, &linfo, chdf5_P_DEFAULT()), "get link info")
+        if linfo.type == H5L_TYPE_SOFT || linfo.type == H5L_TYPE_EXTERNAL {
+          var buf = [CChar](repeating: 0, count: Int(linfo.u.val_size) + 1)
+          _ = H5Lget_val(handle.id, name, &buf, buf.count, chdf5_P_DEFAULT())
+          _ = H5Eclear2(chdf5_E_DEFAULT())
+          if linfo.type == H5L_TYPE_SOFT { return Child(name: name, kind: .softLink(decodeCChars(buf))) }
+          var fileName: UnsafePointer<CChar>? = nil, objName: UnsafePointer<CChar>? = nil
+          var flags: UInt32 = 0
+          var target = "?"
+          if H5Lunpack_elink_val(&buf, buf.count, &flags, &fileName, &objName) >= 0, let f = fileName, let o = objName {
+            target = decodeCString(f) + ":" + decodeCString(o)
+          }
+          _ = H5Eclear2(chdf5_E_DEFAULT())
+          return Child(name: name, kind: .externalLink(target))
+        }
+        if linfo.type != H5L_TYPE_HARD { return Child(name: name, kind: .other) }
+        var oinfo = H5O_info_t()
+        try loc.check(H5Oget_info_by_name2(handle.id, name, &oinfo, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
+                      "get object info")
+        switch oinfo.type {
+        case H5O_TYPE_GROUP: return Child(name: name, kind: .group)
+        case H5O_TYPE_DATASET: return Child(name: name, kind: .dataset)
+        case H5O_TYPE_NAMED_DATATYPE: return Child(name: name, kind: .namedDatatype)
+        default: return Child(name: name, kind: .other)
+        }
+      }
+    }
+  }
+
+  /// Whether `path` (relative, `/`-separated, or absolute) names an existing link.
+  public func exists(_ path: String) throws -> Bool {
+    let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+    let base = path.hasPrefix("/") ? "/" : "."
+    return try Library.sync {
+      var prefix = base == "/" ? "" : "."
+      for p in parts {
+        prefix += "/" + p
+        let r = try location.check(H5Lexists(handle.id, prefix, chdf5_P_DEFAULT()), "check `\(path)`")
+        if r <= 0 { return false }
+      }
+      return true
+    }
+  }
+
+  private func resolve(_ path: String, _ what: String) throws -> String {
+    let full = joinPath(self.path, path)
+    guard try exists(path) else {
+      let siblings = (try? childNames()) ?? []
+      throw Location(file: file.path, path: full).error(
+        .notFound, "open \(what)", "no \(what) `\(full)` in the file",
+        hint: siblings.isEmpty ? "`\(self.path)` is empty" : "`\(self.path)` holds: " + siblings.prefix(20).joined(separator: ", "))
+    }
+    return full
+  }
+
+  /// Opens a subgroup by relative path (`"lstm/lstm_cell"`); missing paths throw `.notFound`.
+  public func group(_ path: String) throws -> Group {
+    let full = try resolve(path, "group")
+    let r = try Library.sync { () throws -> Handle in
+      let loc = Location(file: file.path, path: full)
+      var oinfo = H5O_info_t()
+      try loc.check(H5Oget_info_by_name2(handle.id, path, &oinfo, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
+                    "open group")
+      if oinfo.type != H5O_TYPE_GROUP {
+        throw loc.error(.typeMismatch, "open group", "`\(full)` is not a group", hint: "Open it as a dataset")
+      }
+      return try Handle(H5Gopen2(handle.id, path, chdf5_P_DEFAULT()), loc, "open group", close: H5Gclose)
+    }
+    return Group(handle: r, file: file, path: full)
+  }
+
+  /// Opens a dataset by relative path (`"rnn/lstm_cell/kernel"`); missing paths throw `.notFound`.
+  public func dataset(_ path: String) throws -> Dataset {
+    let full = try resolve(path, "dataset")
+    let r = try Library.sync { () throws -> Handle in
+      let loc = Location(file: file.path, path: full)
+      var oinfo = H5O_info_t()
+      try loc.check(H5Oget_info_by_name2(handle.id, path, &oinfo, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
+                    "open dataset")
+      if oinfo.type != H5O_TYPE_DATASET {
+        throw loc.error(.typeMismatch, "open dataset", "`\(full)` is not a dataset", hint: "Open it as a group")
+      }
+      return try Handle(H5Dopen2(handle.id, path, chdf5_P_DEFAULT()), loc, "open dataset", close: H5Dclose)
+    }
+    return Dataset(handle: r, file: file, path: full)
+  }
+
+  // MARK: Writing
+
+  /// Link creation properties that create missing intermediate groups. Inside `sync`.
+  private func intermediateLCPL(_ loc: Location) throws -> Handle {
+    let lcpl = try Handle(H5Pcreate(chdf5_P_LINK_CREATE()), loc, "create link properties", close: H5Pclose)
+    try loc.check(H5Pset_create_intermediate_group(lcpl.id, 1), "create link properties")
+    return lcpl
+  }
+
+  /// Creates a group (and missing intermediate groups) tracking creation order.
+  @discardableResult
+  public func createGroup(_ path: String) throws -> Group {
+    let full = joinPath(self.path, path)
+    let h = try Library.sync { () throws -> Handle in
+      let loc = Location(file: file.path, path: full)
+      let gcpl = try Handle(H5Pcreate(chdf5_P_GROUP_CREATE()), loc, "create group properties", close: H5Pclose)
+      let order = chdf5_P_CRT_ORDER_TRACKED() | chdf5_P_CRT_ORDER_INDEXED()
+      try loc.check(H5Pset_link_creation_order(gcpl.id, order), "create group properties")
+      try loc.check(H5Pset_attr_creation_order(gcpl.id, order), "create group properties")
+      let lcpl = try intermediateLCPL(loc)
+      return try Handle(H5Gcreate2(handle.id, path, lcpl.id, gcpl.id, chdf5_P_DEFAULT()), loc, "create group",
+                        close: H5Gclose)
+    }
+    return Group(handle: h, file: file, path: full)
+  }
+
+  /// Creates a dataset of `T`'s little-endian type (Float -> float32, Double ->
+  /// float64, Int -> int64, ...) with `shape` (`[]` for a scalar) and writes `values`.
+  @discardableResult
+  public func createDataset<T: HDF5Numeric>(_ path: String, shape: [Int], values: [T]) throws -> Dataset {
+    let full = joinPath(self.path, path)
+    let loc = Location(file: file.path, path: full)
+    try HDF5.checkShape(shape, count: values.count, "create dataset", loc)
+    let h = try Library.sync { () throws -> Handle in
+      let space = try makeSpace(shape, loc)
+      let dcpl = try Handle(H5Pcreate(chdf5_P_DATASET_CREATE()), loc, "create dataset properties", close: H5Pclose)
+      let order = chdf5_P_CRT_ORDER_TRACKED() | chdf5_P_CRT_ORDER_INDEXED()
+      try loc.check(H5Pset_attr_creation_order(dcpl.id, order), "create dataset properties")
+      let lcpl = try intermediateLCPL(loc)
+      let d = try Handle(H5Dcreate2(handle.id, path, T.hdf5Kind.fileType, space.id, lcpl.id, dcpl.id,
+                                    chdf5_P_DEFAULT()), loc, "create dataset", close: H5Dclose)
+      try values.withUnsafeBytes {
+        _ = try loc.check(H5Dwrite(d.id, T.hdf5Kind.memoryType, chdf5_S_ALL(), chdf5_S_ALL(), chdf5_P_DEFAULT(),
+                                   $0.baseAddress), "write dataset")
+      }
+      return d
+    }
+    return Dataset(handle: h, file: file, path: full)
+  }
+
+  /// Creates a 1-D uint8 dataset holding `bytes` (how case files carry Keras artifacts).
+  @discardableResult
+  public func createDataset(_ path: String, bytes: [UInt8]) throws -> Dataset {
+    try createDataset(path, shape: [bytes.count], values: bytes)
+  }
+}

@@ -1,0 +1,137 @@
+import CHDF5
+import Foundation
+
+/// The process-wide gate to libhdf5. Debian's libhdf5 is not built
+/// thread-safe, so every C call in this module runs inside `Library.sync`,
+/// which holds one recursive lock and initializes the library once
+/// (`H5open`, automatic error printing off so libhdf5 never writes to stderr).
+enum Library {
+  private static let lock = NSRecursiveLock()
+
+  private static let initialized: Bool = {
+    _ = H5open()
+    _ = H5Eset_auto2(chdf5_E_DEFAULT(), nil, nil)
+    return true
+  }()
+
+  /// Runs `body` holding the libhdf5 lock.
+  static func sync<T>(_ body: () throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    _ = initialized
+    return try body()
+  }
+
+  /// Walks libhdf5's error stack of the calling thread (API call first, innermost
+  /// cause last), then clears it. Call right after a failing C call, inside `sync`.
+  static func takeErrorStack() -> [String] {
+    final class Box { var lines: [String] = [] }
+    let box = Box()
+    let unmanaged = Unmanaged.passRetained(box)
+    defer { unmanaged.release() }
+    _ = H5Ewalk2(chdf5_E_DEFAULT(), H5E_WALK_DOWNWARD, { _, err, client in
+      guard let err, let client else { return 0 }
+      let box = Unmanaged<Box>.fromOpaque(client).takeUnretainedValue()
+      let e = err.pointee
+      let fn = e.func_name.map(decodeCString) ?? "?"
+      var desc = e.desc.map(decodeCString) ?? ""
+      if desc.isEmpty {
+        var buf = [CChar](repeating: 0, count: 256)
+        var type = H5E_MINOR
+        if H5Eget_msg(e.min_num, &type, &buf, 256) > 0 { desc = decodeCChars(buf) }
+      }
+      let line = "\(fn): \(desc)"
+      if box.lines.last != line { box.lines.append(line) }
+      return 0
+    }, unmanaged.toOpaque())
+    _ = H5Eclear2(chdf5_E_DEFAULT())
+    return box.lines
+  }
+
+  /// The libhdf5 version, e.g. "1.10.8".
+  static var version: String {
+    sync {
+      var maj: UInt32 = 0, min: UInt32 = 0, rel: UInt32 = 0
+      _ = H5get_libversion(&maj, &min, &rel)
+      return "\(maj).\(min).\(rel)"
+    }
+  }
+}
+
+/// Where an operation happens, for error messages.
+struct Location: Sendable {
+  var file: String
+  var path: String?
+
+  func error(_ kind: HDF5Error.Kind, _ operation: String, _ detail: String, hint: String? = nil,
+             library: [String] = []) -> HDF5Error {
+    HDF5Error(kind, file: file, objectPath: path, operation: operation, detail: detail, hint: hint,
+              libraryMessages: library)
+  }
+
+  /// Must be called inside `Library.sync`, right after the failing call.
+  func libraryError(_ operation: String, hint: String? = nil) -> HDF5Error {
+    let stack = Library.takeErrorStack()
+    return error(.libraryCall, operation, stack.isEmpty ? "libhdf5 reported a failure" : "libhdf5 call failed",
+                 hint: hint ?? "Check that the file is a complete, readable HDF5 file (re-copy or regenerate it)",
+                 library: stack)
+  }
+
+  /// Checks an id returned by libhdf5. Inside `sync`.
+  func checkID(_ id: hid_t, _ operation: String, hint: String? = nil) throws -> hid_t {
+    if id < 0 || H5Iis_valid(id) <= 0 { throw libraryError(operation, hint: hint) }
+    return id
+  }
+
+  /// Checks an herr_t/htri_t/ssize_t-like status (negative is failure). Inside `sync`.
+  @discardableResult
+  func check<I: BinaryInteger>(_ status: I, _ operation: String, hint: String? = nil) throws -> I {
+    if status < 0 { throw libraryError(operation, hint: hint) }
+    return status
+  }
+
+  func child(_ name: String) -> Location {
+    Location(file: file, path: joinPath(path ?? "/", name))
+  }
+}
+
+func joinPath(_ parent: String, _ name: String) -> String {
+  if name.hasPrefix("/") { return name }
+  return parent.hasSuffix("/") ? parent + name : parent + "/" + name
+}
+
+/// One libhdf5 identifier this process owns; closed once, under the lock, when released.
+final class Handle {
+  let id: hid_t
+  private let close: (hid_t) -> herr_t
+
+  /// Takes ownership of `id` after checking it is valid. Inside `sync`.
+  init(_ id: hid_t, _ location: Location, _ operation: String, hint: String? = nil,
+       close: @escaping (hid_t) -> herr_t) throws {
+    self.id = try location.checkID(id, operation, hint: hint)
+    self.close = close
+  }
+
+  deinit {
+    let id = self.id, close = self.close
+    Library.sync {
+      if H5Iis_valid(id) > 0 { _ = close(id) }
+      // A failed close must not leave a stale stack for the next call.
+      _ = H5Eclear2(chdf5_E_DEFAULT())
+    }
+  }
+}
+
+/// A NUL-terminated C string, decoded leniently (for names and libhdf5 messages).
+func decodeCString(_ p: UnsafePointer<CChar>) -> String {
+  let n = strlen(p)
+  return p.withMemoryRebound(to: UInt8.self, capacity: n) {
+    String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+  }
+}
+
+/// A buffer holding a NUL-terminated C string.
+func decodeCChars(_ buf: [CChar]) -> String {
+  let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+  return String(decoding: bytes, as: UTF8.self)
+}
