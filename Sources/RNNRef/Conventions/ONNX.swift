@@ -225,8 +225,8 @@ public enum ONNX: NetworkConvention {
   static func activation(named name: String, alphas: [Double], alphaIndex: Int, betas: [Double], betaIndex: Int)
     throws -> (Activation, Bool, Bool)
   {
-    func alpha(_ d: Double) -> Double { alphaIndex < alphas.count ? alphas[alphaIndex] : d }
-    func beta(_ d: Double) -> Double { betaIndex < betas.count ? betas[betaIndex] : d }
+    func alpha(_ d: Double) -> Double { alphaIndex < alphas.count ? alphas[alphaIndex] : float32(d) }
+    func beta(_ d: Double) -> Double { betaIndex < betas.count ? betas[betaIndex] : float32(d) }
     switch name.lowercased() {
     case "sigmoid": return (.sigmoid, false, false)
     case "tanh": return (.tanh, false, false)
