@@ -138,7 +138,7 @@ public enum Engine {
   ) throws -> LayerOutput<Scalar> {
     guard x.rank == 3 else {
       throw RNNRefError.shapeMismatch(name: "\(name) input", actual: x.shape, expected: [-1, -1, layer.inputSize],
-                                      reason: "the engine takes time-major input (T, N, I)")
+                                      reason: "the engine takes time-major input (T, N, I) with I = \(layer.inputSize); -1 stands for any size")
     }
     let T = x.shape[0], N = x.shape[1]
     let directions = layer.direction == .bidirectional ? 2 : 1

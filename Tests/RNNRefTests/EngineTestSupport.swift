@@ -1,0 +1,119 @@
+@testable import RNNRef
+
+/// Seeded generator for random weights and inputs (SplitMix64): tests are
+/// reproducible and need no golden numbers, only relations between runs.
+struct SeededRNG: RandomNumberGenerator {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+extension Tensor {
+  static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
+    let n = shape.reduce(1, *)
+    return Tensor(shape: shape, scalars: (0..<n).map { _ in Scalar(Double.random(in: -scale...scale, using: &rng)) })
+  }
+
+  /// Reverses axis 0 (time, for `(T, N, F)`).
+  var timeFlipped: Tensor {
+    let t = shape[0]
+    return Tensor.concatenate((0..<t).reversed().map { slice(axis: 0, range: $0..<($0 + 1)) }, axis: 0)
+  }
+
+  func maxAbsDifference(_ other: Tensor) -> Double {
+    precondition(shape == other.shape, "compare \(shape) with \(other.shape)")
+    return zip(scalars, other.scalars).map { Double(Swift.abs($0 - $1)) }.max() ?? 0
+  }
+}
+
+/// Options for random cells.
+struct CellOptions {
+  var peepholes = false
+  var projection: Int? = nil
+  var cellClip: Double? = nil
+  var projectionClip: Double? = nil
+  var forgetBias: Double = 0
+  var coupled = false
+  var activationClip: Double? = nil
+  var resetAfter = true
+  var activation: Activation = .tanh
+}
+
+enum CellKind: CaseIterable, CustomStringConvertible {
+  case simple, lstm, gru
+  var description: String { switch self { case .simple: "simple"; case .lstm: "lstm"; case .gru: "gru" } }
+  var gates: Int { switch self { case .simple: 1; case .lstm: 4; case .gru: 3 } }
+}
+
+func randomCell<S: RNNScalar>(
+  _ kind: CellKind, _: S.Type, input i: Int, hidden h: Int, options o: CellOptions = CellOptions(),
+  rng: inout SeededRNG
+) -> Cell<S> {
+  let g = kind.gates
+  let hout = (kind == .lstm ? o.projection : nil) ?? h
+  let kernel = Tensor<S>.random([i, g * h], rng: &rng)
+  let rec = Tensor<S>.random([hout, g * h], rng: &rng)
+  let bi = Tensor<S>.random([g * h], rng: &rng)
+  let bh = Tensor<S>.random([g * h], rng: &rng)
+  switch kind {
+  case .simple:
+    return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: kernel, recurrentKernel: rec,
+                                 inputBias: bi, recurrentBias: bh, activation: o.activation,
+                                 activationClip: o.activationClip))
+  case .lstm:
+    let peep = o.peepholes
+      ? LSTMCell<S>.Peepholes(i: .random([h], rng: &rng), f: .random([h], rng: &rng), o: .random([h], rng: &rng))
+      : nil
+    let proj = o.projection.map { Tensor<S>.random([h, $0], rng: &rng) }
+    return .lstm(LSTMCell(inputSize: i, hiddenSize: h, kernel: kernel, recurrentKernel: rec, inputBias: bi,
+                          recurrentBias: bh, peepholes: peep, projection: proj, projectionClip: o.projectionClip,
+                          cellClip: o.cellClip, forgetBias: o.forgetBias, coupledInputForget: o.coupled,
+                          activationClip: o.activationClip))
+  case .gru:
+    return .gru(GRUCell(inputSize: i, hiddenSize: h, kernel: kernel, recurrentKernel: rec, inputBias: bi,
+                        recurrentBias: bh, resetAfter: o.resetAfter, activationClip: o.activationClip))
+  }
+}
+
+/// Every cell flavour the engine distinguishes, for property tests that must hold for all.
+func cellZoo<S: RNNScalar>(_: S.Type, input i: Int, hidden h: Int, rng: inout SeededRNG) -> [(String, Cell<S>)] {
+  [
+    ("simple tanh", randomCell(.simple, S.self, input: i, hidden: h, rng: &rng)),
+    ("simple relu clip", randomCell(.simple, S.self, input: i, hidden: h,
+                                    options: CellOptions(activationClip: 0.8, activation: .relu), rng: &rng)),
+    ("lstm", randomCell(.lstm, S.self, input: i, hidden: h, rng: &rng)),
+    ("lstm peephole proj clips", randomCell(.lstm, S.self, input: i, hidden: h,
+                                            options: CellOptions(peepholes: true, projection: h - 1, cellClip: 0.6,
+                                                                 projectionClip: 0.3, forgetBias: 1),
+                                            rng: &rng)),
+    ("lstm coupled clip", randomCell(.lstm, S.self, input: i, hidden: h,
+                                     options: CellOptions(coupled: true, activationClip: 0.9), rng: &rng)),
+    ("gru reset after", randomCell(.gru, S.self, input: i, hidden: h, rng: &rng)),
+    ("gru reset before", randomCell(.gru, S.self, input: i, hidden: h, options: CellOptions(resetAfter: false),
+                                    rng: &rng)),
+  ]
+}
+
+/// A random initial state for a cell and batch.
+func randomState<S: RNNScalar>(_ cell: Cell<S>, batch n: Int, rng: inout SeededRNG) -> LayerState<S> {
+  LayerState(h: .random([n, cell.outputSize], rng: &rng),
+             c: cell.hasCellState ? .random([n, cell.hiddenSize], rng: &rng) : nil)
+}
+
+/// `(T, N, F)` -> the rows of sample n, `(T, 1, F)`.
+func sample<S: RNNScalar>(_ x: Tensor<S>, _ n: Int) -> Tensor<S> {
+  x.slice(axis: 1, range: n..<(n + 1))
+}
+
+func row<S: RNNScalar>(_ state: LayerState<S>, _ n: Int) -> LayerState<S> {
+  LayerState(h: state.h.slice(axis: 0, range: n..<(n + 1)), c: state.c?.slice(axis: 0, range: n..<(n + 1)))
+}
+
+/// Tolerance for relations that hold up to rounding: a few ulps of the values involved.
+func tolerance<S: RNNScalar>(_: S.Type) -> Double { S.self == Float.self ? 2e-6 : 1e-13 }
