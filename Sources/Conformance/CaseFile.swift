@@ -1,0 +1,287 @@
+import Foundation
+import HDF5
+import RNNRef
+
+/// Why a case file could not be loaded (beyond the HDF5 layer's own `HDF5Error`,
+/// which is passed through unchanged and names the file and object too).
+public struct CaseFileError: Error, Sendable, Equatable, CustomStringConvertible {
+  public enum Kind: Sendable, Equatable {
+    /// An HDF5 file without the `rnnconf_case_schema` root attribute.
+    case notACaseFile
+    /// A schema version this reader does not know.
+    case unsupportedSchema(Int)
+    /// A required root attribute is absent.
+    case missingAttribute(String)
+    /// An attribute holds a value outside the schema.
+    case invalidAttribute(String)
+    /// A tensor listed in `weight_names`/`input_names`/`output_names` is absent.
+    case missingTensor(String)
+    /// A dataset under `/weights`, `/inputs` or `/outputs` that the name list does not mention.
+    case unlistedTensor(String)
+  }
+
+  public var kind: Kind
+  public var path: String
+  public var detail: String
+  public var hint: String
+
+  public init(_ kind: Kind, path: String, detail: String, hint: String) {
+    self.kind = kind; self.path = path; self.detail = detail; self.hint = hint
+  }
+
+  public var description: String { "\(path): \(detail). \(hint)" }
+
+  /// True for an HDF5 file that is not a case file: a folder search skips it,
+  /// a file named on the command line is an error.
+  public static func isNotACase(_ error: Error) -> Bool {
+    (error as? CaseFileError)?.kind == .notACaseFile
+  }
+}
+
+/// The root attributes of a case file, read without touching any tensor
+/// (cheap: for `rnnconf list` and `inspect`).
+public struct CaseSummary: Sendable, Equatable {
+  public var path: String
+  public var schemaVersion: Int
+  public var name: String
+  public var framework: String
+  public var library: String
+  public var libraryVersion: String
+  public var cell: String
+  public var dtype: String
+  public var description: String
+}
+
+extension Case {
+  /// Schema versions this reader understands (fixtures/README.md).
+  public static let supportedSchemaVersions: ClosedRange<Int> = 1...1
+  static let cells = ["rnn", "lstm", "gru", "mixed"]
+  static let dtypes = ["float32", "float64"]
+
+  /// Whether `path` is an HDF5 file carrying the `rnnconf_case_schema` root attribute.
+  public static func isCaseFile(path: String) -> Bool {
+    guard FileKind.sniff(path: path) == .hdf5, let f = try? File(path: path), let root = try? f.root else { return false }
+    return (try? root.hasAttribute("rnnconf_case_schema")) == true
+  }
+
+  /// Reads only the root attributes (no tensors).
+  public static func peek(path: String) throws -> CaseSummary {
+    let root = try File(path: path).root
+    let version = try schemaVersion(root, path)
+    let r = AttributeReader(root: root, path: path)
+    return CaseSummary(
+      path: path, schemaVersion: version, name: try r.string("name"), framework: try r.string("framework"),
+      library: try r.string("library"), libraryVersion: try r.string("library_version"),
+      cell: try r.string("cell"), dtype: try r.string("dtype"), description: try r.string("description"))
+  }
+
+  /// Loads a case file (schema in fixtures/README.md). Tensors are read as Double;
+  /// weights, inputs and outputs come in the order of `weight_names`,
+  /// `input_names` and `output_names` (a name with `/` is a nested group).
+  /// `name` is the root attribute `name`, unless `root` is given: then it is the
+  /// path's `<framework>/<case>` (or the path relative to `root`, without `.h5`).
+  ///
+  /// Throws `HDF5Error` (missing file, not HDF5, truncated, wrong types, ...) or
+  /// `CaseFileError` (not a case file, unsupported schema, missing or unlisted
+  /// attribute/tensor, values outside the schema), each naming the file.
+  public static func load(path: String, root suiteRoot: String? = nil) throws -> Case {
+    let file = try File(path: path)
+    let root = try file.root
+    let version = try schemaVersion(root, path)
+    let r = AttributeReader(root: root, path: path)
+
+    let framework = try r.string("framework")
+    let cell = try r.string("cell")
+    guard cells.contains(cell) else {
+      throw CaseFileError(.invalidAttribute("cell"), path: path, detail: "root attribute `cell` is `\(cell)`",
+                          hint: "Use one of \(cells.joined(separator: ", ")) (fixtures/README.md)")
+    }
+    let dtype = try r.string("dtype")
+    guard dtypes.contains(dtype) else {
+      throw CaseFileError(.invalidAttribute("dtype"), path: path, detail: "root attribute `dtype` is `\(dtype)`",
+                          hint: "Use float32 or float64 (fixtures/README.md)")
+    }
+    let configText = try r.string("config")
+    let config: JSONValue
+    do { config = try JSONValue(parsing: configText) } catch {
+      throw CaseFileError(.invalidAttribute("config"), path: path,
+                          detail: "root attribute `config` is not valid JSON (\(configText.count) characters, starting `\(configText.prefix(60))`)",
+                          hint: "Write it with json.dumps (casefile.write_case does)")
+    }
+    let atol = try r.double("atol"), rtol = try r.double("rtol")
+    guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else {
+      throw CaseFileError(.invalidAttribute("atol/rtol"), path: path, detail: "tolerance atol=\(atol) rtol=\(rtol)",
+                          hint: "Use finite, non-negative tolerances")
+    }
+    let nanEqual = try r.int("nan_equal")
+    guard nanEqual == 0 || nanEqual == 1 else {
+      throw CaseFileError(.invalidAttribute("nan_equal"), path: path, detail: "root attribute `nan_equal` is \(nanEqual)",
+                          hint: "Use 0 or 1")
+    }
+
+    let weights = try tensors(file, group: "weights", list: "weight_names", r)
+    let inputs = try tensors(file, group: "inputs", list: "input_names", r)
+    let outputs = try tensors(file, group: "outputs", list: "output_names", r)
+    var outputDTypes: [String: String] = [:]
+    for name in outputs.tensors.names { outputDTypes[name] = outputs.types[name] }
+
+    let name = try suiteRoot.map { Discovery.caseName(path: path, root: $0) } ?? r.string("name")
+    return Case(
+      name: name,
+      path: path, schemaVersion: version, framework: framework, library: try r.string("library"),
+      libraryVersion: try r.string("library_version"), cell: cell, dtype: dtype,
+      description: try r.string("description"), config: config, atol: atol, rtol: rtol,
+      toleranceReason: try r.optionalString("tolerance_reason"), nanEqual: nanEqual == 1,
+      weights: weights.tensors, inputs: inputs.tensors, outputs: outputs.tensors, outputDTypes: outputDTypes,
+      artifactNames: try r.optionalStrings("artifact_names") ?? [])
+  }
+
+  /// Reads the bytes of an artifact carried under `/artifacts` (e.g. `model.keras`).
+  public static func artifact(path: String, name: String) throws -> [UInt8] {
+    try File(path: path).dataset("artifacts/" + name).readBytes()
+  }
+
+  private static func schemaVersion(_ root: Group, _ path: String) throws -> Int {
+    guard try root.hasAttribute("rnnconf_case_schema") else {
+      throw CaseFileError(.notACaseFile, path: path,
+                          detail: "not an rnnconf case file (no `rnnconf_case_schema` attribute)",
+                          hint: "Case files are written by fixtures/generate/casefile.py (write_case); use `rnnconf inspect` to see what this file holds")
+    }
+    let v = try root.intAttribute("rnnconf_case_schema")
+    guard supportedSchemaVersions.contains(v) else {
+      throw CaseFileError(.unsupportedSchema(v), path: path,
+                          detail: "case schema version \(v) is not supported (this rnnconf reads version \(supportedSchemaVersions.map(String.init).joined(separator: ", ")))",
+                          hint: "Regenerate the file with this repository's fixtures/generate/casefile.py, or update rnnconf")
+    }
+    return v
+  }
+
+  private static func tensors(_ file: File, group: String, list: String, _ r: AttributeReader) throws
+    -> (tensors: NamedTensors<Double>, types: [String: String])
+  {
+    let names = try r.strings(list)
+    var seen = Set<String>()
+    var out = NamedTensors<Double>()
+    var types: [String: String] = [:]
+    for name in names {
+      guard seen.insert(name).inserted else {
+        throw CaseFileError(.invalidAttribute(list), path: r.path, detail: "`\(list)` lists `\(name)` twice",
+                            hint: "Give each tensor one name")
+      }
+      let dpath = group + "/" + name
+      guard try file.exists(dpath) else {
+        throw CaseFileError(.missingTensor(dpath), path: r.path,
+                            detail: "`\(list)` lists `\(name)` but there is no dataset `/\(dpath)`",
+                            hint: "Write every listed tensor under /\(group) (casefile.write_case does), or fix `\(list)`")
+      }
+      let d = try file.dataset(dpath)
+      let shape = try d.shape
+      let values: [Double] = try d.read()
+      out.append(name, Tensor(shape: shape, scalars: values))
+      types[name] = try d.storedType.description
+    }
+    // Every dataset stored must be listed: nothing is silently ignored.
+    if try file.exists(group) {
+      for stored in try datasets(under: try file.group(group), prefix: "") where !seen.contains(stored) {
+        throw CaseFileError(.unlistedTensor("/\(group)/\(stored)"), path: r.path,
+                            detail: "dataset `/\(group)/\(stored)` is not listed in `\(list)`",
+                            hint: "Add it to `\(list)` or remove it from the file")
+      }
+    }
+    return (out, types)
+  }
+
+  private static func datasets(under g: Group, prefix: String) throws -> [String] {
+    var out: [String] = []
+    for c in try g.children() {
+      switch c.kind {
+      case .dataset: out.append(prefix + c.name)
+      case .group: out += try datasets(under: try g.group(c.name), prefix: prefix + c.name + "/")
+      default: break
+      }
+    }
+    return out
+  }
+
+  /// The case in words, for `rnnconf inspect`.
+  public var summaryText: String {
+    func dims(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+    var lines: [String] = []
+    lines.append("rnnconf case `\(name)` (schema \(schemaVersion))")
+    lines.append("  framework:   \(framework) (expected outputs from \(library) \(libraryVersion))")
+    lines.append("  cell:        \(cell), run in \(dtype)")
+    lines.append("  description: \(description)")
+    lines.append("  config:")
+    for l in prettyJSON(config, indent: 4) { lines.append(l) }
+    func section(_ title: String, _ t: NamedTensors<Double>, types: [String: String]? = nil) {
+      lines.append("  \(title) (\(t.entries.count)):")
+      for e in t.entries {
+        let ty = types?[e.name].map { "  \($0)" } ?? ""
+        lines.append("    \(e.name)  \(dims(e.tensor.shape))\(ty)")
+      }
+    }
+    section("weights", weights)
+    section("inputs", inputs)
+    section("outputs", outputs, types: outputDTypes)
+    var tol = "  tolerance:   |actual - expected| <= \(atol) + \(rtol) * |expected|"
+    if nanEqual { tol += ", NaN matches NaN" }
+    lines.append(tol)
+    if let r = toleranceReason { lines.append("  tolerance reason: \(r)") }
+    if !artifactNames.isEmpty { lines.append("  artifacts:   " + artifactNames.joined(separator: ", ")) }
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// Pretty JSON: objects one key per line, short arrays and scalars inline.
+func prettyJSON(_ v: JSONValue, indent: Int) -> [String] {
+  let pad = String(repeating: " ", count: indent)
+  switch v {
+  case .object(let o) where !o.isEmpty:
+    var out: [String] = []
+    for k in o.keys.sorted() {
+      let child = o[k]!
+      let inline = child.jsonText
+      if inline.count <= 72 || child.object == nil && child.array == nil {
+        out.append(pad + "\(k): " + inline)
+      } else {
+        out.append(pad + "\(k):")
+        out += prettyJSON(child, indent: indent + 2)
+      }
+    }
+    return out
+  case .array(let a) where v.jsonText.count > 72:
+    return a.flatMap { item -> [String] in
+      let lines = prettyJSON(item, indent: indent + 2)
+      guard let first = lines.first else { return [] }
+      return [pad + "- " + first.dropFirst(indent + 2)] + lines.dropFirst()
+    }
+  default:
+    return [pad + v.jsonText]
+  }
+}
+
+/// Root-attribute reads that turn a missing attribute into a `CaseFileError` naming it.
+private struct AttributeReader {
+  var root: Group
+  var path: String
+
+  private func require(_ name: String, _ what: String) throws {
+    guard try root.hasAttribute(name) else {
+      throw CaseFileError(.missingAttribute(name), path: path,
+                          detail: "root attribute `\(name)` (\(what)) is missing",
+                          hint: "Every case file needs it (schema in fixtures/README.md); regenerate the file with casefile.write_case")
+    }
+  }
+  func string(_ name: String) throws -> String { try require(name, "string"); return try root.stringAttribute(name) }
+  func strings(_ name: String) throws -> [String] {
+    try require(name, "fixed-length byte strings"); return try root.stringsAttribute(name)
+  }
+  func double(_ name: String) throws -> Double { try require(name, "float64"); return try root.doubleAttribute(name) }
+  func int(_ name: String) throws -> Int { try require(name, "int64"); return try root.intAttribute(name) }
+  func optionalString(_ name: String) throws -> String? {
+    try root.hasAttribute(name) ? try root.stringAttribute(name) : nil
+  }
+  func optionalStrings(_ name: String) throws -> [String]? {
+    try root.hasAttribute(name) ? try root.stringsAttribute(name) : nil
+  }
+}
