@@ -2,16 +2,15 @@ import Foundation
 
 extension Runner {
   /// Reads a case file with the HDF5 layer (`Case.load(path:)` in CaseFile.swift).
-  public static let defaultLoader: CaseLoader = { path in
-    throw CaseLoadingUnavailable(path: path)
-  }
+  public static let defaultLoader: CaseLoader = { path in try Case.load(path: path) }
 
-  /// Whether a loading error says the file is HDF5 but not a case file.
-  public static let defaultIsNotACase: @Sendable (Error) -> Bool = { _ in false }
+  /// Whether a loading error says the file is HDF5 but not a case file (skipped when found by a
+  /// folder search, an error when named).
+  public static let defaultIsNotACase: @Sendable (Error) -> Bool = { CaseFileError.isNotACase($0) }
 }
 
-/// Until `Case.load(path:)` lands, every file is an error naming it.
+/// A loader that refuses every file (tests of the run loop).
 struct CaseLoadingUnavailable: Error, CustomStringConvertible {
   var path: String
-  var description: String { "`\(path)`: case file loading (Case.load) is not implemented yet" }
+  var description: String { "`\(path)`: case file loading is not available" }
 }
