@@ -9,12 +9,14 @@ let package = Package(
     .library(name: "HDF5", targets: ["HDF5"]),
     .library(name: "RNNRef", targets: ["RNNRef"]),
     .library(name: "Conformance", targets: ["Conformance"]),
+    .library(name: "KerasImport", targets: ["KerasImport"]),
     .executable(name: "rnnconf", targets: ["rnnconf"]),
     .executable(name: "rnnconf-bench", targets: ["rnnconf-bench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
   ],
   targets: [
     // MARK: - Implementation details
@@ -29,10 +31,14 @@ let package = Package(
       dependencies: [.product(name: "RealModule", package: "swift-numerics")]
     ),
     .target(name: "Conformance", dependencies: ["HDF5", "RNNRef"]),
+    .target(
+      name: "KerasImport",
+      dependencies: ["HDF5", "RNNRef", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+    ),
     .executableTarget(
       name: "rnnconf",
       dependencies: [
-        "HDF5", "RNNRef", "Conformance",
+        "HDF5", "RNNRef", "Conformance", "KerasImport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -42,5 +48,6 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef"]),
     .testTarget(name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"]),
+    .testTarget(name: "KerasImportTests", dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance"]),
   ]
 )

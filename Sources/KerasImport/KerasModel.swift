@@ -1,0 +1,1 @@
+// Keras checkpoints into RNNRef networks: lands with the Keras import issue.

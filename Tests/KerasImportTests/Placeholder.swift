@@ -1,0 +1,1 @@
+// Keras import tests land with the Keras import issue.
