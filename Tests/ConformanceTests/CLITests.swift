@@ -82,7 +82,7 @@ import Testing
     (["run", "--precision", "float16"], "float16"),
     (["run", "--cell", "transformer"], "transformer"),
     (["run", "does/not/exist.h5"], "`does/not/exist.h5` does not exist"),
-    (["run", "Tests"], "holds no case files"),
+    (["run", "Sources"], "holds no case files"),
     (["run", "--quiet", "--verbose"], "at most one"),
     (["run", "--atol=-1", "--rtol", "0"], "non-negative"),
     (["run", "--expectations", "nope.json"], "nope.json"),
