@@ -29,11 +29,20 @@ public final class File {
     }
     self.path = path
     self.isWritable = writable
-    self.handle = try Library.sync {
-      let flags = writable ? chdf5_F_ACC_RDWR() : chdf5_F_ACC_RDONLY()
-      return try Handle(H5Fopen(path, flags, chdf5_P_DEFAULT()), loc, op,
-                        hint: "The file starts like HDF5 but libhdf5 cannot open it: it may be truncated or corrupt; re-copy or regenerate it",
-                        close: H5Fclose)
+    do {
+      self.handle = try Library.sync {
+        let flags = writable ? chdf5_F_ACC_RDWR() : chdf5_F_ACC_RDONLY()
+        return try Handle(H5Fopen(path, flags, chdf5_P_DEFAULT()), loc, op,
+                          hint: "The file starts like HDF5 but libhdf5 cannot open it: it may be truncated or corrupt; re-copy or regenerate it",
+                          close: H5Fclose)
+      }
+    } catch var e as HDF5Error {
+      if let m = e.libraryMessages.first(where: { $0.contains("truncated file") }) {
+        let numbers = m.range(of: "truncated file:").map { m[$0.upperBound...].trimmingCharacters(in: .whitespaces) } ?? m
+        e.detail = "the file is truncated (\(numbers); eof is the size on disk, stored_eof the size written)"
+        e.hint = "It is shorter than its superblock says: the copy or download was cut off; re-copy or regenerate it"
+      }
+      throw e
     }
   }
 

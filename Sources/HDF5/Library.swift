@@ -1,10 +1,14 @@
 import CHDF5
 import Foundation
 
-/// The process-wide gate to libhdf5. Debian's libhdf5 is not built
-/// thread-safe, so every C call in this module runs inside `Library.sync`,
-/// which holds one recursive lock and initializes the library once
-/// (`H5open`, automatic error printing off so libhdf5 never writes to stderr).
+/// The process-wide gate to libhdf5. Every C call in this module runs inside
+/// `Library.sync`, which holds one recursive lock (correct whether or not the
+/// library was built thread-safe) and initializes the library once (`H5open`).
+///
+/// Automatic error printing is switched off on every call: Debian's libhdf5
+/// 1.10.8 *is* built with `H5_HAVE_THREADSAFE`, and in such a build the
+/// error-stack settings are per thread, so switching it off once would leave
+/// other threads printing `HDF5-DIAG` to stderr.
 enum Library {
   private static let lock = NSRecursiveLock()
 
@@ -19,6 +23,7 @@ enum Library {
     lock.lock()
     defer { lock.unlock() }
     _ = initialized
+    _ = H5Eset_auto2(chdf5_E_DEFAULT(), nil, nil)
     return try body()
   }
 

@@ -67,7 +67,7 @@ enum Inspection {
         }
         return what
       default:
-        return "rnnconf inspect: cannot read `\(path)`: \(e)"
+        return "rnnconf inspect: \(e)"
       }
     }
     return "rnnconf inspect: cannot read `\(path)`: \(error)"
