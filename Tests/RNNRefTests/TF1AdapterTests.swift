@@ -196,6 +196,75 @@ import Testing
   @Test func stateLayoutsAgreeFloat() throws { try stateLayoutsAgree(Float.self) }
   @Test func stateLayoutsAgreeDouble() throws { try stateLayoutsAgree(Double.self) }
 
+  /// Reverses axis 0 (time) of a `(T, ...)` tensor.
+  static func flipTime<S: RNNScalar>(_ t: Tensor<S>) -> Tensor<S> {
+    Tensor.concatenate((0..<t.shape[0]).reversed().map { t.slice(axis: 0, range: $0..<($0 + 1)) }, axis: 0)
+  }
+
+  /// The two bidirectional drivers agree (static = per-step concat of dynamic's pair),
+  /// and the backward direction is flip, run forward, flip.
+  func bidirectionalProperties<S: RNNScalar>(_: S.Type) throws {
+    let N = 3, T = 5, I = 2
+    var seed: UInt64 = 21
+    let lstm = #"{"class":"LSTMCell","kwargs":{"num_units":3,"use_peepholes":true}}"#
+    let gru = #"{"class":"GRUCell","kwargs":{"num_units":2}}"#
+    let w: NamedTensors<S> = Self.weights([
+      ("bidirectional_rnn/fw/lstm_cell/kernel", [I + 3, 12]), ("bidirectional_rnn/fw/lstm_cell/bias", [12]),
+      ("bidirectional_rnn/fw/lstm_cell/w_f_diag", [3]), ("bidirectional_rnn/fw/lstm_cell/w_i_diag", [3]),
+      ("bidirectional_rnn/fw/lstm_cell/w_o_diag", [3]),
+      ("bidirectional_rnn/bw/gru_cell/gates/kernel", [I + 2, 4]), ("bidirectional_rnn/bw/gru_cell/gates/bias", [4]),
+      ("bidirectional_rnn/bw/gru_cell/candidate/kernel", [I + 2, 2]), ("bidirectional_rnn/bw/gru_cell/candidate/bias", [2]),
+    ], seed: 13)
+    let x: Tensor<S> = Self.random([T, N, I], seed: &seed)
+    let lengths = Tensor<S>(shape: [N], scalars: [5, 2, 4])
+    let dyn = try TF1.evaluate(
+      config: Self.config(#"{"cell":\#(lstm),"cell_bw":\#(gru),"driver":"bidirectional_dynamic_rnn","driver_kwargs":{"time_major":true}}"#),
+      weights: w, inputs: NamedTensors([("inputs", x), ("sequence_length", lengths)]))
+    #expect(dyn.names == ["outputs_fw", "outputs_bw", "state_fw/c", "state_fw/h", "state_bw"])
+    let stat = try TF1.evaluate(
+      config: Self.config(#"{"cell":\#(lstm),"cell_bw":\#(gru),"driver":"static_bidirectional_rnn"}"#),
+      weights: w, inputs: NamedTensors([("inputs", x), ("sequence_length", lengths)]))
+    #expect(stat.names == ["outputs", "state_fw/c", "state_fw/h", "state_bw"])
+    #expect(stat["outputs"]! == Tensor.concatenate([dyn["outputs_fw"]!, dyn["outputs_bw"]!], axis: 2))
+    for n in ["state_fw/c", "state_fw/h", "state_bw"] { #expect(stat[n]! == dyn[n]!) }
+
+    // full length: backward = flip, forward GRU, flip
+    let full = try TF1.evaluate(
+      config: Self.config(#"{"cell":\#(lstm),"cell_bw":\#(gru),"driver":"bidirectional_dynamic_rnn","driver_kwargs":{"time_major":true}}"#),
+      weights: w, inputs: NamedTensors([("inputs", x)]))
+    let gruWeights = NamedTensors<S>(w.entries.filter { $0.name.hasPrefix("bidirectional_rnn/bw/") }
+      .map { ("rnn/" + $0.name.dropFirst("bidirectional_rnn/bw/".count), $0.tensor) })
+    let fwd = try TF1.evaluate(config: Self.config(#"{"cell":\#(gru),"driver":"dynamic_rnn","driver_kwargs":{"time_major":true}}"#),
+                               weights: gruWeights, inputs: NamedTensors([("inputs", Self.flipTime(x))]))
+    #expect(full["outputs_bw"]! == Self.flipTime(fwd["outputs"]!))
+    #expect(full["state_bw"]! == fwd["state"]!)
+  }
+  @Test func bidirectionalPropertiesFloat() throws { try bidirectionalProperties(Float.self) }
+  @Test func bidirectionalPropertiesDouble() throws { try bidirectionalProperties(Double.self) }
+
+  /// MultiRNNCell(state_is_tuple=False) state = concat of the tuple form's leaves, in and out.
+  @Test func multiCellStateConcatenation() throws {
+    let N = 2, T = 3, I = 2
+    var seed: UInt64 = 31
+    let w: NamedTensors<Double> = Self.weights([
+      ("rnn/multi_rnn_cell/cell_0/lstm_cell/kernel", [I + 3, 12]), ("rnn/multi_rnn_cell/cell_0/lstm_cell/bias", [12]),
+      ("rnn/multi_rnn_cell/cell_1/basic_rnn_cell/kernel", [3 + 2, 2]), ("rnn/multi_rnn_cell/cell_1/basic_rnn_cell/bias", [2]),
+    ], seed: 17)
+    let x: Tensor<Double> = Self.random([N, T, I], seed: &seed)
+    let c0: Tensor<Double> = Self.random([N, 3], seed: &seed), h0: Tensor<Double> = Self.random([N, 3], seed: &seed)
+    let r0: Tensor<Double> = Self.random([N, 2], seed: &seed)
+    let tuple = try TF1.evaluate(
+      config: Self.config(#"{"cell":{"class":"MultiRNNCell","state_is_tuple":true,"cells":[{"class":"LSTMCell","kwargs":{"num_units":3}},{"class":"BasicRNNCell","kwargs":{"num_units":2}}]}}"#),
+      weights: w, inputs: NamedTensors([("inputs", x), ("initial_state/0/c", c0), ("initial_state/0/h", h0), ("initial_state/1", r0)]))
+    #expect(tuple.names == ["outputs", "state/0/c", "state/0/h", "state/1"])
+    let flat = try TF1.evaluate(
+      config: Self.config(#"{"cell":{"class":"MultiRNNCell","state_is_tuple":false,"cells":[{"class":"LSTMCell","kwargs":{"num_units":3,"state_is_tuple":false}},{"class":"BasicRNNCell","kwargs":{"num_units":2}}]}}"#),
+      weights: w, inputs: NamedTensors([("inputs", x), ("initial_state", Tensor.concatenate([c0, h0, r0], axis: 1))]))
+    #expect(flat.names == ["outputs", "state"])
+    #expect(flat["outputs"]! == tuple["outputs"]!)
+    #expect(flat["state"]! == Tensor.concatenate([tuple["state/0/c"]!, tuple["state/0/h"]!, tuple["state/1"]!], axis: 1))
+  }
+
   // MARK: errors name the weight and shapes
 
   static let peepholeConfig = config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver":"dynamic_rnn"}"#)
