@@ -266,27 +266,32 @@ public enum PyTorch: NetworkConvention {
     var specs: [WeightSpec] = []
     let gh = m.kind.gates * m.hiddenSize
     let layers = m.kind.isCell ? 1 : m.numLayers
-    let what = "nn.\(m.kind.rawValue)"
+    let g = m.kind.gateLetters
+    let hout = m.projSize > 0 ? "proj_size" : "hidden_size"
+    var sizes = "hidden_size=\(m.hiddenSize)"
+    if m.projSize > 0 { sizes += ", proj_size=\(m.projSize)" }
+    let fix = "; check the kwargs against the state_dict"
     for layer in 0..<layers {
       for dir in 0..<(m.kind.isCell ? 1 : m.directions) {
         let s = suffix(m.kind, layer: layer, direction: dir)
+        let whereText = "nn.\(m.kind.rawValue)" + (m.kind.isCell ? "" : " layer \(layer)" + (dir == 1 ? " reverse" : ""))
         let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
         let inWhy = layer == 0
-          ? "input_size=\(m.inputSize)"
-          : (m.directions == 2 ? "2*" : "") + (m.projSize > 0 ? "proj_size=\(m.projSize)" : "hidden_size=\(m.hiddenSize)")
-            + ": layer \(layer) reads layer \(layer - 1)'s output"
-        let g = "\(m.kind.gateLetters) with hidden_size=\(m.hiddenSize)"
-        specs.append(WeightSpec(name: "weight_ih\(s)", shape: [gh, inSize], reason: "\(what): \(g) x \(inWhy)"))
-        specs.append(WeightSpec(
-          name: "weight_hh\(s)", shape: [gh, m.outputSize],
-          reason: "\(what): \(g) x " + (m.projSize > 0 ? "proj_size=\(m.projSize)" : "hidden_size")))
+          ? "(\(g), input_size) with \(sizes), input_size=\(m.inputSize)"
+          : "(\(g), \(m.directions == 2 ? "2*" : "")\(hout)) with \(sizes)"
+            + (m.bidirectional ? ", bidirectional" : "") + ": it reads layer \(layer - 1)'s output"
+        specs.append(WeightSpec(name: "weight_ih\(s)", shape: [gh, inSize], reason: "\(whereText): \(inWhy)\(fix)"))
+        specs.append(WeightSpec(name: "weight_hh\(s)", shape: [gh, m.outputSize],
+                                reason: "\(whereText): (\(g), \(hout)) with \(sizes)\(fix)"))
         if m.bias {
-          specs.append(WeightSpec(name: "bias_ih\(s)", shape: [gh], reason: "\(what) with bias=True: \(g)"))
-          specs.append(WeightSpec(name: "bias_hh\(s)", shape: [gh], reason: "\(what) with bias=True: \(g)"))
+          for b in ["bias_ih", "bias_hh"] {
+            specs.append(WeightSpec(name: "\(b)\(s)", shape: [gh],
+                                    reason: "\(whereText) with bias=True: (\(g)) with \(sizes)\(fix)"))
+          }
         }
         if m.projSize > 0 {
           specs.append(WeightSpec(name: "weight_hr\(s)", shape: [m.projSize, m.hiddenSize],
-                                  reason: "\(what): proj_size=\(m.projSize) x hidden_size=\(m.hiddenSize)"))
+                                  reason: "\(whereText): (proj_size, hidden_size) with \(sizes)\(fix)"))
         }
       }
     }
