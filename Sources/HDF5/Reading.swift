@@ -60,6 +60,9 @@ struct Reader {
 
   func strings(limit: Int) throws -> [String] {
     let st = storedType()
+    // Keras 1 writes an empty `weight_names` as an empty float64 array; like
+    // h5py/numpy iteration, an array with no elements reads as no strings.
+    if !st.isString, try extent().count == 0 { return [] }
     guard case let .string(length, utf8) = st else {
       throw loc.error(.typeMismatch, op, "it stores \(st), not strings",
                       hint: st.isNumeric ? "Read it as numbers" : "This type cannot be read as strings")

@@ -161,6 +161,8 @@ import Testing
     #expect(names == ["lstm/kernel:0", "lstm/recurrent_kernel:0", "lstm/bias:0"])
     #expect(try names.map { try lstm.dataset($0).shape } == [[3, 8], [2, 8], [8]])
     #expect(try mw.group("dense").stringsAttribute("weight_names") == [])
+    #expect(try mw.group("activation").attribute("weight_names").storedType == .float(bits: 64))
+    #expect(try mw.group("activation").stringsAttribute("weight_names") == [])
     #expect(try f.root.stringAttribute("keras_version") == "2.2.4")
   }
 

@@ -101,6 +101,9 @@ def keras_style():
         l.create_dataset("lstm/bias:0", data=np.zeros((8,), dtype=np.float32))
         d = mw.create_group("dense")
         d.attrs["weight_names"] = np.array([], dtype="S1")
+        # Keras 1 writes an empty name list as an empty float64 array.
+        a = mw.create_group("activation")
+        a.attrs["weight_names"] = np.array([])
 
 
 def huge():
