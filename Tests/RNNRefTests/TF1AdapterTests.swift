@@ -265,6 +265,34 @@ import Testing
     #expect(flat["state"]! == Tensor.concatenate([tuple["state/0/c"]!, tuple["state/0/h"]!, tuple["state/1"]!], axis: 1))
   }
 
+  /// A two-bias canonical network (as PyTorch or ONNX import) exported to TF1 runs
+  /// the same: the biases are summed into TF1's one bias.
+  @Test func exportedTwoBiasNetworkRunsTheSame() throws {
+    let N = 2, T = 4, I = 3, H = 3
+    var seed: UInt64 = 41
+    func r(_ shape: [Int]) -> Tensor<Double> { Self.random(shape, seed: &seed) }
+    let lstm = LSTMCell<Double>(inputSize: I, hiddenSize: H, kernel: r([I, 4 * H]), recurrentKernel: r([H, 4 * H]),
+                                inputBias: r([4 * H]), recurrentBias: r([4 * H]))
+    let gru = GRUCell<Double>(inputSize: H, hiddenSize: 2, kernel: r([H, 6]), recurrentKernel: r([2, 6]),
+                              inputBias: r([6]), recurrentBias: r([6]), resetAfter: false)
+    let net = Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(lstm)]),
+                               RecurrentLayer(direction: .forward, cells: [.gru(gru)])])
+    let x = r([T, N, I])
+    let mask = StepMask(lengths: [4, 2], steps: T)
+    let reference = try Engine.run(net, input: x, mask: mask)
+    let (cfg, w) = try TF1.exportNetwork(net)
+    let out = try TF1.evaluate(config: cfg, weights: w,
+                               inputs: NamedTensors([("inputs", x.transposed([1, 0, 2])),
+                                                     ("sequence_length", Tensor(shape: [N], scalars: [4, 2]))]))
+    func close(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Bool {
+      a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-12 }
+    }
+    #expect(close(out["outputs"]!, reference.last.merged.transposed([1, 0, 2])))
+    #expect(close(out["state/0/c"]!, reference.layers[0].finalStates[0].c!))
+    #expect(close(out["state/0/h"]!, reference.layers[0].finalStates[0].h))
+    #expect(close(out["state/1"]!, reference.layers[1].finalStates[0].h))
+  }
+
   // MARK: errors name the weight and shapes
 
   static let peepholeConfig = config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver":"dynamic_rnn"}"#)

@@ -453,8 +453,9 @@ public enum TF1: NetworkConvention {
   /// (batch-major, default scope and names, `LSTMCell` for every LSTM), and one
   /// bidirectional layer as `bidirectional_dynamic_rnn` (merge `.none`) or
   /// `static_bidirectional_rnn` (merge `.concat`). A two-bias canonical cell is
-  /// written with the sum of its biases (TF1 has one), except the GRU candidate's
-  /// recurrent bias, which TF1 applies before the reset and cannot hold.
+  /// written with the sum of its biases (TF1 has one); that is exact math for every
+  /// cell TF1 can hold (a reset-before GRU adds its recurrent candidate bias outside
+  /// the reset product too), rounding aside. Reset-after GRUs throw `unsupported`.
   public static func exportNetwork<Scalar: RNNScalar>(
     _ network: Network<Scalar>
   ) throws -> (config: JSONValue, weights: NamedTensors<Scalar>) {
