@@ -265,7 +265,7 @@ public struct TextReporter: Sendable {
   public func render(_ report: RunReport) -> String {
     var out: [String] = []
     for c in report.cases { out += lines(for: c) }
-    out.append("ran \(report.summary.total) cases in \(String(format: "%.2f", report.durationSeconds)) s")
+    out.append("ran \(report.summary.total) case\(report.summary.total == 1 ? "" : "s") in \(String(format: "%.2f", report.durationSeconds)) s")
     out.append(report.summary.line)
     return out.joined(separator: "\n") + "\n"
   }

@@ -22,7 +22,7 @@ public struct RunOptions: Sendable {
   /// Replaces every case's tolerance.
   public var tolerance: Tolerance?
   public var precision: Precision = .case
-  /// nil = `expected-failures.json` in a searched folder (or next to a named file) when present.
+  /// nil = `expected-failures.json` in a searched folder or a named file's folder, or up to two folders above, when present.
   public var expectationsPath: String?
   /// Run cases on all cores (results keep the discovery order either way).
   public var parallel = true
@@ -79,10 +79,13 @@ public struct Runner: Sendable {
       let abs = Discovery.absolute(path, in: options.currentDirectory)
       return (try Expectations.load(path: abs), abs)
     }
-    var candidates = discovery.folders.map { $0 + "/" + Expectations.fileName }
-    for f in discovery.files where f.explicit {
-      var dir = (f.path as NSString).deletingLastPathComponent
-      for _ in 0..<2 {
+    // The searched folder or a named file's folder, then up to two folders above
+    // (`rnnconf run fixtures/onnx` uses fixtures/expected-failures.json).
+    var candidates: [String] = []
+    let starts = discovery.folders + discovery.files.filter(\.explicit).map { ($0.path as NSString).deletingLastPathComponent }
+    for start in starts {
+      var dir = start
+      for _ in 0..<3 where dir != "/" {
         candidates.append(dir + "/" + Expectations.fileName)
         dir = (dir as NSString).deletingLastPathComponent
       }

@@ -150,6 +150,10 @@ final class ScratchFolder {
     #expect(file == s.path + "/fixtures/expected-failures.json")
     #expect(e.reason(for: "onnx/a") == "ort#1")
     #expect(e.reason(for: "onnx/b") == nil)
+    // Running one framework's folder still finds the suite's expectations above it.
+    let sub = options(["fixtures/onnx"], in: s.path)
+    let subFile = try runner.expectations(sub, discovery: try runner.select(sub).discovery).1
+    #expect(subFile == s.path + "/fixtures/expected-failures.json")
     // A stale entry is a warning of a full run.
     let report = try runner.run(o)
     #expect(report.warnings?.count == 1 && report.warnings?.first?.contains("onnx/gone") == true)
