@@ -93,12 +93,94 @@ public func stableSigmoid<S: RNNScalar>(_ x: S) -> S {
   }
 }
 
-/// Vectorised Float sigmoid and tanh for the hot loop. Returns false for
-/// activations it does not handle (the caller falls back to the scalar path).
+/// Vectorised Float sigmoid and tanh for the hot loop (8 lanes at a time).
+/// Accuracy: within a few ulps of the correctly rounded value (tested against
+/// the scalar libm path), like the frameworks' own vectorised forms (Eigen,
+/// Sleef, MLAS). NaN in, NaN out. Returns false for activations it does not
+/// handle (the caller falls back to the scalar path).
 @usableFromInline
 enum FastActivations {
   @usableFromInline
   static func apply(_ a: Activation, _ p: UnsafeMutablePointer<Float>, count: Int) -> Bool {
-    false
+    switch a {
+    case .sigmoid: map(p, count: count, sigmoid8)
+    case .tanh: map(p, count: count, tanh8)
+    default: return false
+    }
+    return true
+  }
+
+  @inline(__always)
+  static func map(_ p: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+    let raw = UnsafeMutableRawPointer(p)
+    var i = 0
+    while i + 8 <= count {
+      let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+      raw.storeBytes(of: f(v), toByteOffset: i * 4, as: SIMD8<Float>.self)
+      i += 8
+    }
+    if i < count {
+      var v = SIMD8<Float>()
+      for j in 0..<(count - i) { v[j] = p[i + j] }
+      let r = f(v)
+      for j in 0..<(count - i) { p[i + j] = r[j] }
+    }
+  }
+
+  /// e^x: Cody-Waite reduction x = n ln2 + r, a degree-6 polynomial for e^r
+  /// (Cephes expf coefficients), 2^n from the exponent bits. x is clamped to
+  /// [-87.33, 88.37] so 2^n stays a normal number.
+  @inline(__always)
+  static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    var x = x
+    let lo = SIMD8<Float>(repeating: -87.336_54), hi = SIMD8<Float>(repeating: 88.376_26)
+    x.replace(with: lo, where: x .< lo)
+    x.replace(with: hi, where: x .> hi)
+    // round(x / ln2) with the 1.5 * 2^23 trick (no roundps on the SSE2 baseline)
+    let magic = SIMD8<Float>(repeating: 12_582_912)
+    let t = x * 1.442_695_04 + magic
+    let n = t - magic
+    var r = x - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    var y = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    y = y * r + 1.398_199_95e-3
+    y = y * r + 8.333_451_9e-3
+    y = y * r + 4.166_579_59e-2
+    y = y * r + 1.666_666_55e-1
+    y = y * r + 5.000_000_12e-1
+    y = y * (r * r) + r + 1
+    let bits = (unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    return y * unsafeBitCast(bits, to: SIMD8<Float>.self)
+  }
+
+  @inline(__always)
+  static func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    var y = 1 / (1 + exp8(-x))
+    y.replace(with: x, where: x .!= x)
+    return y
+  }
+
+  /// tanh: an odd polynomial below |x| = 0.625 (Cephes tanhf), 1 - 2/(e^{2|x|} + 1) above.
+  @inline(__always)
+  static func tanh8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let ax = abs(x)
+    let z = x * x
+    var small = SIMD8<Float>(repeating: -5.704_988_727_45e-3)
+    small = small * z + 2.063_908_879_54e-2
+    small = small * z - 5.373_971_555_31e-2
+    small = small * z + 1.333_144_220_36e-1
+    small = small * z - 3.333_328_194_22e-1
+    small = small * z * x + x
+    var large = 1 - 2 / (exp8(2 * ax) + 1)
+    large.replace(with: -large, where: x .< 0)
+    var y = large
+    y.replace(with: small, where: ax .< 0.625)
+    y.replace(with: x, where: x .!= x)
+    return y
+  }
+
+  @inline(__always)
+  static func abs(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
   }
 }

@@ -136,6 +136,26 @@ public enum Engine {
     _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
     initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
   ) throws -> LayerOutput<Scalar> {
+    // Call the implementation with a concrete scalar type so the compiler
+    // specialises the whole cell math for it (a generic call from another module
+    // would otherwise run the unspecialised code, several times slower).
+    if Scalar.self == Float.self {
+      let out = try runLayer(layer as! RecurrentLayer<Float>, input: x as! Tensor<Float>, mask: mask,
+                             initialStates: initialStates as! [LayerState<Float>]?, backend: backend, name: name)
+      return out as! LayerOutput<Scalar>
+    }
+    if Scalar.self == Double.self {
+      let out = try runLayer(layer as! RecurrentLayer<Double>, input: x as! Tensor<Double>, mask: mask,
+                             initialStates: initialStates as! [LayerState<Double>]?, backend: backend, name: name)
+      return out as! LayerOutput<Scalar>
+    }
+    return try runLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+  }
+
+  static func runLayer<Scalar: RNNScalar>(
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
+    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Scalar> {
     guard x.rank == 3 else {
       throw RNNRefError.shapeMismatch(name: "\(name) input", actual: x.shape, expected: [-1, -1, layer.inputSize],
                                       reason: "the engine takes time-major input (T, N, I) with I = \(layer.inputSize); -1 stands for any size")

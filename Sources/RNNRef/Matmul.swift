@@ -88,7 +88,7 @@ public struct NaiveMatmul: MatmulBackend {
 }
 
 /// The default pure-Swift backend. Float: `B` packed in column panels of 16,
-/// a register-blocked SIMD micro-kernel (4 rows x 16 columns), K blocked so a
+/// a register-blocked SIMD micro-kernel (4 rows x 16 or 4 x 8 columns, see `Kernel`), K blocked so a
 /// panel stays in L1, and the panels split over `threads` cores for large
 /// products. Double: a straightforward i-k-j loop (the oracle path, not the hot one).
 public struct SwiftMatmul: MatmulBackend {
@@ -96,6 +96,8 @@ public struct SwiftMatmul: MatmulBackend {
   public var threads: Int
   /// Products below this many multiply-adds run on the calling thread.
   public var parallelThreshold: Int
+  /// Tests force a micro-kernel; nil = the one timed fastest (`chosenKernel`).
+  var forcedKernel: Kernel? = nil
 
   public init(threads: Int = SwiftMatmul.defaultThreads, parallelThreshold: Int = 1 << 20) {
     self.threads = max(1, threads); self.parallelThreshold = parallelThreshold
@@ -111,21 +113,31 @@ public struct SwiftMatmul: MatmulBackend {
     precondition(b.rank == 2, "prepare: B must be rank 2, got shape \(b.shape)")
     let k = b.shape[0], n = b.shape[1]
     guard S.self == Float.self else { return PreparedMatrix(rows: k, cols: n, rowMajor: b.scalars) }
-    // Panels of `panel` columns, each (K, panel) contiguous, zero-padded at the right edge.
-    let w = Self.panel
+    // concrete Float code: this runs once per weight per run, through an existential
+    let packed = Self.pack(unsafeBitCast(b.scalars, to: [Float].self), k: k, n: n)
+    return PreparedMatrix(rows: k, cols: n, rowMajor: b.scalars, packed: unsafeBitCast(packed, to: [S].self),
+                          panelWidth: Self.panel)
+  }
+
+  /// Panels of `panel` columns, each (K, panel) contiguous, zero-padded at the right edge.
+  static func pack(_ b: [Float], k: Int, n: Int) -> [Float] {
+    let w = panel
     let panels = (n + w - 1) / w
-    var packed = [S](repeating: 0, count: panels * k * w)
-    for jp in 0..<panels {
-      let j0 = jp * w
-      let cols = min(w, n - j0)
-      for p in 0..<k {
-        let dst = (jp * k + p) * w
-        let src = p * n + j0
-        for j in 0..<cols { packed[dst + j] = b.scalars[src + j] }
+    var packed = [Float](repeating: 0, count: panels * k * w)
+    packed.withUnsafeMutableBufferPointer { dst in
+      b.withUnsafeBufferPointer { src in
+        for jp in 0..<panels {
+          let j0 = jp * w
+          let cols = min(w, n - j0)
+          for p in 0..<k {
+            (dst.baseAddress! + (jp * k + p) * w).update(from: src.baseAddress! + p * n + j0, count: cols)
+          }
+        }
       }
     }
-    return PreparedMatrix(rows: k, cols: n, rowMajor: b.scalars, packed: packed, panelWidth: w)
+    return packed
   }
+
 
   public func multiply<S: RNNScalar>(
     m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
@@ -137,6 +149,14 @@ public struct SwiftMatmul: MatmulBackend {
       multiplyFloat(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, b: fb,
                     c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
                     accumulate: accumulate)
+      return
+    }
+    if S.self == Double.self {
+      // a concrete call, so the loop is specialised (the caller reached us through an existential)
+      genericMultiply(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), lda: lda,
+                      b: unsafeBitCast(b, to: PreparedMatrix<Double>.self),
+                      c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc,
+                      accumulate: accumulate)
       return
     }
     genericMultiply(m: m, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
@@ -169,6 +189,7 @@ public struct SwiftMatmul: MatmulBackend {
     let panels = (n + w - 1) / w
     let work = m * n * k
     let workers = (threads > 1 && work >= parallelThreshold) ? min(threads, panels) : 1
+    let kernel = forcedKernel ?? Self.chosenKernel
     b.packed.withUnsafeBufferPointer { packed in
       // Each worker owns a contiguous range of panels (disjoint columns of C),
       // so the workers never write the same element.
@@ -176,7 +197,7 @@ public struct SwiftMatmul: MatmulBackend {
       let body: @Sendable (Int) -> Void = { worker in
         let p0 = panels * worker / workers, p1 = panels * (worker + 1) / workers
         Self.floatPanels(p0..<p1, m: m, k: k, n: n, a: ptrs.a, lda: lda, pb: ptrs.b, c: ptrs.c, ldc: ldc,
-                         accumulate: accumulate)
+                         accumulate: accumulate, kernel: kernel)
       }
       if workers == 1 {
         body(0)
@@ -186,10 +207,55 @@ public struct SwiftMatmul: MatmulBackend {
     }
   }
 
-  @inline(__always)
+  /// Micro-kernel shapes. `wide`: 4 rows x 16 columns per pass (8 SIMD8
+  /// accumulators: fits 16 AVX registers). `narrow`: 4 rows x 8 columns, twice per
+  /// panel (8 SSE registers of accumulators: fits the x86-64 baseline Swift
+  /// compiles for unless given `-target-cpu`). Both sum over k in the same order
+  /// with the same operations, so they give the same bits; the faster one for
+  /// the code the compiler generated is chosen once by timing both.
+  enum Kernel: Sendable { case wide, narrow }
+
+  /// The kernel shape used by this process (timed on first use).
+  public static var kernelShape: String { "\(chosenKernel)" }
+
+  static let chosenKernel: Kernel = {
+    if let forced = getenv("RNNCONF_GEMM_KERNEL").map({ String(cString: $0) }) {
+      if forced == "wide" { return .wide }
+      if forced == "narrow" { return .narrow }
+    }
+    return autotune()
+  }()
+
+  static func autotune() -> Kernel {
+    let m = 48, k = 256, n = 128
+    let a = [Float](repeating: 0.5, count: m * k)
+    let b = SwiftMatmul(threads: 1).prepare(Tensor<Float>(shape: [k, n], scalars: [Float](repeating: 0.25, count: k * n)))
+    var c = [Float](repeating: 0, count: m * n)
+    func time(_ kernel: Kernel) -> UInt64 {
+      var best = UInt64.max
+      a.withUnsafeBufferPointer { ap in
+        c.withUnsafeMutableBufferPointer { cp in
+          b.packed.withUnsafeBufferPointer { bp in
+            for _ in 0..<5 {
+              let t0 = DispatchTime.now().uptimeNanoseconds
+              for _ in 0..<4 {
+                floatPanels(0..<(n / panel), m: m, k: k, n: n, a: ap.baseAddress!, lda: k, pb: bp.baseAddress!,
+                            c: cp.baseAddress!, ldc: n, accumulate: false, kernel: kernel)
+              }
+              best = min(best, DispatchTime.now().uptimeNanoseconds - t0)
+            }
+          }
+        }
+      }
+      return best
+    }
+    _ = time(.wide)
+    return time(.wide) <= time(.narrow) ? .wide : .narrow
+  }
+
   static func floatPanels(
     _ panelRange: Range<Int>, m: Int, k: Int, n: Int, a: UnsafePointer<Float>, lda: Int,
-    pb: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    pb: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, kernel: Kernel
   ) {
     let w = panel
     var k0 = 0
@@ -204,14 +270,32 @@ public struct SwiftMatmul: MatmulBackend {
           let cols = min(w, n - j0)
           let bpanel = pb + (jp * k + k0) * w
           var i = i0
-          while i + 4 <= i0 + mc {
-            kernel4x16(kc: kc, a: a + i * lda + k0, lda: lda, b: bpanel,
-                       c: c + i * ldc + j0, ldc: ldc, cols: cols, accumulate: acc)
+          let end = i0 + mc
+          while i + 4 <= end {
+            let ai = a + i * lda + k0, ci = c + i * ldc + j0
+            if kernel == .wide {
+              kernel4x16(kc: kc, a: ai, lda: lda, b: bpanel, c: ci, ldc: ldc, cols: cols, accumulate: acc)
+            } else {
+              for half in stride(from: 0, to: cols, by: 8) {
+                kernelRx8(rows: 4, kc: kc, a: ai, lda: lda, b: bpanel + half, c: ci + half, ldc: ldc,
+                          cols: min(8, cols - half), accumulate: acc)
+              }
+            }
             i += 4
           }
-          while i < i0 + mc {
-            kernel1x16(kc: kc, a: a + i * lda + k0, b: bpanel, c: c + i * ldc + j0, cols: cols, accumulate: acc)
-            i += 1
+          // remaining rows: 2, 1 at a time (8 columns per pass)
+          for rows in [2, 1] {
+            while i + rows <= end {
+              let ai = a + i * lda + k0, ci = c + i * ldc + j0
+              for half in stride(from: 0, to: cols, by: 8) {
+                let hc = min(8, cols - half)
+                switch rows {
+                case 2: kernelRx8(rows: 2, kc: kc, a: ai, lda: lda, b: bpanel + half, c: ci + half, ldc: ldc, cols: hc, accumulate: acc)
+                default: kernelRx8(rows: 1, kc: kc, a: ai, lda: lda, b: bpanel + half, c: ci + half, ldc: ldc, cols: hc, accumulate: acc)
+                }
+              }
+              i += rows
+            }
           }
         }
         i0 += mc
@@ -221,18 +305,18 @@ public struct SwiftMatmul: MatmulBackend {
   }
 
   @inline(__always)
-  static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+  static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
   }
 
   @inline(__always)
-  static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, cols: Int, accumulate: Bool) {
-    if cols == 16 {
+  static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, cols: Int, accumulate: Bool) {
+    if cols == 8 {
       let r = UnsafeMutableRawPointer(p)
       if accumulate {
-        r.storeBytes(of: r.loadUnaligned(as: SIMD16<Float>.self) + v, as: SIMD16<Float>.self)
+        r.storeBytes(of: r.loadUnaligned(as: SIMD8<Float>.self) + v, as: SIMD8<Float>.self)
       } else {
-        r.storeBytes(of: v, as: SIMD16<Float>.self)
+        r.storeBytes(of: v, as: SIMD8<Float>.self)
       }
     } else {
       for j in 0..<cols { p[j] = accumulate ? p[j] + v[j] : v[j] }
@@ -240,39 +324,59 @@ public struct SwiftMatmul: MatmulBackend {
   }
 
   @inline(__always)
+  static func store16(_ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>, cols: Int,
+                      accumulate: Bool) {
+    store8(lo, p, cols: min(cols, 8), accumulate: accumulate)
+    if cols > 8 { store8(hi, p + 8, cols: cols - 8, accumulate: accumulate) }
+  }
+
+  /// C[4, 16] (+)= A[4, kc] x Bpanel[kc, 16]: 8 SIMD8 accumulators, two B
+  /// vectors, a broadcast and a product temporary fit 16 AVX registers.
+  @inline(__always)
   static func kernel4x16(
     kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, accumulate: Bool
   ) {
-    var c0 = SIMD16<Float>(), c1 = SIMD16<Float>(), c2 = SIMD16<Float>(), c3 = SIMD16<Float>()
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
     let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
     var bp = b
     for p in 0..<kc {
-      let bv = load16(bp)
-      c0 += bv * a0[p]
-      c1 += bv * a1[p]
-      c2 += bv * a2[p]
-      c3 += bv * a3[p]
+      let b0 = load8(bp), b1 = load8(bp + 8)
+      var s = SIMD8<Float>(repeating: a0[p]); c00 += b0 * s; c01 += b1 * s
+      s = SIMD8<Float>(repeating: a1[p]); c10 += b0 * s; c11 += b1 * s
+      s = SIMD8<Float>(repeating: a2[p]); c20 += b0 * s; c21 += b1 * s
+      s = SIMD8<Float>(repeating: a3[p]); c30 += b0 * s; c31 += b1 * s
       bp += 16
     }
-    store16(c0, c, cols: cols, accumulate: accumulate)
-    store16(c1, c + ldc, cols: cols, accumulate: accumulate)
-    store16(c2, c + 2 * ldc, cols: cols, accumulate: accumulate)
-    store16(c3, c + 3 * ldc, cols: cols, accumulate: accumulate)
+    store16(c00, c01, c, cols: cols, accumulate: accumulate)
+    store16(c10, c11, c + ldc, cols: cols, accumulate: accumulate)
+    store16(c20, c21, c + 2 * ldc, cols: cols, accumulate: accumulate)
+    store16(c30, c31, c + 3 * ldc, cols: cols, accumulate: accumulate)
   }
 
+  /// C[rows, 8] (+)= A[rows, kc] x B[kc, 8], rows <= 4 (edge rows).
   @inline(__always)
-  static func kernel1x16(
-    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-    c: UnsafeMutablePointer<Float>, cols: Int, accumulate: Bool
+  static func kernelRx8(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, accumulate: Bool
   ) {
-    var c0 = SIMD16<Float>()
+    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+    let a0 = a, a1 = a + min(1, rows - 1) * lda, a2 = a + min(2, rows - 1) * lda, a3 = a + min(3, rows - 1) * lda
     var bp = b
     for p in 0..<kc {
-      c0 += load16(bp) * a[p]
-      bp += 16
+      let bv = load8(bp)
+      c0 += bv * a0[p]
+      if rows > 1 { c1 += bv * a1[p] }
+      if rows > 2 { c2 += bv * a2[p]; c3 += bv * a3[p] }
+      bp += panel
     }
-    store16(c0, c, cols: cols, accumulate: accumulate)
+    store8(c0, c, cols: cols, accumulate: accumulate)
+    if rows > 1 { store8(c1, c + ldc, cols: cols, accumulate: accumulate) }
+    if rows > 2 {
+      store8(c2, c + 2 * ldc, cols: cols, accumulate: accumulate)
+      store8(c3, c + 3 * ldc, cols: cols, accumulate: accumulate)
+    }
   }
 }
 

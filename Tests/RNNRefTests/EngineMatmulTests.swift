@@ -30,9 +30,12 @@ import Testing
 
   @Test func fastEqualsNaiveOnSmallIntegers() {
     for threads in [1, 2, 3] {
-      let backend = SwiftMatmul(threads: threads, parallelThreshold: 0)
-      exactOnIntegers(Float.self, backend: backend)
-      exactOnIntegers(Double.self, backend: backend)
+      for kernel in [SwiftMatmul.Kernel.wide, .narrow] {
+        var backend = SwiftMatmul(threads: threads, parallelThreshold: 0)
+        backend.forcedKernel = kernel
+        exactOnIntegers(Float.self, backend: backend)
+        exactOnIntegers(Double.self, backend: backend)
+      }
     }
   }
 
@@ -42,10 +45,15 @@ import Testing
       let a = Tensor<Double>.random([m, k], scale: 1, rng: &rng)
       let b = Tensor<Double>.random([k, n], scale: 1, rng: &rng)
       let exact = NaiveMatmul().matmul(a, b)
-      let fast = SwiftMatmul(threads: 2, parallelThreshold: 0).matmul(Tensor<Float>(a), Tensor<Float>(b))
+      var wide = SwiftMatmul(threads: 2, parallelThreshold: 0), narrow = wide
+      wide.forcedKernel = .wide
+      narrow.forcedKernel = .narrow
+      let fast = wide.matmul(Tensor<Float>(a), Tensor<Float>(b))
       // Float rounding of inputs and k-term sums: |error| <~ k * 2^-24 * sum|a||b| <= k^2 * 6e-8
       let bound = Double(max(k, 1) * max(k, 1)) * 1.2e-7
       #expect(Tensor<Double>(fast).maxAbsDifference(exact) <= bound, "(\(m), \(k)) x (\(k), \(n))")
+      // both kernels add the same products in the same order: same bits
+      #expect(narrow.matmul(Tensor<Float>(a), Tensor<Float>(b)) == fast, "(\(m), \(k)) x (\(k), \(n)) kernels")
     }
   }
 
