@@ -149,6 +149,21 @@ import RNNRef
     #expect(named.cases.first?.message?.contains("d_other.h5") == true)
   }
 
+  @Test func parallelRunsReportTheSameAsSerialRunsInTheSameOrder() throws {
+    var o = RunOptions()
+    o.paths = [RepoPaths.root + "/fixtures/pytorch"]
+    o.filter = "pytorch/lstm*"
+    o.parallel = true
+    let parallel = try Runner().run(o)
+    o.parallel = false
+    let serial = try Runner().run(o)
+    #expect(parallel.cases.count > 10)
+    #expect(parallel.cases.map(\.name) == serial.cases.map(\.name))
+    #expect(parallel.cases.map(\.name) == parallel.cases.map(\.name).sorted())
+    #expect(parallel.cases.map(\.status) == serial.cases.map(\.status))
+    #expect(parallel.cases.map { $0.outputs.map(\.maxAbsError) } == serial.cases.map { $0.outputs.map(\.maxAbsError) })
+  }
+
   @Test func cliExitsZeroWhenEverySelectedCasePasses() throws {
     let r = try CLITests.run(["run", "--filter", "pytorch/lstm_bidirectional"])
     #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
