@@ -46,6 +46,31 @@ public final class File {
     }
   }
 
+  /// Opens an HDF5 file held in memory (e.g. `model.weights.h5` read out of a
+  /// `.keras` zip, or an artifact carried in a case file) read-only, without
+  /// writing it to disk. `name` labels it in errors (`model.keras!model.weights.h5`).
+  public init(image: [UInt8], name: String) throws {
+    let loc = Location(file: name, path: nil)
+    let kind = FileKind.sniff(bytes: image)
+    guard kind == .hdf5 else {
+      throw loc.error(.notHDF5, "open in-memory file", "not an HDF5 image: it is \(kind.description)",
+                      hint: "Pass the bytes of an HDF5 file")
+    }
+    self.path = name
+    self.isWritable = false
+    self.handle = try Library.sync {
+      let fapl = try Handle(H5Pcreate(chdf5_P_FILE_ACCESS()), loc, "open in-memory file", close: H5Pclose)
+      try loc.check(H5Pset_fapl_core(fapl.id, 1 << 16, false), "open in-memory file")
+      try image.withUnsafeBytes { buf in
+        // libhdf5 copies the image into its own buffer.
+        _ = try loc.check(H5Pset_file_image(fapl.id, UnsafeMutableRawPointer(mutating: buf.baseAddress), buf.count),
+                          "open in-memory file")
+      }
+      return try Handle(H5Fopen(name, chdf5_F_ACC_RDONLY(), fapl.id), loc, "open in-memory file",
+                        hint: "The bytes start like HDF5 but libhdf5 cannot open them: truncated or corrupt", close: H5Fclose)
+    }
+  }
+
   private init(handle: Handle, path: String) {
     self.handle = handle; self.path = path; self.isWritable = true
   }
@@ -130,7 +155,6 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
     let head: Data
     do { head = try fh.read(upToCount: 512) ?? Data() } catch { return .unreadable("\(error)") }
     if head.isEmpty { return .empty }
-    let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
     if head.starts(with: signature) { return .hdf5 }
     let size = (try? fh.seekToEnd()) ?? 0
     var offset: UInt64 = 512
@@ -140,8 +164,25 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
       }
       offset *= 2
     }
+    return classify(head: [UInt8](head))
+  }
+
+  static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+
+  /// Sniffs bytes held in memory, the same way.
+  public static func sniff(bytes: [UInt8]) -> FileKind {
+    if bytes.isEmpty { return .empty }
+    var offset = 0
+    while offset + 8 <= bytes.count {
+      if bytes[offset..<(offset + 8)].elementsEqual(signature) { return .hdf5 }
+      offset = offset == 0 ? 512 : offset * 2
+    }
+    return classify(head: Array(bytes.prefix(512)))
+  }
+
+  private static func classify(head: [UInt8]) -> FileKind {
     if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) { return .zip }
-    let bytes = [UInt8](head)
+    let bytes = head
     let firstNonSpace = bytes.first { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }
     let textual = bytes.allSatisfy { $0 >= 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }
       && String(validating: bytes.prefix(400), as: UTF8.self) != nil

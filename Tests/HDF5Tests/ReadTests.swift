@@ -180,3 +180,19 @@ import Testing
     }
   }
 }
+
+@Suite struct InMemoryTests {
+  @Test func opensAnImageWithoutTouchingDisk() throws {
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestData.path("order.h5"))))
+    let f = try File(image: bytes, name: "bundle.keras!order.h5")
+    #expect(try f.root.childNames() == ["zeta", "alpha", "mid", "untracked", "link_to_alpha"])
+    #expect(try f.dataset("mid/b/c/deep").read(as: Float.self) == [1, 2])
+    // An artifact carried in a case file opens the same way.
+    let note = try File(path: TestData.path("case_sample.h5")).dataset("artifacts/note.txt").readBytes()
+    #expect(note == Array("hello".utf8))
+    let e = expectHDF5Error(.notHDF5, file: "note.txt") { _ = try File(image: note, name: "note.txt") }
+    #expect(e?.description.contains("text") == true)
+    expectHDF5Error(.libraryCall, file: "cut.h5") { _ = try File(image: Array(bytes.prefix(bytes.count / 2)), name: "cut.h5") }
+    expectHDF5Error(.notHDF5, file: "zip") { _ = try File(image: [0x50, 0x4b, 0x03, 0x04, 0, 0], name: "zip") }
+  }
+}
