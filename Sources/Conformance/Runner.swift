@@ -102,6 +102,11 @@ public struct Runner: Sendable {
     let started = Date()
     let (discovery, files) = try select(options)
     let (expectations, expectationsFile) = try expectations(options, discovery: discovery)
+    // A selection that matches nothing is a mistake, never a green run (an empty shard is fine).
+    if files.isEmpty && options.shard == nil {
+      throw ConformanceError.usage("no case matches \(Self.describeSelection(options)) among the \(discovery.files.count) "
+        + "case files found; `rnnconf list` shows the case names")
+    }
 
     let results = Results(count: files.count)
     let total = files.count
@@ -117,6 +122,13 @@ public struct Runner: Sendable {
       for k in files.indices { work(k) }
     }
     let cases = results.values.compactMap { $0 }
+    if cases.isEmpty && !files.isEmpty && options.shard == nil {
+      if options.framework != nil || options.cell != nil {
+        throw ConformanceError.usage("no case matches \(Self.describeSelection(options)); `rnnconf list` shows each case's framework and cell")
+      }
+      throw ConformanceError.usage("none of the \(files.count) HDF5 files found is a case file (no `rnnconf_case_schema` "
+        + "attribute): " + files.prefix(3).map { "`\($0.path)`" }.joined(separator: ", ") + (files.count > 3 ? ", ..." : ""))
+    }
     var report = RunReport(
       startedAt: ISO8601DateFormatter().string(from: started),
       durationSeconds: Date().timeIntervalSince(started), precision: options.precision.rawValue,
@@ -129,6 +141,14 @@ public struct Runner: Sendable {
       }
     }
     return report
+  }
+
+  static func describeSelection(_ o: RunOptions) -> String {
+    var parts: [String] = []
+    if let f = o.filter { parts.append("--filter '\(f)'") }
+    if let f = o.framework { parts.append("--framework \(f)") }
+    if let c = o.cell { parts.append("--cell \(c)") }
+    return parts.isEmpty ? "the selection" : parts.joined(separator: " ")
   }
 
   /// Loads and runs one file; nil when the case is filtered out after loading (--framework,

@@ -14,7 +14,8 @@ struct RunCommand: ParsableCommand {
       is listed in the expectations file), XPASS (listed there but passes).
 
       Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
-      unexpectedly; 64 for usage errors (missing path, folder without cases, bad option value).
+      unexpectedly; 64 for usage errors (missing path, folder without cases, bad option value, \
+      a selection that matches no case).
       """)
 
   @OptionGroup var selection: SelectionOptions

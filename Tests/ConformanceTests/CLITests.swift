@@ -86,6 +86,8 @@ import Testing
     (["run", "--quiet", "--verbose"], "at most one"),
     (["run", "--atol=-1", "--rtol", "0"], "non-negative"),
     (["run", "--expectations", "nope.json"], "nope.json"),
+    (["run", "--filter", "nothing/*"], "no case matches --filter 'nothing/*'"),
+    (["run", "--filter", "pytorch/lstm_bidirectional", "--cell", "gru"], "no case matches --filter 'pytorch/lstm_bidirectional' --cell gru"),
     (["list", "does/not/exist"], "does not exist"),
     (["--no-such-option"], "no-such-option"),
   ])

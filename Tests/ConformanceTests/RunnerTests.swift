@@ -132,7 +132,19 @@ final class ScratchFolder {
     try s.file("fixtures/pytorch/model_weights.h5")
     let runner = Runner(loader: { _ in throw NotACase() }, isNotACase: { $0 is NotACase })
     var o = options([], in: s.path)
-    #expect(try runner.run(o).cases.isEmpty)
+    // Skipped when found; a run with nothing but non-case files is a usage error, not a green run.
+    #expect {
+      _ = try runner.run(o)
+    } throws: { error in
+      guard case ConformanceError.usage(let m) = error else { return false }
+      return m.contains("model_weights.h5") && m.contains("none of the 1 HDF5 files")
+    }
+    try s.file("fixtures/pytorch/real.h5")
+    let mixed = Runner(loader: { path in
+      if path.hasSuffix("real.h5") { throw CaseLoadingUnavailable(path: path) }
+      throw NotACase()
+    }, isNotACase: { $0 is NotACase })
+    #expect(try mixed.run(o).cases.map(\.name) == ["pytorch/real"])
     o.paths = ["fixtures/pytorch/model_weights.h5"]
     let named = try runner.run(o)
     #expect(named.cases.map(\.status) == [.error])
