@@ -257,6 +257,28 @@ import Testing
       net.layers[0].cells[0] = .lstm(c)
     }
     #expect(errorText { _ = try ONNX.exportNetwork(net) }?.contains("projection") == true)
+    var selu = net
+    if case .lstm(var c) = selu.layers[0].cells[1] {
+      c.projection = nil
+      c.cellActivation = .selu
+      selu.layers[0].cells[1] = .lstm(c)
+    }
+    selu.layers[0].cells[0] = selu.layers[0].cells[1]
+    #expect(errorText { _ = try ONNX.exportNetwork(selu) }?.contains("selu") == true)
+  }
+
+  /// Keras activations with an exact ONNX form export to it.
+  @Test func kerasActivationsExportToTheirONNXForms() throws {
+    let cfg = Self.config(Self.configs[7])  // RNN Relu
+    var net: Network<Double> = try ONNX.importNetwork(config: cfg, weights: Self.weights(Double.self, cfg, input: 2, seed: 51))
+    for (act, name, alpha, beta) in [(Activation.hardSigmoidKeras2, "HardSigmoid", 0.2, 0.5),
+                                     (.hardSigmoidKeras3, "HardSigmoid", 1.0 / 6.0, 0.5), (.linear, "Affine", 1.0, 0.0)] {
+      if case .simple(var c) = net.layers[0].cells[0] { c.activation = act; net.layers[0].cells[0] = .simple(c) }
+      let (out, _) = try ONNX.exportNetwork(net)
+      #expect(out["attributes"]?["activations"] == .array([.string(name)]))
+      #expect(out["attributes"]?["activation_alpha"] == .array([.number(alpha)]))
+      #expect(out["attributes"]?["activation_beta"] == .array([.number(beta)]))
+    }
   }
 
   /// A TF1-style run-time forget bias is folded into B's forget block on export.

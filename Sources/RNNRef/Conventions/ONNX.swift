@@ -262,7 +262,9 @@ public enum ONNX: NetworkConvention {
     case let .hardSigmoid(alpha, beta): ("HardSigmoid", alpha, beta)
     case .hardSigmoidKeras2: ("HardSigmoid", 0.2, 0.5)
     case .elu(let alpha): ("Elu", alpha, nil)
-    case .hardSigmoidKeras3, .selu, .exponential: nil
+    // relu6(x + 3) / 6 = clip(x/6 + 0.5, 0, 1); alpha is stored as float32 (1/6 rounded)
+    case .hardSigmoidKeras3: ("HardSigmoid", 1.0 / 6.0, 0.5)
+    case .selu, .exponential: nil
     }
   }
 
