@@ -1,1 +1,171 @@
-// Keras checkpoints into RNNRef networks: lands with the Keras import issue.
+import Foundation
+import HDF5
+import RNNRef
+
+/// A Keras model loaded from its saved file, run by the RNNRef engine.
+///
+/// ```swift
+/// let model = try KerasModel(contentsOf: URL(fileURLWithPath: "model.h5"))
+/// print(model.summary)
+/// let outputs = try model.predict([x])      // one tensor per model output
+/// ```
+///
+/// Formats: Keras 1/2 legacy `.h5` full models (standalone Keras, tf.keras, tf-keras),
+/// `save_weights` `.h5` with the architecture from `model.to_json()` (pass the JSON as
+/// `contentsOf` and the weights as `weights`), Keras 3 legacy `.h5`, `.keras`
+/// archives, and Keras 3 `.weights.h5` with the archive's `config.json`.
+/// Inputs and outputs are batch-major as in Keras (`(N, T, F)` sequences, integer ids
+/// as floating-point values for `Embedding`). The model computes in `Double`.
+///
+/// Weights are matched to layers the way Keras loads them: by position within a layer
+/// (`layer.weights` order), by layer name (legacy `.h5`) or by the Keras 3 saving keys
+/// (`layers/<snake_case_class>[_N]`). Every stored weight must be used and every needed
+/// weight present with its shape; violations are `KerasImportError`s naming the layer,
+/// the weight and both shapes.
+public final class KerasModel: CustomStringConvertible {
+  /// The file the model came from.
+  public let url: URL
+  public let format: KerasFileFormat
+  /// `keras_version` as stored (`"1"` when a legacy file has none, as Keras assumes).
+  public let kerasVersion: String
+  /// `backend` as stored (nil for Keras 3 archives, which do not record it).
+  public let backend: String?
+  public let name: String
+  let graph: ModelGraph
+
+  /// Loads a model. `weights`: a separate weights file (`save_weights` `.h5` or
+  /// Keras 3 `.weights.h5`) when `url` is an architecture JSON, or to replace the
+  /// weights of a full model.
+  public init(contentsOf url: URL, weights: URL? = nil) throws {
+    let loaded = try Storage.load(url, weights: weights)
+    defer { for t in loaded.temporaries { try? FileManager.default.removeItem(at: t) } }
+    self.url = url
+    self.format = loaded.format
+    let version = loaded.kerasVersion ?? loaded.model["keras_version"]?.string
+      ?? (loaded.format == .kerasArchive || loaded.format == .kerasWeightsH5 ? "3" : "1")
+    self.kerasVersion = version
+    self.backend = loaded.backend ?? loaded.model["backend"]?.string
+    guard let store = loaded.store else {
+      throw KerasImportError(.noWeights, "\(url.path): no weights found")
+    }
+    let spec = try GraphParser.parse(loaded.model, location: "")
+    self.name = spec.name
+    let builder = Builder(version: KerasVersion(text: version), source: loaded.weightsPath, store: store)
+    let queues = try builder.queues(for: spec)
+    let stored = queues.values.reduce(0) { $0 + $1.count }
+    if stored == 0 && Self.needsWeights(spec) {
+      throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
+    }
+    self.graph = try builder.build(spec, queues: queues)
+  }
+
+  static func weighted(_ cls: String) -> Bool {
+    RecurrentBuilder.classes.contains(cls) || ["Dense", "Embedding", "BatchNormalization", "LayerNormalization",
+                                                "TimeDistributed"].contains(cls) || GraphParser.modelClasses.contains(cls)
+  }
+  static func needsWeights(_ spec: GraphSpec) -> Bool { spec.layers.contains { weighted($0.className) } }
+
+  /// Names of the model inputs, in the order `predict` takes them.
+  public var inputNames: [String] { graph.spec.inputs.map(\.layer) }
+  /// Input shapes, batch first (nil = any size).
+  public var inputShapes: [[Int?]] { graph.inputShapes }
+  /// Output names (`layer` or `layer[k]` for the k-th output of a layer), in order.
+  public var outputNames: [String] {
+    graph.spec.outputs.map { r in
+      let multiple = graph.spec.outputs.filter { $0.layer == r.layer }.count > 1 || r.index > 0
+      return multiple ? "\(r.layer)[\(r.index)]" : r.layer
+    }
+  }
+  public var outputShapes: [[Int?]] { graph.outputShapes }
+  /// Number of weight scalars.
+  public var parameterCount: Int { graph.layers.values.reduce(0) { $0 + $1.parameterCount } }
+
+  /// Runs the model: one tensor per input (batch-major), one per output.
+  /// Stateful recurrent layers carry their states into the next call (see `resetStates()`).
+  public func predict(_ inputs: [Tensor<Double>]) throws -> [Tensor<Double>] {
+    guard inputs.count == inputNames.count else {
+      throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
+    }
+    for (k, (t, s)) in zip(inputs, inputShapes).enumerated() {
+      let ok = t.rank == s.count && zip(t.shape, s).allSatisfy { $1 == nil || $0 == $1! || $1 == s.first! }
+      guard ok else {
+        throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) has shape \(KerasImportError.dims(t.shape)), the model expects \(KerasImportError.dims(s)) (None = any size)")
+      }
+      if let bad = t.scalars.firstIndex(where: { !$0.isFinite }) {
+        throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) holds a non-finite value (\(t.scalars[bad])) at flat index \(bad)")
+      }
+    }
+    return try graph.run(inputs.map { Value(t: $0, mask: nil) }).map(\.t)
+  }
+
+  /// `predict` in Float: inputs converted to Double, outputs rounded to Float.
+  public func predict(_ inputs: [Tensor<Float>]) throws -> [Tensor<Float>] {
+    try predict(inputs.map { Tensor<Double>($0) }).map { Tensor<Float>($0) }
+  }
+
+  /// Clears the states stateful layers carry between calls.
+  public func resetStates() { graph.resetStates() }
+
+  /// The model's layers, in config order: name, class, output shape(s), parameter count.
+  public struct LayerSummary: Sendable, Equatable {
+    public var name: String
+    public var className: String
+    public var outputShapes: [[Int?]]
+    public var parameterCount: Int
+  }
+
+  public var layers: [LayerSummary] {
+    graph.order.compactMap { n in
+      guard let l = graph.layers[n] else { return nil }
+      var shapes: [[Int?]] = []
+      for k in 0..<8 { if let s = graph.nodeShapes[ModelGraph.key(n, k)] { shapes += s } else { break } }
+      return LayerSummary(name: n, className: l.className, outputShapes: shapes, parameterCount: l.parameterCount)
+    }
+  }
+
+  /// The recurrent layers as RNNRef networks (by Keras layer name, in model order;
+  /// nested models included as `outer/inner`).
+  public var recurrentLayers: [(name: String, network: Network<Double>)] {
+    func collect(_ g: ModelGraph, prefix: String) -> [(String, Network<Double>)] {
+      g.order.flatMap { n -> [(String, Network<Double>)] in
+        switch g.layers[n] {
+        case let r as RecurrentKLayer: return [(prefix + n, r.network)]
+        case let m as NestedModelKLayer: return collect(m.graph, prefix: prefix + n + "/")
+        case let t as TimeDistributedKLayer:
+          if let r = t.inner as? RecurrentKLayer { return [(prefix + n, r.network)] }
+          return []
+        default: return []
+        }
+      }
+    }
+    return collect(graph, prefix: "").map { (name: $0.0, network: $0.1) }
+  }
+
+  /// One recurrent layer as an RNNRef network.
+  public func recurrentNetwork(named name: String) -> Network<Double>? {
+    recurrentLayers.first { $0.name == name }?.network
+  }
+
+  /// A printable summary: layers, output shapes, parameters, Keras version and backend.
+  public var summary: String {
+    func shape(_ s: [Int?]) -> String { KerasImportError.dims(s) }
+    var rows: [(String, String, String)] = [("Layer (type)", "Output shape", "Param #")]
+    for l in layers {
+      rows.append(("\(l.name) (\(l.className))", l.outputShapes.map(shape).joined(separator: ", "), String(l.parameterCount)))
+    }
+    let w0 = rows.map(\.0.count).max() ?? 0, w1 = rows.map(\.1.count).max() ?? 0
+    func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: Swift.max(0, w - s.count)) }
+    var out = "Model: \"\(name)\" (\(graph.spec.className)), saved by Keras \(kerasVersion)"
+      + (backend.map { " with the \($0) backend" } ?? "") + "; \(format)\n"
+    for (k, r) in rows.enumerated() {
+      out += pad(r.0, w0) + "  " + pad(r.1, w1) + "  " + r.2 + "\n"
+      if k == 0 { out += String(repeating: "-", count: w0 + w1 + 12) + "\n" }
+    }
+    out += "Inputs: " + zip(inputNames, inputShapes).map { "\($0) \(shape($1))" }.joined(separator: ", ") + "\n"
+    out += "Outputs: " + zip(outputNames, outputShapes).map { "\($0) \(shape($1))" }.joined(separator: ", ") + "\n"
+    out += "Total params: \(parameterCount)\n"
+    return out
+  }
+
+  public var description: String { summary }
+}

@@ -1,0 +1,329 @@
+import Foundation
+import HDF5
+import RNNRef
+
+/// A built model graph: layers reachable from the outputs, inferred shapes, execution.
+final class ModelGraph {
+  let spec: GraphSpec
+  /// Built layers by name, and their order (config order).
+  var layers: [String: KerasLayer] = [:]
+  var order: [String] = []
+  /// Output shapes per (layer, node).
+  var nodeShapes: [String: [Shape]] = [:]
+
+  init(spec: GraphSpec) { self.spec = spec }
+
+  static func key(_ layer: String, _ node: Int) -> String { "\(layer)#\(node)" }
+
+  var inputShapes: [Shape] { spec.inputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[$0.index] ?? [nil] } }
+  var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
+
+  /// Runs the graph on values for its inputs, in input order.
+  func run(_ inputs: [Value]) throws -> [Value] {
+    guard inputs.count == spec.inputs.count else {
+      throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
+    }
+    var memo: [String: [Value]] = [:]
+    for (r, v) in zip(spec.inputs, inputs) { memo[Self.key(r.layer, r.node)] = [v] }
+    var visiting = Set<String>()
+    func value(_ r: Ref) throws -> Value {
+      let k = Self.key(r.layer, r.node)
+      if memo[k] == nil {
+        guard !visiting.contains(k) else {
+          throw KerasImportError(.invalidConfig, "model `\(spec.name)`: the graph has a cycle through `\(r.layer)`")
+        }
+        visiting.insert(k)
+        guard let layer = layers[r.layer], let entry = spec.layers.first(where: { $0.name == r.layer }) else {
+          throw KerasImportError(.invalidConfig, "model `\(spec.name)`: `\(r.layer)` is not a built layer")
+        }
+        guard r.node < entry.inbound.count else {
+          throw KerasImportError(.invalidConfig, "\(entry.location): node \(r.node) is referenced but the layer has \(entry.inbound.count) call(s)")
+        }
+        let ins = try entry.inbound[r.node].map(value)
+        memo[k] = try layer.call(ins)
+      }
+      guard let outs = memo[k], r.index < outs.count else {
+        throw KerasImportError(.invalidConfig, "model `\(spec.name)`: output \(r.index) of `\(r.layer)` is referenced, the layer returns \(memo[k]?.count ?? 0)")
+      }
+      return outs[r.index]
+    }
+    return try spec.outputs.map(value)
+  }
+
+  func resetStates() { for l in layers.values { l.resetStates() } }
+}
+
+extension Array {
+  subscript(safe i: Int) -> Element? { i >= 0 && i < count ? self[i] : nil }
+}
+
+/// A nested Sequential/Functional model used as a layer.
+final class NestedModelKLayer: KerasLayer {
+  let name: String, className: String, location: String
+  let graph: ModelGraph
+  var parameterCount: Int { graph.layers.values.reduce(0) { $0 + $1.parameterCount } }
+  init(name: String, className: String, location: String, graph: ModelGraph) {
+    self.name = name; self.className = className; self.location = location; self.graph = graph
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { graph.outputShapes }
+  func call(_ inputs: [Value]) throws -> [Value] { try graph.run(inputs) }
+  func resetStates() { graph.resetStates() }
+}
+
+/// Builds layers from a parsed config and a weight store.
+struct Builder {
+  var version: KerasVersion
+  var source: String
+  var store: WeightStore
+
+  static let identityClasses: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                                             "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
+  static let mergeClasses: Set<String> = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"]
+  static let supported = "InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, RNN(cell), StackedRNNCells, Bidirectional, "
+    + "CuDNNLSTM, CuDNNGRU, TimeDistributed, Dense, Activation, Softmax, ReLU, LeakyReLU, Dropout, SpatialDropout1D, "
+    + "GaussianNoise, Flatten, Reshape, RepeatVector, Permute, BatchNormalization, LayerNormalization, Concatenate, Add, "
+    + "Subtract, Multiply, Average, Maximum, Minimum, nested Sequential/Functional models"
+
+  /// The stored weights of each top-level layer, in `layer.weights` order.
+  func queues(for spec: GraphSpec) throws -> [String: WeightQueue] {
+    var out: [String: WeightQueue] = [:]
+    switch store {
+    case .legacy(let g):
+      for l in spec.layers {
+        let items = try WeightReader.legacy(g, layer: l.name) ?? []
+        out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: items)
+      }
+      // Stored layers the model does not have.
+      let stored = (try? WeightReader.layerNames(g)) ?? []
+      let names = Set(spec.layers.map(\.name))
+      for n in stored where !names.contains(n) {
+        if let w = try WeightReader.legacy(g, layer: n), !w.isEmpty {
+          throw KerasImportError(.surplusWeight, "\(source): the file holds weights for layer `\(n)` (\(w.map(\.name).joined(separator: ", "))), which the architecture does not have; check that the architecture matches the weights file")
+        }
+      }
+    case .v3(let g):
+      let listed = spec.layers.filter { !(spec.isSequential && $0.className == "InputLayer") }
+      let keys = WeightReader.keys(listed.map(\.className))
+      for (k, l) in zip(keys, listed) {
+        let items = try WeightReader.v3(g, path: "layers/" + k, className: l.className, config: l.config)
+        out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: items)
+      }
+      for l in spec.layers where out[l.name] == nil {
+        out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: [])
+      }
+    }
+    return out
+  }
+
+  func build(_ spec: GraphSpec, queues: [String: WeightQueue], inputShapes: [Shape]? = nil) throws -> ModelGraph {
+    let graph = ModelGraph(spec: spec)
+    // Reachable layers, from the outputs back.
+    var reachable = Set<String>()
+    var stack = spec.outputs.map(\.layer) + spec.inputs.map(\.layer)
+    while let n = stack.popLast() {
+      guard !reachable.contains(n), let e = spec.layers.first(where: { $0.name == n }) else { continue }
+      reachable.insert(n)
+      for node in e.inbound { stack += node.map(\.layer) }
+    }
+    for l in spec.layers where !reachable.contains(l.name) {
+      if let q = queues[l.name], q.count > 0 {
+        throw KerasImportError(.surplusWeight, "\(source): layer `\(l.name)` (\(l.location)) is not on the path to any output but holds \(q.count) weight(s) (\(q.names.joined(separator: ", "))); this importer does not drop weights silently")
+      }
+    }
+    if let given = inputShapes {
+      for (r, s) in zip(spec.inputs, given) { graph.nodeShapes[ModelGraph.key(r.layer, r.node)] = [s] }
+    }
+    var visiting = Set<String>()
+    func shapes(_ r: Ref) throws -> Shape {
+      let k = ModelGraph.key(r.layer, r.node)
+      if graph.nodeShapes[k] == nil || graph.layers[r.layer] == nil {
+        guard !visiting.contains(k) else {
+          throw KerasImportError(.invalidConfig, "model `\(spec.name)`: the graph has a cycle through `\(r.layer)`")
+        }
+        visiting.insert(k)
+        guard let entry = spec.layers.first(where: { $0.name == r.layer }) else {
+          throw KerasImportError(.invalidConfig, "model `\(spec.name)`: `\(r.layer)` is not a layer of the model")
+        }
+        let ins: [Shape]
+        if entry.className == "InputLayer" || entry.inbound.isEmpty {
+          ins = graph.nodeShapes[k] ?? []
+        } else {
+          guard r.node < entry.inbound.count else {
+            throw KerasImportError(.invalidConfig, "\(entry.location): node \(r.node) is referenced but the layer has \(entry.inbound.count) call(s)")
+          }
+          ins = try entry.inbound[r.node].map(shapes)
+        }
+        let layer: KerasLayer
+        if let l = graph.layers[r.layer] { layer = l } else {
+          let q = queues[entry.name] ?? WeightQueue(layer: entry.name, location: entry.location, source: source, items: [])
+          layer = try buildLayer(entry, inputs: ins, queue: q, givenShape: graph.nodeShapes[k]?.first)
+          try q.finish(what: "\(entry.className) `\(entry.name)`")
+          graph.layers[entry.name] = layer
+        }
+        graph.nodeShapes[k] = try layer.outputShapes(ins)
+      }
+      guard let s = graph.nodeShapes[k]?[safe: r.index] else {
+        throw KerasImportError(.invalidConfig, "model `\(spec.name)`: output \(r.index) of `\(r.layer)` is referenced, the layer returns \(graph.nodeShapes[k]?.count ?? 0)")
+      }
+      return s
+    }
+    for r in spec.inputs { _ = try shapes(r) }
+    for r in spec.outputs { _ = try shapes(r) }
+    graph.order = spec.layers.map(\.name).filter { graph.layers[$0] != nil }
+    return graph
+  }
+
+  func unsupported(_ e: LayerEntry, _ why: String? = nil) -> KerasImportError {
+    KerasImportError(.unsupportedLayer, "\(source): layer class `\(e.className)` (layer `\(e.name)`, at \(e.location)) cannot be imported\(why.map { ": " + $0 } ?? ""); supported: \(Self.supported)")
+  }
+
+  func activation(_ e: LayerEntry, _ key: String = "activation") throws -> KerasActivation {
+    do { return try KerasActivation.parse(e.config[key], version: version, key: "layer `\(e.name)` (\(e.location)).\(key)") }
+  }
+
+  func buildLayer(_ e: LayerEntry, inputs: [Shape], queue q: WeightQueue, givenShape: Shape?) throws -> KerasLayer {
+    let c = e.config
+    let inShape = inputs.first ?? [nil]
+    switch e.className {
+    case "InputLayer":
+      var shape: Shape? = givenShape
+      if shape == nil, let s = (c["batch_shape"] ?? c["batch_input_shape"])?.array { shape = s.map { $0.int } }
+      if shape == nil, let s = c["shape"]?.array { shape = [nil] + s.map { $0.int } }
+      let dtype = c["dtype"]?.string ?? c["dtype"]?["config"]?["name"]?.string ?? "float32"
+      return InputKLayer(name: e.name, location: e.location, shape: shape, isInteger: dtype.contains("int"))
+    case "Lambda":
+      throw KerasImportError(.lambdaLayer, "\(source): layer `\(e.name)` (at \(e.location)) is a Lambda layer: it holds arbitrary Python code, which is never executed or unmarshalled; rebuild the model without the Lambda (or cut it at the layer before) and save it again")
+    case let cls where Self.identityClasses.contains(cls):
+      return IdentityKLayer(name: e.name, className: cls, location: e.location)
+    case "Activation":
+      return ActivationKLayer(name: e.name, className: e.className, location: e.location, activation: try activation(e))
+    case "Softmax":
+      if let ax = c["axis"], ax.int != -1 { throw unsupported(e, "Softmax over axis \(ax.jsonText); only the last axis") }
+      return ActivationKLayer(name: e.name, className: e.className, location: e.location, activation: .softmax)
+    case "ReLU":
+      let mv = c["max_value"]?.double, ns = c["negative_slope"]?.double ?? 0, th = c["threshold"]?.double ?? 0
+      guard ns == 0, th == 0, mv == nil || mv == 6 else { throw unsupported(e, "ReLU with negative_slope/threshold/max_value other than 6") }
+      return ActivationKLayer(name: e.name, className: e.className, location: e.location, activation: mv == 6 ? .relu6 : .scalar(.relu))
+    case "LeakyReLU":
+      let a = c["negative_slope"]?.double ?? c["alpha"]?.double ?? 0.3
+      return ActivationKLayer(name: e.name, className: e.className, location: e.location, activation: .scalar(.leakyRelu(alpha: a)))
+    case "Dense":
+      let units = c["units"]?.int ?? c["output_dim"]?.int
+      guard let units else { throw KerasImportError(.invalidConfig, "\(e.location): Dense needs `units`") }
+      let useBias = c["use_bias"]?.bool ?? c["bias"]?.bool ?? true
+      let inF = inShape.last ?? nil
+      let k = try q.take("kernel (input features, units)", expected: [inF, units])
+      let b = useBias ? try q.take("bias (units)", expected: [units]) : nil
+      return DenseKLayer(name: e.name, location: e.location, kernel: k, bias: b, activation: try activation(e))
+    case "Embedding":
+      guard let inDim = c["input_dim"]?.int, let outDim = c["output_dim"]?.int else {
+        throw KerasImportError(.invalidConfig, "\(e.location): Embedding needs `input_dim` and `output_dim`")
+      }
+      let t = try q.take("embeddings (input_dim, output_dim)", expected: [inDim, outDim])
+      return EmbeddingKLayer(name: e.name, location: e.location, table: t, maskZero: c["mask_zero"]?.bool ?? false)
+    case "Masking":
+      return MaskingKLayer(name: e.name, location: e.location, maskValue: c["mask_value"]?.double ?? 0)
+    case "Flatten":
+      return FlattenKLayer(name: e.name, location: e.location)
+    case "Reshape":
+      guard let t = c["target_shape"]?.array?.compactMap({ $0.int }) else {
+        throw KerasImportError(.invalidConfig, "\(e.location): Reshape needs `target_shape`")
+      }
+      return ReshapeKLayer(name: e.name, location: e.location, target: t)
+    case "RepeatVector":
+      guard let n = c["n"]?.int else { throw KerasImportError(.invalidConfig, "\(e.location): RepeatVector needs `n`") }
+      return RepeatVectorKLayer(name: e.name, location: e.location, times: n)
+    case "Permute":
+      guard let d = c["dims"]?.array?.compactMap({ $0.int }) else { throw KerasImportError(.invalidConfig, "\(e.location): Permute needs `dims`") }
+      return PermuteKLayer(name: e.name, location: e.location, dims: d)
+    case "BatchNormalization":
+      if version.major <= 1 { throw unsupported(e, "Keras 1 BatchNormalization (modes and running_std) is not converted") }
+      var axis = c["axis"]?.int ?? -1
+      if let a = c["axis"]?.array { guard a.count == 1, let v = a[0].int else { throw unsupported(e, "BatchNormalization over several axes") }; axis = v }
+      let ax = axis < 0 ? inShape.count + axis : axis
+      let f = ax >= 0 && ax < inShape.count ? inShape[ax] : nil
+      let gamma = (c["scale"]?.bool ?? true) ? try q.take("gamma", expected: [f]) : nil
+      let beta = (c["center"]?.bool ?? true) ? try q.take("beta", expected: [f]) : nil
+      let mean = try q.take("moving_mean", expected: [f])
+      let variance = try q.take("moving_variance", expected: [f])
+      return BatchNormKLayer(name: e.name, location: e.location, axis: axis, gamma: gamma, beta: beta, mean: mean,
+                             variance: variance, epsilon: c["epsilon"]?.double ?? 1e-3)
+    case "LayerNormalization":
+      if c["rms_scaling"]?.bool == true { throw unsupported(e, "rms_scaling=True") }
+      if let a = c["axis"] {
+        let axes = a.array?.compactMap { $0.int } ?? [a.int ?? -1]
+        guard axes.count == 1, axes[0] == -1 || axes[0] == inShape.count - 1 else {
+          throw unsupported(e, "LayerNormalization over axes \(a.jsonText); only the last axis")
+        }
+      }
+      let f = inShape.last ?? nil
+      let gamma = (c["scale"]?.bool ?? true) ? try q.take("gamma", expected: [f]) : nil
+      let beta = (c["center"]?.bool ?? true) ? try q.take("beta", expected: [f]) : nil
+      return LayerNormKLayer(name: e.name, location: e.location, gamma: gamma, beta: beta, epsilon: c["epsilon"]?.double ?? 1e-3)
+    case let cls where Self.mergeClasses.contains(cls):
+      return MergeKLayer(name: e.name, className: cls, location: e.location, axis: c["axis"]?.int ?? -1)
+    case "TimeDistributed":
+      guard let inner = c["layer"]?.object, let icls = inner["class_name"]?.string else {
+        throw KerasImportError(.invalidConfig, "\(e.location): TimeDistributed needs the wrapped `layer`")
+      }
+      var ic = inner["config"]?.object ?? [:]
+      if ic["name"] == nil { ic["name"] = .string(e.name + "_inner") }
+      let ie = LayerEntry(name: ic["name"]?.string ?? e.name, className: icls, config: ic, inbound: [],
+                          location: e.location + " > " + (ic["name"]?.string ?? icls))
+      let innerShape: Shape = [nil] + Array(inShape.dropFirst(2))
+      let layer = try buildLayer(ie, inputs: [innerShape], queue: q, givenShape: nil)
+      return TimeDistributedKLayer(name: e.name, location: e.location, inner: layer)
+    case let cls where RecurrentBuilder.classes.contains(cls):
+      return try RecurrentBuilder.build(name: e.name, className: cls, config: c, location: e.location,
+                                        inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q)
+    case let cls where GraphParser.modelClasses.contains(cls):
+      let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
+      let sub = try GraphParser.parse(model, location: e.location)
+      // The nested model's weights are this layer's list, in its layers' order.
+      let shared = SharedQueue(q)
+      let nested = Builder(version: version, source: source, store: store)
+      let graph = try nested.buildNested(sub, queue: shared, inputShapes: inputs)
+      return NestedModelKLayer(name: e.name, className: cls, location: e.location, graph: graph)
+    default:
+      throw unsupported(e)
+    }
+  }
+
+  /// A nested model's layers take their weights, in order, from the outer layer's list.
+  func buildNested(_ spec: GraphSpec, queue: SharedQueue, inputShapes: [Shape]) throws -> ModelGraph {
+    var qs: [String: WeightQueue] = [:]
+    for l in spec.layers { qs[l.name] = queue.view(for: l) }
+    return try build(spec, queues: qs, inputShapes: inputShapes.isEmpty ? nil : inputShapes)
+  }
+}
+
+/// One weight list consumed by the layers of a nested model in turn.
+final class SharedQueue {
+  let base: WeightQueue
+  init(_ base: WeightQueue) { self.base = base }
+  /// A queue for one sublayer that draws from the shared list.
+  func view(for l: LayerEntry) -> WeightQueue {
+    DrawingQueue(shared: base, layer: l.name, location: l.location)
+  }
+}
+
+/// A `WeightQueue` that takes from a shared list (nested models).
+final class DrawingQueue: WeightQueue {
+  let shared: WeightQueue
+  init(shared: WeightQueue, layer: String, location: String) {
+    self.shared = shared
+    super.init(layer: layer, location: location, source: shared.source, items: [])
+  }
+  override var count: Int { 0 }
+  override func take(_ what: String, expected: [Int?]) throws -> Tensor<Double> {
+    let t = try shared.take("\(layer): \(what)", expected: expected)
+    if let last = shared.taken.last { taken.append(last) }
+    return t
+  }
+  override func takeRaw(_ n: Int, what: String) throws -> [StoredWeight] {
+    let w = try shared.takeRaw(n, what: "\(layer): \(what)")
+    taken += w
+    return w
+  }
+  override func finish(what: String) throws {}
+}

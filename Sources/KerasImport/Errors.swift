@@ -1,0 +1,39 @@
+import RNNRef
+
+/// Why a Keras file could not be loaded or run. Every message names the file,
+/// the layer (and where it sits in the model), the weight and both shapes where
+/// they apply, and what to do.
+public struct KerasImportError: Error, Equatable, Sendable, CustomStringConvertible {
+  public enum Kind: String, Equatable, Sendable {
+    /// The file is missing, not a Keras file, or its container is damaged.
+    case unreadableFile
+    /// The file holds weights only and no architecture was given.
+    case noArchitecture
+    /// The model was saved before it was built: it has no weights.
+    case noWeights
+    /// A layer class this importer does not implement.
+    case unsupportedLayer
+    /// A `Lambda` layer: arbitrary Python code that is never executed or unmarshalled.
+    case lambdaLayer
+    /// A weight the configuration needs is not in the file.
+    case missingWeight
+    /// The file holds weights the configuration does not use.
+    case surplusWeight
+    /// A weight has the wrong shape.
+    case shapeMismatch
+    /// The configuration is malformed or holds a value this importer does not know.
+    case invalidConfig
+    /// The inputs given to `predict` do not fit the model.
+    case invalidInput
+  }
+
+  public var kind: Kind
+  public var message: String
+
+  public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
+
+  public var description: String { message }
+
+  static func dims(_ s: [Int]) -> String { "[" + s.map(String.init).joined(separator: ", ") + "]" }
+  static func dims(_ s: [Int?]) -> String { "(" + s.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")" }
+}

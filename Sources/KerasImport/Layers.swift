@@ -1,0 +1,481 @@
+import Foundation
+import RNNRef
+
+/// A tensor flowing through the model, batch-major, with Keras' time-step mask.
+struct Value {
+  var t: Tensor<Double>
+  /// `(N, T)` row-major, true = valid step; nil = no mask.
+  var mask: [Bool]?
+}
+
+typealias Shape = [Int?]
+
+/// One imported layer.
+protocol KerasLayer: AnyObject {
+  var name: String { get }
+  var className: String { get }
+  var location: String { get }
+  /// Number of scalars in the layer's weights.
+  var parameterCount: Int { get }
+  /// Output shapes (batch first, nil = unknown) for input shapes.
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape]
+  func call(_ inputs: [Value]) throws -> [Value]
+  func resetStates()
+}
+
+extension KerasLayer {
+  func resetStates() {}
+  func bad(_ what: String) -> KerasImportError {
+    KerasImportError(.invalidInput, "layer `\(name)` (\(location)): \(what)")
+  }
+  func one(_ inputs: [Value]) throws -> Value {
+    guard inputs.count >= 1 else { throw bad("expected an input, got none") }
+    return inputs[0]
+  }
+}
+
+// MARK: - Activations
+
+/// A Keras activation applied element-wise (or along the last axis for softmax).
+enum KerasActivation: Equatable {
+  case scalar(Activation)
+  case softmax
+  case logSoftmax
+  case swish
+  case relu6
+
+  static func parse(_ v: JSONValue?, version: KerasVersion, key: String) throws -> KerasActivation {
+    guard let v, !v.isNull else { return .scalar(.linear) }
+    var name: String?
+    if let s = v.string { name = s } else if let o = v.object { name = o["config"]?.string ?? o["class_name"]?.string }
+    guard let name else { throw KerasImportError(.invalidConfig, "\(key): expected an activation name, got \(v.jsonText)") }
+    switch name {
+    case "linear", "None": return .scalar(.linear)
+    case "tanh": return .scalar(.tanh)
+    case "sigmoid": return .scalar(.sigmoid)
+    case "relu": return .scalar(.relu)
+    case "hard_sigmoid": return .scalar(version.major >= 3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2)
+    case "elu": return .scalar(.elu(alpha: 1))
+    case "selu": return .scalar(.selu)
+    case "softsign": return .scalar(.softsign)
+    case "softplus": return .scalar(.softplus)
+    case "exponential": return .scalar(.exponential)
+    case "softmax": return .softmax
+    case "log_softmax": return .logSoftmax
+    case "swish", "silu": return .swish
+    case "relu6": return .relu6
+    default:
+      throw KerasImportError(.invalidConfig, "\(key): activation `\(name)` is not supported; supported: linear, tanh, sigmoid, relu, hard_sigmoid, elu, selu, softsign, softplus, exponential, softmax, log_softmax, swish, relu6")
+    }
+  }
+
+  func apply(_ t: inout Tensor<Double>) {
+    switch self {
+    case .scalar(let a):
+      if a == .linear { return }
+      for i in t.scalars.indices { t.scalars[i] = a(t.scalars[i]) }
+    case .swish:
+      for i in t.scalars.indices { let x = t.scalars[i]; t.scalars[i] = x * stableSigmoid(x) }
+    case .relu6:
+      for i in t.scalars.indices { t.scalars[i] = Swift.min(Swift.max(t.scalars[i], 0), 6) }
+    case .softmax, .logSoftmax:
+      let f = t.shape.last ?? 1
+      guard f > 0 else { return }
+      var base = 0
+      while base < t.count {
+        var m = -Double.infinity
+        for j in 0..<f { m = Swift.max(m, t.scalars[base + j]) }
+        var s = 0.0
+        for j in 0..<f { s += Foundation.exp(t.scalars[base + j] - m) }
+        for j in 0..<f {
+          let x = t.scalars[base + j] - m
+          t.scalars[base + j] = self == .softmax ? Foundation.exp(x) / s : x - Foundation.log(s)
+        }
+        base += f
+      }
+    }
+  }
+}
+
+/// The Keras version that saved the file (decides hard_sigmoid and defaults).
+struct KerasVersion: Sendable, CustomStringConvertible {
+  var text: String
+  var major: Int { Int(text.split(separator: ".").first ?? "") ?? 2 }
+  var description: String { text }
+}
+
+// MARK: - Helpers
+
+func dense(_ x: Tensor<Double>, _ k: Tensor<Double>, _ b: Tensor<Double>?) -> Tensor<Double> {
+  let i = k.shape[0], u = k.shape[1]
+  let rows = x.count / Swift.max(i, 1)
+  var out = [Double](repeating: 0, count: rows * u)
+  x.scalars.withUnsafeBufferPointer { xp in
+    k.scalars.withUnsafeBufferPointer { kp in
+      out.withUnsafeMutableBufferPointer { op in
+        for r in 0..<rows {
+          let ob = r * u
+          if let b { for j in 0..<u { op[ob + j] = b.scalars[j] } }
+          for a in 0..<i {
+            let xv = xp[r * i + a]
+            if xv == 0 { continue }
+            let kb = a * u
+            for j in 0..<u { op[ob + j] += xv * kp[kb + j] }
+          }
+        }
+      }
+    }
+  }
+  return Tensor(shape: Array(x.shape.dropLast()) + [u], scalars: out)
+}
+
+func knownCount(_ s: Shape) -> Int? {
+  var n = 1
+  for d in s { guard let d else { return nil }; n *= d }
+  return n
+}
+
+// MARK: - Simple layers
+
+final class InputKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "InputLayer"
+  let shape: Shape?
+  let isInteger: Bool
+  var parameterCount: Int { 0 }
+  init(name: String, location: String, shape: Shape?, isInteger: Bool) {
+    self.name = name; self.location = location; self.shape = shape; self.isInteger = isInteger
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [shape ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] { inputs }
+}
+
+/// Dropout, SpatialDropout1D, GaussianNoise, ... : identity at inference; the mask passes.
+final class IdentityKLayer: KerasLayer {
+  let name: String, className: String, location: String
+  var parameterCount: Int { 0 }
+  init(name: String, className: String, location: String) { self.name = name; self.className = className; self.location = location }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] { [try one(inputs)] }
+}
+
+final class ActivationKLayer: KerasLayer {
+  let name: String, className: String, location: String
+  let activation: KerasActivation
+  var parameterCount: Int { 0 }
+  init(name: String, className: String, location: String, activation: KerasActivation) {
+    self.name = name; self.className = className; self.location = location; self.activation = activation
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    var v = try one(inputs)
+    activation.apply(&v.t)
+    return [v]
+  }
+}
+
+final class DenseKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Dense"
+  let kernel: Tensor<Double>, bias: Tensor<Double>?
+  let activation: KerasActivation
+  var parameterCount: Int { kernel.count + (bias?.count ?? 0) }
+  init(name: String, location: String, kernel: Tensor<Double>, bias: Tensor<Double>?, activation: KerasActivation) {
+    self.name = name; self.location = location; self.kernel = kernel; self.bias = bias; self.activation = activation
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? [nil]
+    return [Array(s.dropLast()) + [kernel.shape[1]]]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    var v = try one(inputs)
+    guard v.t.rank >= 2, v.t.shape.last == kernel.shape[0] else {
+      throw bad("input has shape \(KerasImportError.dims(v.t.shape)), expected (..., \(kernel.shape[0])) from the kernel \(KerasImportError.dims(kernel.shape))")
+    }
+    v.t = dense(v.t, kernel, bias)
+    activation.apply(&v.t)
+    return [v]
+  }
+}
+
+final class EmbeddingKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Embedding"
+  let table: Tensor<Double>
+  let maskZero: Bool
+  var parameterCount: Int { table.count }
+  init(name: String, location: String, table: Tensor<Double>, maskZero: Bool) {
+    self.name = name; self.location = location; self.table = table; self.maskZero = maskZero
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [(inputs.first ?? [nil]) + [table.shape[1]]] }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    let vocab = table.shape[0], d = table.shape[1]
+    var out = [Double](repeating: 0, count: v.t.count * d)
+    for (k, x) in v.t.scalars.enumerated() {
+      guard x == x.rounded(), x >= 0, Int(x) < vocab else {
+        throw bad("input value \(x) at flat index \(k) is not an index in 0..<\(vocab) (input_dim); Embedding inputs are integer token ids")
+      }
+      let row = Int(x)
+      for j in 0..<d { out[k * d + j] = table.scalars[row * d + j] }
+    }
+    var mask: [Bool]? = nil
+    if maskZero { mask = v.t.scalars.map { $0 != 0 } }
+    return [Value(t: Tensor(shape: v.t.shape + [d], scalars: out), mask: mask)]
+  }
+}
+
+final class MaskingKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Masking"
+  let maskValue: Double
+  var parameterCount: Int { 0 }
+  init(name: String, location: String, maskValue: Double) { self.name = name; self.location = location; self.maskValue = maskValue }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    var v = try one(inputs)
+    guard v.t.rank == 3 else { throw bad("Masking expects (N, T, F), got \(KerasImportError.dims(v.t.shape))") }
+    let n = v.t.shape[0], steps = v.t.shape[1], f = v.t.shape[2]
+    var mask = [Bool](repeating: false, count: n * steps)
+    for s in 0..<(n * steps) {
+      mask[s] = (0..<f).contains { v.t.scalars[s * f + $0] != maskValue }
+      if !mask[s] { for j in 0..<f { v.t.scalars[s * f + j] = 0 } }
+    }
+    v.mask = mask
+    return [v]
+  }
+}
+
+final class FlattenKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Flatten"
+  var parameterCount: Int { 0 }
+  init(name: String, location: String) { self.name = name; self.location = location }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? [nil]
+    return [[s.first ?? nil, knownCount(Array(s.dropFirst()))]]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    let n = v.t.shape.first ?? 1
+    return [Value(t: v.t.reshaped([n, v.t.count / Swift.max(n, 1)]), mask: nil)]
+  }
+}
+
+final class ReshapeKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Reshape"
+  let target: [Int]
+  var parameterCount: Int { 0 }
+  init(name: String, location: String, target: [Int]) { self.name = name; self.location = location; self.target = target }
+  func resolved(_ total: Int?) -> Shape {
+    guard target.contains(-1) else { return target.map { $0 } }
+    let known = target.filter { $0 != -1 }.reduce(1, *)
+    return target.map { $0 == -1 ? total.map { $0 / Swift.max(known, 1) } : $0 }
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? [nil]
+    return [[s.first ?? nil] + resolved(knownCount(Array(s.dropFirst())))]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    let n = v.t.shape.first ?? 1
+    let per = v.t.count / Swift.max(n, 1)
+    let dims = resolved(per).map { $0 ?? 0 }
+    guard dims.reduce(1, *) == per else {
+      throw bad("cannot reshape \(KerasImportError.dims(v.t.shape)) to (N, \(target.map(String.init).joined(separator: ", ")))")
+    }
+    return [Value(t: v.t.reshaped([n] + dims), mask: nil)]
+  }
+}
+
+final class RepeatVectorKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "RepeatVector"
+  let times: Int
+  var parameterCount: Int { 0 }
+  init(name: String, location: String, times: Int) { self.name = name; self.location = location; self.times = times }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? [nil, nil]
+    return [[s.first ?? nil, times, s.last ?? nil]]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    guard v.t.rank == 2 else { throw bad("RepeatVector expects (N, F), got \(KerasImportError.dims(v.t.shape))") }
+    let n = v.t.shape[0], f = v.t.shape[1]
+    var out = [Double](repeating: 0, count: n * times * f)
+    for b in 0..<n { for t in 0..<times { for j in 0..<f { out[(b * times + t) * f + j] = v.t.scalars[b * f + j] } } }
+    return [Value(t: Tensor(shape: [n, times, f], scalars: out), mask: nil)]
+  }
+}
+
+final class PermuteKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "Permute"
+  /// 1-based axes excluding the batch, as Keras' `dims`.
+  let dims: [Int]
+  var parameterCount: Int { 0 }
+  init(name: String, location: String, dims: [Int]) { self.name = name; self.location = location; self.dims = dims }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? []
+    guard s.count == dims.count + 1 else { return [[s.first ?? nil] + dims.map { _ in nil }] }
+    return [[s[0]] + dims.map { s[$0] }]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    guard v.t.rank == dims.count + 1 else {
+      throw bad("Permute(\(dims)) expects rank \(dims.count + 1), got \(KerasImportError.dims(v.t.shape))")
+    }
+    return [Value(t: v.t.transposed([0] + dims), mask: nil)]
+  }
+}
+
+/// BatchNormalization at inference: `gamma * (x - mean) / sqrt(var + eps) + beta` along `axis`.
+final class BatchNormKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "BatchNormalization"
+  let axis: Int
+  let gamma: Tensor<Double>?, beta: Tensor<Double>?, mean: Tensor<Double>, variance: Tensor<Double>
+  let epsilon: Double
+  var parameterCount: Int { (gamma?.count ?? 0) + (beta?.count ?? 0) + mean.count + variance.count }
+  init(name: String, location: String, axis: Int, gamma: Tensor<Double>?, beta: Tensor<Double>?,
+       mean: Tensor<Double>, variance: Tensor<Double>, epsilon: Double) {
+    self.name = name; self.location = location; self.axis = axis
+    self.gamma = gamma; self.beta = beta; self.mean = mean; self.variance = variance; self.epsilon = epsilon
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    var v = try one(inputs)
+    let ax = axis < 0 ? v.t.rank + axis : axis
+    guard ax >= 0, ax < v.t.rank, v.t.shape[ax] == mean.count else {
+      throw bad("input shape \(KerasImportError.dims(v.t.shape)) does not have \(mean.count) features on axis \(axis)")
+    }
+    let c = mean.count
+    let inner = v.t.shape[(ax + 1)...].reduce(1, *)
+    // The same arithmetic as Keras: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma.
+    var inv = [Double](repeating: 0, count: c), off = [Double](repeating: 0, count: c)
+    for j in 0..<c {
+      inv[j] = 1 / (variance.scalars[j] + epsilon).squareRoot() * (gamma?.scalars[j] ?? 1)
+      off[j] = (beta?.scalars[j] ?? 0) - mean.scalars[j] * inv[j]
+    }
+    for i in v.t.scalars.indices {
+      let j = (i / inner) % c
+      v.t.scalars[i] = v.t.scalars[i] * inv[j] + off[j]
+    }
+    return [v]
+  }
+}
+
+/// LayerNormalization over the last axis (Keras' default `axis=-1`).
+final class LayerNormKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "LayerNormalization"
+  let gamma: Tensor<Double>?, beta: Tensor<Double>?
+  let epsilon: Double
+  var parameterCount: Int { (gamma?.count ?? 0) + (beta?.count ?? 0) }
+  init(name: String, location: String, gamma: Tensor<Double>?, beta: Tensor<Double>?, epsilon: Double) {
+    self.name = name; self.location = location; self.gamma = gamma; self.beta = beta; self.epsilon = epsilon
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    var v = try one(inputs)
+    let f = v.t.shape.last ?? 1
+    guard gamma == nil || gamma!.count == f, beta == nil || beta!.count == f else {
+      throw bad("input shape \(KerasImportError.dims(v.t.shape)) does not end in \(gamma?.count ?? beta?.count ?? f) features")
+    }
+    var base = 0
+    while base < v.t.count {
+      var m = 0.0
+      for j in 0..<f { m += v.t.scalars[base + j] }
+      m /= Double(f)
+      var s = 0.0
+      for j in 0..<f { let d = v.t.scalars[base + j] - m; s += d * d }
+      let inv = 1 / (s / Double(f) + epsilon).squareRoot()
+      for j in 0..<f {
+        v.t.scalars[base + j] = (v.t.scalars[base + j] - m) * inv * (gamma?.scalars[j] ?? 1) + (beta?.scalars[j] ?? 0)
+      }
+      base += f
+    }
+    return [v]
+  }
+}
+
+/// Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum.
+final class MergeKLayer: KerasLayer {
+  let name: String, className: String, location: String
+  let axis: Int
+  var parameterCount: Int { 0 }
+  init(name: String, className: String, location: String, axis: Int) {
+    self.name = name; self.className = className; self.location = location; self.axis = axis
+  }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    guard var s = inputs.first else { return [[nil]] }
+    if className == "Concatenate" {
+      let ax = axis < 0 ? s.count + axis : axis
+      if ax >= 0 && ax < s.count {
+        s[ax] = inputs.reduce(0 as Int?) { acc, x in
+          guard let acc, ax < x.count, let d = x[ax] else { return nil }
+          return acc + d
+        }
+      }
+    }
+    return [s]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    guard inputs.count >= 2 || (className != "Subtract" && inputs.count >= 1) else {
+      throw bad("\(className) needs at least two inputs, got \(inputs.count)")
+    }
+    var mask: [Bool]? = nil
+    for v in inputs { if let m = v.mask { mask = mask.map { zip($0, m).map { $0 && $1 } } ?? m } }
+    if className == "Concatenate" {
+      let rank = inputs[0].t.rank
+      let ax = axis < 0 ? rank + axis : axis
+      for v in inputs where v.t.rank != rank || (0..<rank).contains(where: { $0 != ax && v.t.shape[$0] != inputs[0].t.shape[$0] }) {
+        throw bad("Concatenate(axis=\(axis)) inputs have shapes \(inputs.map { KerasImportError.dims($0.t.shape) }), which differ off the axis")
+      }
+      return [Value(t: Tensor.concatenate(inputs.map(\.t), axis: ax), mask: mask)]
+    }
+    for v in inputs where v.t.shape != inputs[0].t.shape {
+      throw bad("\(className) inputs have shapes \(inputs.map { KerasImportError.dims($0.t.shape) }); they must be equal")
+    }
+    var out = inputs[0].t
+    for v in inputs.dropFirst() {
+      for i in out.scalars.indices {
+        let a = out.scalars[i], b = v.t.scalars[i]
+        switch className {
+        case "Add", "Average": out.scalars[i] = a + b
+        case "Subtract": out.scalars[i] = a - b
+        case "Multiply": out.scalars[i] = a * b
+        case "Maximum": out.scalars[i] = Swift.max(a, b)
+        case "Minimum": out.scalars[i] = Swift.min(a, b)
+        default: break
+        }
+      }
+    }
+    if className == "Average" { for i in out.scalars.indices { out.scalars[i] /= Double(inputs.count) } }
+    return [Value(t: out, mask: mask)]
+  }
+}
+
+/// TimeDistributed(layer): the inner layer on `(N*T, ...)`; the mask passes.
+final class TimeDistributedKLayer: KerasLayer {
+  let name: String, location: String
+  let className = "TimeDistributed"
+  let inner: KerasLayer
+  var parameterCount: Int { inner.parameterCount }
+  init(name: String, location: String, inner: KerasLayer) { self.name = name; self.location = location; self.inner = inner }
+  func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
+    let s = inputs.first ?? [nil, nil]
+    guard s.count >= 2 else { return [[nil]] }
+    let o = try inner.outputShapes([[nil] + Array(s.dropFirst(2))])
+    return [[s[0], s[1]] + Array((o.first ?? [nil]).dropFirst())]
+  }
+  func call(_ inputs: [Value]) throws -> [Value] {
+    let v = try one(inputs)
+    guard v.t.rank >= 3 else { throw bad("TimeDistributed expects (N, T, ...), got \(KerasImportError.dims(v.t.shape))") }
+    let n = v.t.shape[0], steps = v.t.shape[1]
+    let flat = Value(t: v.t.reshaped([n * steps] + Array(v.t.shape.dropFirst(2))), mask: nil)
+    guard let o = try inner.call([flat]).first else { throw bad("the wrapped layer returned nothing") }
+    return [Value(t: o.t.reshaped([n, steps] + Array(o.t.shape.dropFirst())), mask: v.mask)]
+  }
+}

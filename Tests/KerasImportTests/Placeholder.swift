@@ -1,1 +1,0 @@
-// Keras import tests land with the Keras import issue.
