@@ -293,6 +293,45 @@ import Testing
     #expect(close(out["state/1"]!, reference.layers[1].finalStates[0].h))
   }
 
+  /// DropoutWrapper (keep 1.0) and DeviceWrapper are the identity and keep the names;
+  /// dropout itself, a residual in the canonical form and a size-changing residual are named.
+  @Test func cellWrappers() throws {
+    let gru = #"{"class":"GRUCell","kwargs":{"num_units":3}}"#
+    let w: NamedTensors<Float> = Self.weights([("rnn/gru_cell/gates/kernel", [6, 6]), ("rnn/gru_cell/gates/bias", [6]),
+                                              ("rnn/gru_cell/candidate/kernel", [6, 3]), ("rnn/gru_cell/candidate/bias", [3])])
+    let plain = try TF1.importNetwork(config: Self.config(#"{"cell":\#(gru)}"#), weights: w)
+    let wrapped = try TF1.importNetwork(
+      config: Self.config(#"{"cell":{"class":"DeviceWrapper","kwargs":{"device":"/cpu:0"},"cell":{"class":"DropoutWrapper","kwargs":{"input_keep_prob":1.0,"output_keep_prob":1,"state_keep_prob":1.0},"cell":\#(gru)}}}"#),
+      weights: w)
+    #expect(wrapped == plain)
+    #expect {
+      _ = try TF1.importNetwork(config: Self.config(#"{"cell":{"class":"DropoutWrapper","kwargs":{"output_keep_prob":0.5},"cell":\#(gru)}}"#), weights: w)
+    } throws: { error in
+      guard case RNNRefError.unsupported(_, let feature) = error else { return false }
+      return feature.contains("cell.kwargs.output_keep_prob") && feature.contains("0.5")
+    }
+    #expect {
+      _ = try TF1.importNetwork(config: Self.config(#"{"cell":{"class":"ResidualWrapper","cell":\#(gru)}}"#), weights: w)
+    } throws: { error in
+      guard case RNNRefError.unsupported(_, let feature) = error else { return false }
+      return feature.contains("ResidualWrapper")
+    }
+    // input size 3 == num_units 3 runs; a residual over input size 2 cannot add
+    var seed: UInt64 = 51
+    let out = try TF1.evaluate(config: Self.config(#"{"cell":{"class":"ResidualWrapper","cell":\#(gru)}}"#), weights: w,
+                               inputs: NamedTensors([("inputs", Self.random([2, 4, 3], seed: &seed))]))
+    #expect(out.names == ["outputs", "state"])
+    let w2: NamedTensors<Float> = Self.weights([("rnn/gru_cell/gates/kernel", [5, 6]), ("rnn/gru_cell/gates/bias", [6]),
+                                               ("rnn/gru_cell/candidate/kernel", [5, 3]), ("rnn/gru_cell/candidate/bias", [3])])
+    #expect {
+      _ = try TF1.evaluate(config: Self.config(#"{"cell":{"class":"ResidualWrapper","cell":\#(gru)}}"#), weights: w2,
+                           inputs: NamedTensors([("inputs", Self.random([2, 4, 2], seed: &seed))]))
+    } throws: { error in
+      guard case RNNRefError.invalidConfig(let key, let value, _) = error else { return false }
+      return key.contains("rnn/gru_cell") && value.contains("input size 2") && value.contains("output size 3")
+    }
+  }
+
   // MARK: errors name the weight and shapes
 
   static let peepholeConfig = config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver":"dynamic_rnn"}"#)

@@ -32,6 +32,12 @@
 /// `basic_lstm_cell`, `lstm_cell`, `gru_cell`), and a `MultiRNNCell` adds
 /// `multi_rnn_cell/cell_<k>/` before it: `rnn/multi_rnn_cell/cell_0/lstm_cell/kernel`.
 ///
+/// Cell wrappers (`tf_keras/src/layers/rnn/legacy_cell_wrappers.py`) keep the
+/// variable names: `DropoutWrapper` with every keep probability 1.0 and
+/// `DeviceWrapper` are the identity; `ResidualWrapper` outputs `input + output`.
+/// The canonical `Network` has no residual, so `importNetwork` rejects it and
+/// `evaluate` composes it around the engine's per-layer runs.
+///
 /// Native run (layouts; fixtures/README.md "### tf1" documents the config):
 /// - `inputs`: `(N, T, I)`, or `(T, N, I)` with `time_major` and always for the
 ///   static drivers (their list of T tensors `(N, I)`, stacked).
@@ -87,6 +93,8 @@ public enum TF1: NetworkConvention {
     var cellClip: Double? = nil
     var numProj: Int? = nil
     var projClip: Double? = nil
+    /// Wrapped in `ResidualWrapper`: the cell's output is `input + output`.
+    var residual = false
 
     var isLSTM: Bool { cls == .basicLSTM || cls == .lstm }
     var outputSize: Int { numProj ?? numUnits }
@@ -182,7 +190,58 @@ public enum TF1: NetworkConvention {
     return Model(fw: fw, bw: bw, driver: driver, timeMajor: timeMajor, scope: scope, passed: passed)
   }
 
-  static func parseStack(_ json: JSONValue, key: String) throws -> StackSpec {
+  static let wrapperClasses: Set<String> = ["DropoutWrapper", "DeviceWrapper", "ResidualWrapper"]
+
+  /// Peels `DropoutWrapper` (every keep probability 1.0: inference), `DeviceWrapper`
+  /// and `ResidualWrapper` (default `residual_fn`) off a cell; none changes the
+  /// variable names. Returns the wrapped cell, its key and whether a residual wraps it.
+  static func peelWrappers(_ json: JSONValue, key: String) throws -> (JSONValue, String, Bool) {
+    var current = json, k = key, residual = false
+    while let cls = current["class"]?.string, wrapperClasses.contains(cls) {
+      let kw = current["kwargs"]?.object ?? [:]
+      let allowed: Set<String>
+      switch cls {
+      case "DropoutWrapper":
+        allowed = ["input_keep_prob", "output_keep_prob", "state_keep_prob", "variational_recurrent", "input_size",
+                   "dtype", "seed", "dropout_state_filter_visitor"]
+        for p in ["input_keep_prob", "output_keep_prob", "state_keep_prob"] {
+          if let v = kw[p], !v.isNull, v.double != 1.0 {
+            throw RNNRefError.unsupported(
+              framework: "a reference run", feature: "`\(k).kwargs.\(p)` = \(v.jsonText): dropout is random; "
+                + "capture the inference graph (keep probabilities 1.0)")
+          }
+        }
+      case "ResidualWrapper":
+        allowed = ["residual_fn"]
+        if let v = kw["residual_fn"], !v.isNull {
+          throw RNNRefError.unsupported(framework: framework, feature: "a custom `residual_fn` in `\(k)` (only the default input + output)")
+        }
+        if residual {
+          throw RNNRefError.unsupported(framework: framework, feature: "nested ResidualWrappers in `\(k)`")
+        }
+        residual = true
+      default:
+        allowed = ["device"]
+      }
+      for name in kw.keys.sorted() where !allowed.contains(name) {
+        throw RNNRefError.invalidConfig(key: "\(k).kwargs.\(name)", value: kw[name]!.jsonText,
+                                        reason: "not a \(cls) argument this adapter knows")
+      }
+      guard let inner = current["cell"] else {
+        throw RNNRefError.invalidConfig(key: "\(k).cell", value: "absent", reason: "\(cls) needs the `cell` it wraps")
+      }
+      current = inner
+      k += ".cell"
+    }
+    return (current, k, residual)
+  }
+
+  static func parseStack(_ outer: JSONValue, key outerKey: String) throws -> StackSpec {
+    let (json, key, residual) = try peelWrappers(outer, key: outerKey)
+    if residual && json["class"]?.string == "MultiRNNCell" {
+      throw RNNRefError.unsupported(framework: framework,
+                                    feature: "a ResidualWrapper around a MultiRNNCell (`\(outerKey)`); wrap the cells inside it")
+    }
     guard let cls = json["class"]?.string else {
       throw RNNRefError.invalidConfig(key: "\(key).class", value: json["class"]?.jsonText ?? "absent",
                                       reason: "expected MultiRNNCell or one of "
@@ -204,10 +263,11 @@ public enum TF1: NetworkConvention {
       }
       return StackSpec(cells: specs, isMulti: true, stateIsTuple: isTuple)
     }
-    return StackSpec(cells: [try parseCell(json, key: key)], isMulti: false, stateIsTuple: true)
+    return StackSpec(cells: [try parseCell(outer, key: outerKey)], isMulti: false, stateIsTuple: true)
   }
 
-  static func parseCell(_ json: JSONValue, key: String) throws -> CellSpec {
+  static func parseCell(_ outer: JSONValue, key outerKey: String) throws -> CellSpec {
+    let (json, key, residual) = try peelWrappers(outer, key: outerKey)
     let name = json["class"]?.string ?? ""
     guard let cls = CellClass(rawValue: name) else {
       throw RNNRefError.invalidConfig(key: "\(key).class", value: name.isEmpty ? "absent" : name,
@@ -244,6 +304,7 @@ public enum TF1: NetworkConvention {
       throw RNNRefError.invalidConfig(key: "\(key).kwargs.num_units", value: "absent", reason: "\(cls.rawValue) needs num_units")
     }
     var spec = CellSpec(cls: cls, numUnits: units, scopeName: cls.defaultScopeName)
+    spec.residual = residual
     if let n = kw["name"], !n.isNull {
       guard let s = n.string, !s.isEmpty else {
         throw RNNRefError.invalidConfig(key: "\(key).kwargs.name", value: n.jsonText, reason: "expected a non-empty string")
@@ -349,6 +410,11 @@ public enum TF1: NetworkConvention {
       let path = cellPath(stack, k, scope: scope)
       let H = spec.numUnits, P = spec.outputSize, I = inSize
       let what = "\(spec.describe) at `\(path)`, input size \(I)"
+      if spec.residual && I != P {
+        throw RNNRefError.invalidConfig(
+          key: "ResidualWrapper(\(spec.cls.rawValue)) at `\(path)`", value: "input size \(I), output size \(P)",
+          reason: "the residual adds the input to the output, so both sizes must be equal")
+      }
       switch spec.cls {
       case .basicRNN:
         let kernel = try reader.take("\(path)/kernel", [I + H, H], "\(what): (input size + num_units, num_units)")
@@ -436,6 +502,11 @@ public enum TF1: NetworkConvention {
     config: JSONValue, weights: NamedTensors<Scalar>
   ) throws -> Network<Scalar> {
     let m = try importModel(config: config, weights: weights, inputSize: nil)
+    let specs = m.model.fw.cells + (m.model.bw?.cells ?? [])
+    if specs.contains(where: \.residual) {
+      throw RNNRefError.unsupported(framework: "the canonical Network",
+                                    feature: "ResidualWrapper (no residual connection in the canonical form; `evaluate` runs it)")
+    }
     guard let bw = m.bw else {
       return Network(layers: m.fw.map { RecurrentLayer(direction: .forward, cells: [$0]) })
     }
@@ -736,23 +807,46 @@ public enum TF1: NetworkConvention {
                                         + expected.map { "`\($0)`" }.joined(separator: ", "))
     }
 
-    func runStack(_ cells: [Cell<Scalar>], direction: Direction, initial: [LayerState<Scalar>]?)
+    func runStack(_ cells: [Cell<Scalar>], specs: [CellSpec], direction: Direction, initial: [LayerState<Scalar>]?)
       throws -> (outputs: Tensor<Scalar>, states: [LayerState<Scalar>]) {
-      let net = Network(layers: cells.map { RecurrentLayer(direction: direction, cells: [$0], padding: .zeroOutput,
-                                                           reverseOutputOrder: .alignedToInput) })
-      let out = try Engine.run(net, input: xt, mask: mask, initialStates: initial.map { $0.map { [$0] } })
-      return (out.last.merged, out.layers.map { $0.finalStates[0] })
+      let layers = cells.map { RecurrentLayer(direction: direction, cells: [$0], padding: .zeroOutput,
+                                              reverseOutputOrder: .alignedToInput) }
+      guard specs.contains(where: \.residual) else {
+        let out = try Engine.run(Network(layers: layers), input: xt, mask: mask, initialStates: initial.map { $0.map { [$0] } })
+        return (out.last.merged, out.layers.map { $0.finalStates[0] })
+      }
+      // ResidualWrapper: layer by layer, output = input + cell output; the driver
+      // zeroes steps past each length after the whole cell, so those are re-zeroed.
+      var current = xt
+      var states: [LayerState<Scalar>] = []
+      for (k, layer) in layers.enumerated() {
+        let out = try Engine.run(layer, input: current, mask: mask, initialStates: initial.map { [$0[k]] })
+        states.append(out.finalStates[0])
+        var y = out.merged
+        if specs[k].residual {
+          for i in y.scalars.indices { y.scalars[i] += current.scalars[i] }
+          if let mask {
+            let F = y.shape[2]
+            for t in 0..<T { for n in 0..<N where !mask[batch: n, step: t] {
+              let base = (t * N + n) * F
+              for f in 0..<F { y.scalars[base + f] = 0 }
+            } }
+          }
+        }
+        current = y
+      }
+      return (current, states)
     }
     func native(_ y: Tensor<Scalar>) -> Tensor<Scalar> { model.isTimeMajor ? y : y.transposed([1, 0, 2]) }
 
     var result = NamedTensors<Scalar>()
-    let fw = try runStack(m.fw, direction: .forward, initial: fwInit)
+    let fw = try runStack(m.fw, specs: model.fw.cells, direction: .forward, initial: fwInit)
     guard let bwCells = m.bw, let bwStack = model.bw else {
       result.append("outputs", native(fw.outputs))
       try writeStates(fw.states, stack: model.fw, prefix: "state", into: &result)
       return result
     }
-    let bw = try runStack(bwCells, direction: .reverse, initial: bwInit)
+    let bw = try runStack(bwCells, specs: bwStack.cells, direction: .reverse, initial: bwInit)
     if model.driver == .staticBidirectional {
       result.append("outputs", Tensor.concatenate([fw.outputs, bw.outputs], axis: 2))
     } else {
