@@ -53,7 +53,8 @@ public final class Dataset: Object {
 
   /// Reads the hyperslab `offset ..< offset + count` (one entry per dimension)
   /// without reading the rest of the dataset.
-  public func read<T: HDF5Numeric>(offset: [Int], count: [Int], as: T.Type = T.self) throws -> [T] {
+  public func read<T: HDF5Numeric>(offset: [Int], count: [Int], as: T.Type = T.self,
+                                   limitBytes: Int = defaultReadLimitBytes) throws -> [T] {
     try withReader("read hyperslab offset \(offset) count \(count) as \(T.self)") { r in
       let shape = try r.extent().shape
       guard offset.count == shape.count, count.count == shape.count,
@@ -61,7 +62,7 @@ public final class Dataset: Object {
         throw r.loc.error(.invalidArgument, r.op, "the selection is outside the dataset shape \(shape)",
                           hint: "Give one offset and count per dimension with offset + count <= shape")
       }
-      let n = count.reduce(1, *)
+      let n = try r.checkedCount(.simple(count), bytesPerElement: T.hdf5Kind.size, limit: limitBytes)
       if n == 0 { return [] }
       let start = offset.map { hsize_t($0) }, cnt = count.map { hsize_t($0) }
       try r.loc.check(H5Sselect_hyperslab(r.space, H5S_SELECT_SET, start, nil, cnt, nil), r.op)

@@ -173,8 +173,9 @@ import Testing
     #expect(d.storageSize == 0)
     let e = expectHDF5Error(.tooLarge, file: path) { _ = try d.read(as: Double.self) }
     #expect(e?.description.contains("8 TiB") == true, "\(e?.description ?? "")")
-    // A hyperslab of it is fine (fill value).
+    // A small hyperslab of it is fine (fill value); a huge one is refused too.
     #expect(try d.read(offset: [5, 5], count: [2, 2], as: Float.self) == [0, 0, 0, 0])
+    expectHDF5Error(.tooLarge, file: path) { _ = try d.read(offset: [0, 0], count: [1 << 20, 1 << 20], as: Float.self) }
     expectHDF5Error(.tooLarge, file: TestData.path("dtypes.h5")) {
       _ = try File(path: TestData.path("dtypes.h5")).dataset("cube").read(as: Double.self, limitBytes: 100)
     }
