@@ -212,7 +212,12 @@ extension Case {
     lines.append("  cell:        \(cell), run in \(dtype)")
     lines.append("  description: \(description)")
     lines.append("  config:")
-    for l in prettyJSON(config, indent: 4) { lines.append(l) }
+    let configLines = prettyJSON(config, indent: 4)
+    let shown = 60
+    lines += configLines.prefix(shown)
+    if configLines.count > shown {
+      lines.append("    ... (\(configLines.count - shown) more lines; the full JSON is the root attribute `config`)")
+    }
     func section(_ title: String, _ t: NamedTensors<Double>, types: [String: String]? = nil) {
       lines.append("  \(title) (\(t.entries.count)):")
       for e in t.entries {
