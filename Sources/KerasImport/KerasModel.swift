@@ -48,6 +48,7 @@ public final class KerasModel: CustomStringConvertible {
     guard let store = loaded.store else {
       throw KerasImportError(.noWeights, "\(url.path): no weights found")
     }
+    try Self.refuseLambda(loaded.model, source: loaded.path, location: "")
     let spec = try GraphParser.parse(loaded.model, location: "")
     self.name = spec.name
     let builder = Builder(version: KerasVersion(text: version), source: loaded.weightsPath, store: store)
@@ -57,6 +58,25 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
     }
     self.graph = try builder.build(spec, queues: queues)
+  }
+
+  /// A Lambda anywhere in the architecture is an error before anything else is built:
+  /// its `function` (marshalled bytecode) is never read.
+  static func refuseLambda(_ v: JSONValue, source: String, location: String) throws {
+    switch v {
+    case .object(let o):
+      let name = o["config"]?["name"]?.string ?? o["name"]?.string
+      if o["class_name"]?.string == "Lambda" {
+        throw KerasImportError(.lambdaLayer, "\(source): layer `\(name ?? "?")` (at \(location.isEmpty ? "the model" : location)) is a Lambda layer: it holds arbitrary Python code, which is never executed or unmarshalled; rebuild the model without the Lambda (or cut it at the layer before) and save it again")
+      }
+      let here = name.map { location.isEmpty ? $0 : location + " > " + $0 } ?? location
+      for (k, x) in o.sorted(by: { $0.key < $1.key }) where k != "function" {
+        try refuseLambda(x, source: source, location: o["class_name"] != nil ? here : location)
+      }
+    case .array(let a):
+      for x in a { try refuseLambda(x, source: source, location: location) }
+    default: return
+    }
   }
 
   static func weighted(_ cls: String) -> Bool {
@@ -87,7 +107,8 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
     }
     for (k, (t, s)) in zip(inputs, inputShapes).enumerated() {
-      let ok = t.rank == s.count && zip(t.shape, s).allSatisfy { $1 == nil || $0 == $1! || $1 == s.first! }
+      // The batch axis is free (Keras predicts any batch for a non-stateful model).
+      let ok = t.rank == s.count && zip(t.shape, s).enumerated().allSatisfy { k, p in k == 0 || p.1 == nil || p.0 == p.1! }
       guard ok else {
         throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) has shape \(KerasImportError.dims(t.shape)), the model expects \(KerasImportError.dims(s)) (None = any size)")
       }

@@ -1,6 +1,94 @@
 import ArgumentParser
+import Foundation
+import HDF5
+import KerasImport
+import RNNRef
 
 struct PredictCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "predict", abstract: "Run a Keras model on inputs (placeholder until Keras import lands).")
+    commandName: "predict",
+    abstract: "Run a saved Keras model on inputs and write or show every output.",
+    discussion: """
+      MODEL is a Keras file: a legacy .h5 full model (Keras 1/2, tf.keras, tf-keras, Keras 3), a .keras \
+      archive, or an architecture JSON (model.to_json() or config.json) with --weights (a save_weights \
+      .h5 or a Keras 3 .weights.h5). Give one --input per model input, in the model's input order: a \
+      .npy file, or an HDF5 file whose dataset --dataset (default x) holds the batch-major array. \
+      --output writes a .npy (single output) or an HDF5 file with datasets output_0, output_1, ...; \
+      without it the shapes and first values of each output are printed. The model computes in float64; \
+      outputs are written as float32 unless --float64.
+      """)
+
+  @Argument(help: "The Keras model file (.h5, .keras, or architecture .json with --weights).") var model: String
+  @Option(help: "A separate weights file (save_weights .h5 or Keras 3 .weights.h5).") var weights: String?
+  @Option(name: .customLong("input"), help: "An input (.npy or HDF5); repeat for each model input, in order.")
+  var inputs: [String] = []
+  @Option(help: "The dataset to read from HDF5 inputs.") var dataset: String = "x"
+  @Option(help: "Write the outputs here: .npy (single output) or .h5 (output_0, output_1, ...).") var output: String?
+  @Flag(help: "Write float64 instead of float32.") var float64 = false
+  @Flag(help: "Print the model summary before predicting.") var summary = false
+
+  func validate() throws {
+    if inputs.isEmpty { throw ValidationError("Please give at least one --input (a .npy or HDF5 file per model input).") }
+    if let o = output, !(o.hasSuffix(".npy") || o.hasSuffix(".h5") || o.hasSuffix(".hdf5")) {
+      throw ValidationError("Please give --output ending in .npy (single output) or .h5/.hdf5.")
+    }
+  }
+
+  static func readInput(_ path: String, dataset: String) throws -> Tensor<Double> {
+    let url = URL(fileURLWithPath: path)
+    switch FileKind.sniff(path: path) {
+    case .hdf5:
+      let f = try HDF5.File(path: path)
+      guard try f.exists(dataset) else {
+        throw ValidationError("\(path) has no dataset `\(dataset)`; pass --dataset with the name of the input array")
+      }
+      let ds = try f.dataset(dataset)
+      return Tensor(shape: try ds.shape, scalars: try ds.read(as: Double.self))
+    case .missing:
+      throw ValidationError("input \(path) does not exist")
+    default:
+      return try NPY.read(url)
+    }
+  }
+
+  func run() throws {
+    do {
+      let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) })
+      if summary { print(m.summary) }
+      guard inputs.count == m.inputNames.count else {
+        throw ValidationError("the model takes \(m.inputNames.count) input(s) (\(m.inputNames.joined(separator: ", "))), \(inputs.count) --input given; give one per input, in this order")
+      }
+      let xs = try inputs.map { try Self.readInput($0, dataset: dataset) }
+      let ys = try m.predict(xs)
+      if let o = output {
+        if o.hasSuffix(".npy") {
+          guard ys.count == 1 else {
+            throw ValidationError("the model has \(ys.count) outputs (\(m.outputNames.joined(separator: ", "))); write them to an .h5 file")
+          }
+          try NPY.write(ys[0], to: URL(fileURLWithPath: o), float64: float64)
+        } else {
+          let f = try HDF5.File.create(path: o)
+          for (k, y) in ys.enumerated() {
+            let ds: Dataset
+            if float64 { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars) }
+            else { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars.map { Float($0) }) }
+            try ds.setAttribute("name", m.outputNames[k])
+          }
+          try f.flush()
+        }
+        print("wrote \(ys.count) output(s) to \(o)")
+      } else {
+        for (k, y) in ys.enumerated() {
+          let first = y.scalars.prefix(8).map { String(format: "%.6g", $0) }.joined(separator: ", ")
+          print("output_\(k) \(m.outputNames[k]): shape \(y.shape), first values [\(first)\(y.count > 8 ? ", ..." : "")]")
+        }
+      }
+    } catch let e as ValidationError {
+      FileHandle.standardError.write(Data("rnnconf predict: \(e.message)\n".utf8))
+      throw ExitCode(1)
+    } catch {
+      FileHandle.standardError.write(Data("rnnconf predict: \(error)\n".utf8))
+      throw ExitCode(1)
+    }
+  }
 }
