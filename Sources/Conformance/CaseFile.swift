@@ -182,25 +182,13 @@ extension Case {
     }
     // Every dataset stored must be listed: nothing is silently ignored.
     if try file.exists(group) {
-      for stored in try datasets(under: try file.group(group), prefix: "") where !seen.contains(stored) {
+      for stored in try file.group(group).datasetPaths() where !seen.contains(stored) {
         throw CaseFileError(.unlistedTensor("/\(group)/\(stored)"), path: r.path,
                             detail: "dataset `/\(group)/\(stored)` is not listed in `\(list)`",
                             hint: "Add it to `\(list)` or remove it from the file")
       }
     }
     return (out, types)
-  }
-
-  private static func datasets(under g: Group, prefix: String) throws -> [String] {
-    var out: [String] = []
-    for c in try g.children() {
-      switch c.kind {
-      case .dataset: out.append(prefix + c.name)
-      case .group: out += try datasets(under: try g.group(c.name), prefix: prefix + c.name + "/")
-      default: break
-      }
-    }
-    return out
   }
 
   /// The case in words, for `rnnconf inspect`.

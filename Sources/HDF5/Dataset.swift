@@ -51,6 +51,13 @@ public final class Dataset: Object {
     try withReader("read dataset as \(T.self)") { try $0.numeric(T.self, limit: limitBytes) }
   }
 
+  /// Reads every element with the dataset's shape (`[]` for a scalar).
+  public func readShaped<T: HDF5Numeric>(as: T.Type = T.self, limitBytes: Int = defaultReadLimitBytes)
+    throws -> (shape: [Int], values: [T])
+  {
+    (try shape, try read(as: T.self, limitBytes: limitBytes))
+  }
+
   /// Reads the hyperslab `offset ..< offset + count` (one entry per dimension)
   /// without reading the rest of the dataset.
   public func read<T: HDF5Numeric>(offset: [Int], count: [Int], as: T.Type = T.self,

@@ -99,6 +99,26 @@ public final class Group: Object {
     }
   }
 
+  /// Paths (relative to this group) of every dataset below it, depth first in
+  /// file order. Soft and external links are not followed.
+  public func datasetPaths() throws -> [String] {
+    var out: [String] = []
+    var visited = Set<UInt64>()
+    func walk(_ g: Group, _ prefix: String, depth: Int) throws {
+      if let a = g.address { guard visited.insert(a).inserted else { return } }
+      guard depth < 64 else { return }
+      for c in try g.children() {
+        switch c.kind {
+        case .dataset: out.append(prefix + c.name)
+        case .group: try walk(try g.group(c.name), prefix + c.name + "/", depth: depth + 1)
+        default: break
+        }
+      }
+    }
+    try walk(self, "", depth: 0)
+    return out
+  }
+
   /// Whether `path` (relative, `/`-separated, or absolute) names an existing link.
   public func exists(_ path: String) throws -> Bool {
     let parts = path.split(separator: "/", omittingEmptySubsequences: true)

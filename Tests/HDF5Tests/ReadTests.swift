@@ -140,6 +140,9 @@ import Testing
     #expect(deep.path == "/mid/b/c/deep")
     #expect(try deep.read(as: Double.self) == [1, 2])
     #expect(try f.group("mid").group("b").dataset("c/deep").shape == [1, 2])
+    #expect(try f.root.datasetPaths() == ["alpha", "mid/b/c/deep", "untracked/a", "untracked/b", "untracked/c"])
+    let shaped = try deep.readShaped(as: Float.self)
+    #expect(shaped.shape == [1, 2] && shaped.values == [1, 2])
   }
 
   @Test func missingGroupAndDatasetNameThePath() throws {
