@@ -137,11 +137,9 @@ struct PreparedCell<S: RNNScalar> {
 
 /// Scratch buffers for one direction's steps, sized for a batch of N.
 struct StepWorkspace<S: RNNScalar> {
-  var gates: [S]
   var recurrent: [S]
   var temp: [S]
   init(cell: PreparedCell<S>, batch n: Int) {
-    gates = [S](repeating: 0, count: n * cell.width)
     recurrent = [S](repeating: 0, count: cell.kind == .gru ? n * cell.width : 0)
     temp = [S](repeating: 0, count: n * cell.hidden)
   }
@@ -149,16 +147,16 @@ struct StepWorkspace<S: RNNScalar> {
 
 extension PreparedCell {
   /// One step for all N rows: `pre (N, G*H)` (x W + folded bias, row stride `width`),
-  /// state `h (N, Hout)`, `c (N, H)` -> `newH`, `newC`.
+  /// state `h (N, Hout)`, `c (N, H)` -> `newH`, `newC`. `pre` is used as scratch
+  /// (the gate pre-activations are accumulated and activated in place).
   func step(
-    batch n: Int, pre: UnsafePointer<S>, h: UnsafePointer<S>, c: UnsafePointer<S>?,
+    batch n: Int, pre: UnsafeMutablePointer<S>, h: UnsafePointer<S>, c: UnsafePointer<S>?,
     newH: UnsafeMutablePointer<S>, newC: UnsafeMutablePointer<S>?,
     workspace ws: inout StepWorkspace<S>, backend: any MatmulBackend
   ) {
     let H = hidden, W = width
-    ws.gates.withUnsafeMutableBufferPointer { gBuf in
-      let g = gBuf.baseAddress!
-      g.update(from: pre, count: n * W)
+    do {
+      let g = pre
       switch kind {
       case .simple:
         backend.multiply(m: n, a: h, lda: outputSize, b: recurrent, c: g, ldc: W, accumulate: true)

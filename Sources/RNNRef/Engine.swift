@@ -85,12 +85,12 @@ public enum Engine {
       precondition(c.shape == [n, prepared.hidden],
                    "Engine.step: state.c has shape \(c.shape), expected [\(n), \(prepared.hidden)]")
     }
-    let pre = projectInputs(prepared, x: x.scalars, rows: n, backend: backend)
+    var pre = projectInputs(prepared, x: x.scalars, rows: n, backend: backend)
     var ws = StepWorkspace(cell: prepared, batch: n)
     var newH = [Scalar](repeating: 0, count: n * prepared.outputSize)
     var newC = [Scalar](repeating: 0, count: prepared.hasCellState ? n * prepared.hidden : 0)
     let c = prepared.hasCellState ? (state.c?.scalars ?? [Scalar](repeating: 0, count: n * prepared.hidden)) : []
-    pre.withUnsafeBufferPointer { preP in
+    pre.withUnsafeMutableBufferPointer { preP in
       state.h.scalars.withUnsafeBufferPointer { hP in
         c.withUnsafeBufferPointer { cP in
           newH.withUnsafeMutableBufferPointer { nh in
@@ -254,7 +254,7 @@ public enum Engine {
     var c = cell.hasCellState ? (initial?.c?.scalars ?? [S](repeating: 0, count: N * H)) : []
     var out = [S](repeating: 0, count: T * N * Hout)
     if T > 0 && N > 0 {
-      let pre = projectInputs(cell, x: x.scalars, rows: T * N, backend: backend)
+      var pre = projectInputs(cell, x: x.scalars, rows: T * N, backend: backend)
       var ws = StepWorkspace(cell: cell, batch: N)
       var newH = [S](repeating: 0, count: N * Hout)
       var newC = [S](repeating: 0, count: c.count)
@@ -262,7 +262,7 @@ public enum Engine {
       for k in 0..<T {
         let t = reversed ? T - 1 - k : k
         let slot = timeReversedOutput ? k : t
-        pre.withUnsafeBufferPointer { preP in
+        pre.withUnsafeMutableBufferPointer { preP in
           h.withUnsafeBufferPointer { hP in
             c.withUnsafeBufferPointer { cP in
               newH.withUnsafeMutableBufferPointer { nh in

@@ -205,6 +205,12 @@ func runBench() {
   }
   let versions = ["torch", "onnxruntime"].compactMap { p in peers.first { $0.key.hasPrefix(p + "/") }?.value.version.map { "\(p) \($0)" } }
   if !versions.isEmpty { print("peers: " + versions.joined(separator: ", ") + "; ratios > 1 mean rnnconf is faster") }
+  print("rnnconf GEMM kernel: \(SwiftMatmul.kernelShape) (wide needs AVX: build with -Xswiftc -target-cpu -Xswiftc native)")
+  if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
+    let one = load.split(separator: " ").first.map(String.init) ?? "?"
+    print("load average (1 min): \(one) on \(ProcessInfo.processInfo.activeProcessorCount) cores"
+          + " (other processes sharing the cores make every column slower and noisier)")
+  }
 }
 
 runBench()
