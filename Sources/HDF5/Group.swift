@@ -227,6 +227,42 @@ public final class Group: Object {
     return Dataset(handle: h, file: file, path: full)
   }
 
+  /// Creates a 1-D dataset of fixed-length, NUL-padded byte strings (numpy `S<n>`).
+  @discardableResult
+  public func createDataset(_ path: String, fixedLengthStrings values: [String]) throws -> Dataset {
+    let full = joinPath(self.path, path)
+    let loc = Location(file: file.path, path: full)
+    let encoded = values.map { Array($0.utf8) }
+    let width = max(1, encoded.map(\.count).max() ?? 1)
+    var bytes = [UInt8](repeating: 0, count: width * values.count)
+    for (i, e) in encoded.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + e.count), with: e) }
+    let h = try Library.sync { () throws -> Handle in
+      let type = try Handle(H5Tcopy(chdf5_T_C_S1()), loc, "make string type", close: H5Tclose)
+      try loc.check(H5Tset_size(type.id, width), "make string type")
+      try loc.check(H5Tset_strpad(type.id, H5T_STR_NULLPAD), "make string type")
+      let ascii = encoded.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
+      try loc.check(H5Tset_cset(type.id, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8), "make string type")
+      let space = try makeSpace([values.count], loc)
+      let lcpl = try intermediateLCPL(loc)
+      let d = try Handle(H5Dcreate2(handle.id, path, type.id, space.id, lcpl.id, chdf5_P_DEFAULT(), chdf5_P_DEFAULT()),
+                         loc, "create dataset", close: H5Dclose)
+      try bytes.withUnsafeBytes {
+        _ = try loc.check(H5Dwrite(d.id, type.id, chdf5_S_ALL(), chdf5_S_ALL(), chdf5_P_DEFAULT(), $0.baseAddress),
+                          "write dataset")
+      }
+      return d
+    }
+    return Dataset(handle: h, file: file, path: full)
+  }
+
+  /// Removes the link at `path` (the object goes when nothing else links to it).
+  public func deleteLink(_ path: String) throws {
+    let full = try resolve(path, "link")
+    try Library.sync {
+      _ = try Location(file: file.path, path: full).check(H5Ldelete(handle.id, path, chdf5_P_DEFAULT()), "delete link")
+    }
+  }
+
   /// Creates a 1-D uint8 dataset holding `bytes` (how case files carry Keras artifacts).
   @discardableResult
   public func createDataset(_ path: String, bytes: [UInt8]) throws -> Dataset {

@@ -107,6 +107,17 @@ public class Object {
     try loc.check(write(attr.id), "write attribute `\(name)`")
   }
 
+  /// Deletes an attribute; a missing one throws `.notFound`.
+  public func deleteAttribute(_ name: String) throws {
+    try Library.sync {
+      let loc = location
+      guard try loc.check(H5Aexists(handle.id, name), "check attribute `\(name)`") > 0 else {
+        throw loc.error(.notFound, "delete attribute `\(name)`", "no attribute `\(name)` on `\(path)`")
+      }
+      try loc.check(H5Adelete(handle.id, name), "delete attribute `\(name)`")
+    }
+  }
+
   /// Writes a numeric attribute: `shape` `[]` for a scalar.
   public func setAttribute<T: HDF5Numeric>(_ name: String, _ values: [T], shape: [Int]? = nil) throws {
     let shape = shape ?? [values.count]

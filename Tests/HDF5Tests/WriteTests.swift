@@ -25,13 +25,16 @@ import Testing
       try root.createDataset("empty", shape: [0, 4], values: [T]())
       try root.createDataset("ints", shape: [3], values: [Int.min, 0, Int.max])
       try root.createDataset("bytes", bytes: [0, 1, 255])
+      try root.createDataset("labels", fixedLengthStrings: ["a", "\u{e9}t\u{e9}", ""])
       let g = try root.createGroup("mid/sub")
       try g.setAttribute("weight_names", fixedLengthStrings: [])
       try f.flush()
     }
     let f = try File(path: path)
     let root = try f.root
-    #expect(try root.childNames() == ["zeta", "alpha", "scalar", "empty", "ints", "bytes", "mid"])
+    #expect(try root.childNames() == ["zeta", "alpha", "scalar", "empty", "ints", "bytes", "labels", "mid"])
+    #expect(try f.dataset("labels").readStrings() == ["a", "\u{e9}t\u{e9}", ""])
+    #expect(try f.dataset("labels").storedType == .string(length: 5, utf8: true))
     #expect(try root.attributeNames() == ["schema", "tol", "names", "utf8_names", "vector", "name"])
     #expect(try root.intAttribute("schema") == 1)
     #expect(try root.attribute("schema").storedType == .integer(signed: true, bits: 64))
@@ -121,4 +124,26 @@ final class Counter: @unchecked Sendable {
   private var n = 0
   func add() { lock.lock(); n += 1; lock.unlock() }
   var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+@Suite struct EditTests {
+  @Test func deletesAttributesAndLinks() throws {
+    let dir = try TestData.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("edit.h5").path
+    try FileManager.default.copyItem(atPath: TestData.path("order.h5"), toPath: path)
+    do {
+      let f = try File(path: path, writable: true)
+      try f.root.deleteAttribute("z_attr")
+      try f.root.deleteLink("mid/b/c/deep")
+      try f.root.createDataset("added", shape: [1], values: [7.0])
+      expectHDF5Error(.notFound, file: path) { try f.root.deleteAttribute("z_attr") }
+      expectHDF5Error(.notFound, file: path) { try f.root.deleteLink("nope") }
+    }
+    let f = try File(path: path)
+    #expect(try f.root.attributeNames() == ["a_attr"])
+    #expect(try f.group("mid/b/c").childNames() == [])
+    #expect(try f.root.childNames().last == "added")
+    expectHDF5Error(.libraryCall, file: path) { try File(path: path).root.setAttribute("x", 1) }  // read-only
+  }
 }
