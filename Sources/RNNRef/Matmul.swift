@@ -277,7 +277,7 @@ public struct SwiftMatmul: MatmulBackend {
               kernel4x16(kc: kc, a: ai, lda: lda, b: bpanel, c: ci, ldc: ldc, cols: cols, accumulate: acc)
             } else {
               for half in stride(from: 0, to: cols, by: 8) {
-                kernelRx8(rows: 4, kc: kc, a: ai, lda: lda, b: bpanel + half, c: ci + half, ldc: ldc,
+                kernel4x8(kc: kc, a: ai, lda: lda, b: bpanel + half, c: ci + half, ldc: ldc,
                           cols: min(8, cols - half), accumulate: acc)
               }
             }
@@ -353,6 +353,30 @@ public struct SwiftMatmul: MatmulBackend {
     store16(c10, c11, c + ldc, cols: cols, accumulate: accumulate)
     store16(c20, c21, c + 2 * ldc, cols: cols, accumulate: accumulate)
     store16(c30, c31, c + 3 * ldc, cols: cols, accumulate: accumulate)
+  }
+
+  /// C[4, 8] (+)= A[4, kc] x B[kc, 8] where B rows are `panel` apart: 4 SIMD8
+  /// accumulators (8 SSE registers).
+  @inline(__always)
+  static func kernel4x8(
+    kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, accumulate: Bool
+  ) {
+    var c0 = SIMD8<Float>(), c1 = SIMD8<Float>(), c2 = SIMD8<Float>(), c3 = SIMD8<Float>()
+    let a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda
+    var bp = b
+    for p in 0..<kc {
+      let bv = load8(bp)
+      c0 += bv * a0[p]
+      c1 += bv * a1[p]
+      c2 += bv * a2[p]
+      c3 += bv * a3[p]
+      bp += panel
+    }
+    store8(c0, c, cols: cols, accumulate: accumulate)
+    store8(c1, c + ldc, cols: cols, accumulate: accumulate)
+    store8(c2, c + 2 * ldc, cols: cols, accumulate: accumulate)
+    store8(c3, c + 3 * ldc, cols: cols, accumulate: accumulate)
   }
 
   /// C[rows, 8] (+)= A[rows, kc] x B[kc, 8], rows <= 4 (edge rows).
