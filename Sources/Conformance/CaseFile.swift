@@ -278,3 +278,46 @@ private struct AttributeReader {
     try root.hasAttribute(name) ? try root.stringsAttribute(name) : nil
   }
 }
+
+/// What `rnnconf inspect` prints, as functions returning text (testable).
+public enum Inspection {
+  /// The full inspection text of one path; throws when it is not a readable HDF5 file.
+  public static func text(path: String, maxString: Int = 80, maxElements: Int = 8) throws -> String {
+    let file = try File(path: path)
+    var parts: [String] = []
+    if try file.root.hasAttribute("rnnconf_case_schema") {
+      do {
+        parts.append(try Case.load(path: path).summaryText)
+      } catch {
+        parts.append("This file says it is an rnnconf case but cannot be loaded as one:\n  \(error)")
+      }
+      parts.append("HDF5 tree:")
+    }
+    parts.append(try TreePrinter(maxStringLength: maxString, maxArrayElements: maxElements).render(file))
+    return parts.joined(separator: "\n\n")
+  }
+
+  /// The one-paragraph message for a path that cannot be inspected.
+  public static func failureMessage(path: String, error: Error) -> String {
+    if let e = error as? HDF5Error {
+      switch e.kind {
+      case .fileNotFound: return "rnnconf inspect: `\(path)` does not exist. Check the path."
+      case .isDirectory:
+        return "rnnconf inspect: `\(path)` is a directory. Pass one file inside it; `rnnconf list \(path)` lists the cases in a folder."
+      case .notHDF5:
+        let kind = FileKind.sniff(path: path)
+        var what = "rnnconf inspect: `\(path)` is not an HDF5 file: it is \(kind)."
+        switch kind {
+        case .zip: what += " A Keras 3 .keras file is a zip holding config.json, metadata.json and model.weights.h5; unzip it and inspect model.weights.h5."
+        case .json: what += " It may be a Keras model.to_json() architecture; its weights live in a separate .h5 file."
+        case .empty: what += " Nothing to show."
+        default: what += " rnnconf reads HDF5 files (.h5, .hdf5, .weights.h5)."
+        }
+        return what
+      default:
+        return "rnnconf inspect: \(e)"
+      }
+    }
+    return "rnnconf inspect: cannot read `\(path)`: \(error)"
+  }
+}

@@ -126,4 +126,49 @@ import Testing
     #expect(CaseFileError.isNotACase(CaseFileError(.notACaseFile, path: "x", detail: "", hint: "")))
     #expect(!CaseFileError.isNotACase(HDF5Error(.notHDF5, file: "x", operation: "open", detail: "")))
   }
+
+  @Test func inspectionShowsTheCaseInWordsThenTheTree() throws {
+    let text = try Inspection.text(path: Self.sample)
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.first == "rnnconf case `tf1/sample` (schema 1)")
+    #expect(lines.contains("  framework:   tf1 (expected outputs from tensorflow 2.21.0)"))
+    #expect(lines.contains("  tolerance reason: sample: looser on purpose"))
+    #expect(lines.contains("    num_units: 2"))
+    let tree = try #require(lines.firstIndex(of: "HDF5 tree:"))
+    #expect(lines[(tree + 2)...].contains("  @rnnconf_case_schema = 1"))
+    #expect(lines.contains("        kernel  float32 [5, 8]"))
+    #expect(lines.contains("    sequence_length  int64 [2]"))
+  }
+
+  @Test func inspectionNamesWhatANonHDF5PathIs() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("inspect-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+      let p = dir.appendingPathComponent(name).path
+      try Data(bytes).write(to: URL(fileURLWithPath: p))
+      return p
+    }
+    let whole = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.sample)))
+    let cases: [(String, String)] = [
+      (try write("model.keras", [0x50, 0x4b, 0x03, 0x04] + [UInt8](repeating: 0, count: 30)), "a zip archive (a Keras 3 .keras file?)"),
+      (try write("arch.json", Array("{\"class_name\": \"Model\"}".utf8)), "JSON text"),
+      (try write("empty.h5", []), "an empty file"),
+      (try write("notes.txt", Array("hello\n".utf8)), "a text file"),
+      (try write("cut.h5", Array(whole.prefix(whole.count / 2))), "truncated"),
+      (dir.path, "is a directory"),
+      (dir.appendingPathComponent("missing.h5").path, "does not exist"),
+    ]
+    for (path, expected) in cases {
+      do {
+        _ = try Inspection.text(path: path)
+        Issue.record("\(path) was inspected without error")
+      } catch {
+        let message = Inspection.failureMessage(path: path, error: error)
+        #expect(message.contains(path), "\(message)")
+        #expect(message.contains(expected), "\(message)")
+        #expect(!message.contains("\n"), "one paragraph: \(message)")
+      }
+    }
+  }
 }
