@@ -385,6 +385,18 @@ import Testing
   @Test func goBackwardsIsProcessingOrderFloat() throws { try goBackwardsIsProcessingOrder(Float.self) }
   @Test func goBackwardsIsProcessingOrderDouble() throws { try goBackwardsIsProcessingOrder(Double.self) }
 
+  /// Keras 3 variable paths in a Sequential model start with the model's name.
+  @Test func keras3SequentialPathsFindTheirLayer() throws {
+    let config = try JSONValue(parsing: """
+      {"library": "keras", "keras_version": "3.15.1", "model": {"class_name": "Sequential", "config": {"name": "sequential",
+        "layers": [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [null, 5, 3]}},
+                   {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "return_sequences": true}}]}}}
+      """)
+    let plain = Self.lstmWeights(Double.self)
+    let prefixed = NamedTensors(plain.entries.map { ("sequential/" + $0.name, $0.tensor) })
+    #expect(try Keras.importNetwork(config: config, weights: prefixed) == Keras.importNetwork(config: config, weights: plain))
+  }
+
   @Test func missingAndExtraInputsAreNamed() throws {
     let w = Self.lstmWeights(Float.self)
     #expect(throws: RNNRefError.missingInput(name: "x", reason: "the sequence input (N, T, I) of the model")) {
