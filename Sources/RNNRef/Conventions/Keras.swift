@@ -216,7 +216,8 @@ public enum Keras: NetworkConvention {
         throw invalid("\(name).layer", c["layer"], "a Bidirectional needs the wrapped layer's config")
       }
       switch c["merge_mode"] {
-      case nil, .some(.null): merge = c["merge_mode"] == nil ? .concat : MergeMode.none
+      case nil: merge = .concat  // the Bidirectional default
+      case .some(.null): merge = MergeMode.none  // both directions returned
       case .some(.string(let s)):
         guard let m = MergeMode(rawValue: s), m != .none else {
           throw invalid("\(name).merge_mode", c["merge_mode"], "expected concat, sum, mul, ave or null")
@@ -439,7 +440,7 @@ public enum Keras: NetworkConvention {
     var inputSize = m.inputFeatures
     for layer in m.layers {
       var pool = owned[layer.name] ?? []
-      func take(dir: Int, cell: CellConfig, cellIndex: Int, leafName: String) -> (name: String, tensor: Tensor<Scalar>)? {
+      func take(dir: Int, cell: CellConfig, leafName: String) -> (name: String, tensor: Tensor<Scalar>)? {
         guard let i = pool.firstIndex(where: { e in
           guard leaf(e.name) == leafName else { return false }
           let comps = components(e.name)
@@ -460,7 +461,7 @@ public enum Keras: NetworkConvention {
           if layer.bidirectional != nil && ci > 0 { break }
           let g = cfg.kind.gates, h = cfg.units
           let why = "\(cfg.kind.rawValue) units=\(h): k=\(g) gates"
-          guard let k = take(dir: dir, cell: cfg, cellIndex: ci, leafName: "kernel") else {
+          guard let k = take(dir: dir, cell: cfg, leafName: "kernel") else {
             throw RNNRefError.missingWeight(name: describe(layer, dir: dir, cell: cfg, leaf: "kernel"),
                                             expectedShape: [cellInput ?? -1, g * h], reason: "\(why), kernel (I, kH)")
           }
@@ -469,7 +470,7 @@ public enum Keras: NetworkConvention {
             throw RNNRefError.shapeMismatch(name: k.name, actual: k.tensor.shape, expected: [i, g * h],
                                             reason: "\(why), kernel (I, kH) with I = \(i) input features")
           }
-          guard let r = take(dir: dir, cell: cfg, cellIndex: ci, leafName: "recurrent_kernel") else {
+          guard let r = take(dir: dir, cell: cfg, leafName: "recurrent_kernel") else {
             throw RNNRefError.missingWeight(name: describe(layer, dir: dir, cell: cfg, leaf: "recurrent_kernel"),
                                             expectedShape: [h, g * h], reason: "\(why), recurrent_kernel (H, kH)")
           }
@@ -482,7 +483,7 @@ public enum Keras: NetworkConvention {
             let shape = cfg.resetAfter ? [2, g * h] : [g * h]
             let bwhy = cfg.resetAfter ? "GRU reset_after=True: bias (2, 3H), row 0 input, row 1 recurrent"
                                       : "\(why), use_bias=True: bias (kH)"
-            guard let b = take(dir: dir, cell: cfg, cellIndex: ci, leafName: "bias") else {
+            guard let b = take(dir: dir, cell: cfg, leafName: "bias") else {
               throw RNNRefError.missingWeight(name: describe(layer, dir: dir, cell: cfg, leaf: "bias"),
                                               expectedShape: shape, reason: bwhy)
             }
