@@ -143,14 +143,32 @@ enum GraphParser {
       layers.append(LayerEntry(name: ln, className: lcls, config: c, inbound: nodes.map(refs),
                                location: "\(here) > \(ln) (\(lcls), layer \(k + 1) of \(list.count))"))
     }
+    var ins: [Ref] = [], outs: [Ref] = []
     func endpoints(_ key: String) throws -> [Ref] {
       guard let v = config?[key] else { throw invalid(here, "a functional model needs `\(key)`") }
       let r = refs(v)
       guard !r.isEmpty else { throw invalid("\(here).\(key)", "no [layer, node, tensor] references in \(v.jsonText.prefix(200))") }
       return r
     }
-    let g = GraphSpec(name: name, className: cls, layers: layers, inputs: try endpoints("input_layers"),
-                      outputs: try endpoints("output_layers"), isSequential: false)
+    // tf-keras leaves out the first node of a nested model built on an Input (its own
+    // input-to-output node, `_should_skip_first_node` in tf_keras/src/engine/functional.py)
+    // but keeps the original node indices in references: shift them back.
+    let legacyNodes = list.contains { $0["inbound_nodes"]?.array?.contains { $0.array != nil } ?? false }
+    if legacyNodes {
+      var skip = Set<String>()
+      for (v, l) in zip(list, layers) where modelClasses.contains(l.className) {
+        let sub = v["config"]?["layers"]?.array ?? v["config"]?.array ?? []
+        if l.className != "Sequential" || sub.first?["class_name"]?.string == "InputLayer" { skip.insert(l.name) }
+      }
+      func shift(_ r: Ref) -> Ref { skip.contains(r.layer) && r.node > 0 ? Ref(layer: r.layer, node: r.node - 1, index: r.index) : r }
+      for i in layers.indices { layers[i].inbound = layers[i].inbound.map { $0.map(shift) } }
+      outs = try endpoints("output_layers").map(shift)
+      ins = try endpoints("input_layers")
+    } else {
+      outs = try endpoints("output_layers")
+      ins = try endpoints("input_layers")
+    }
+    let g = GraphSpec(name: name, className: cls, layers: layers, inputs: ins, outputs: outs, isSequential: false)
     for l in layers { for node in l.inbound { for r in node where g.index(of: r.layer) == nil {
       throw invalid(l.location, "calls on `\(r.layer)`, which is not a layer of the model")
     } } }
