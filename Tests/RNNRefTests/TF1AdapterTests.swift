@@ -332,6 +332,36 @@ import Testing
     }
   }
 
+  /// TF1 networks carried to PyTorch and ONNX through the canonical form compute the
+  /// same (their exporters fold TF1's run-time forget_bias into a bias; TF1's
+  /// reset-before GRU is not a PyTorch GRU, so that pair must be refused, not mangled).
+  @Test func tf1NetworksSurviveExportToOtherFrameworks() throws {
+    let N = 2, T = 4, I = 3
+    var seed: UInt64 = 61
+    let lstmW: NamedTensors<Double> = Self.weights([("rnn/lstm_cell/kernel", [I + 3, 12]), ("rnn/lstm_cell/bias", [12])], seed: 19)
+    let lstm = try TF1.importNetwork(config: Self.config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":3,"forget_bias":1.0}}}"#),
+                                     weights: lstmW)
+    let x: Tensor<Double> = Self.random([T, N, I], seed: &seed)
+    let mask = StepMask(lengths: [4, 3], steps: T)
+    let reference = try Engine.run(lstm, input: x, mask: mask)
+    let targets: [(String, any NetworkConvention.Type)] = [("pytorch", PyTorch.self), ("onnx", ONNX.self)]
+    for (name, target) in targets {
+      let (cfg, w) = try target.exportNetwork(lstm)
+      let back: Network<Double> = try target.importNetwork(config: cfg, weights: w)
+      let out = try Engine.run(back, input: x, mask: mask)
+      let diff = zip(out.last.merged.scalars, reference.last.merged.scalars).map { abs($0 - $1) }.max() ?? 0
+      #expect(diff <= 1e-12, "TF1 LSTMCell(forget_bias=1.0) via \(name): max difference \(diff)")
+    }
+    let gruW: NamedTensors<Double> = Self.weights([("rnn/gru_cell/gates/kernel", [I + 2, 4]), ("rnn/gru_cell/gates/bias", [4]),
+                                                   ("rnn/gru_cell/candidate/kernel", [I + 2, 2]), ("rnn/gru_cell/candidate/bias", [2])])
+    let gru = try TF1.importNetwork(config: Self.config(#"{"cell":{"class":"GRUCell","kwargs":{"num_units":2}}}"#), weights: gruW)
+    #expect(throws: RNNRefError.self) { _ = try PyTorch.exportNetwork(gru) }
+    let (cfg, w) = try ONNX.exportNetwork(gru)  // ONNX linear_before_reset=0 is TF1's GRU
+    let back: Network<Double> = try ONNX.importNetwork(config: cfg, weights: w)
+    let a = try Engine.run(back, input: x, mask: mask).last.merged, b = try Engine.run(gru, input: x, mask: mask).last.merged
+    #expect(zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-12 })
+  }
+
   // MARK: errors name the weight and shapes
 
   static let peepholeConfig = config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver":"dynamic_rnn"}"#)
