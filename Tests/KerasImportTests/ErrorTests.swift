@@ -1,0 +1,175 @@
+import Foundation
+import Conformance
+import HDF5
+import Testing
+@testable import KerasImport
+import RNNRef
+
+/// Every error names what it is about: the layer class, the layer and where it sits,
+/// the weight and both shapes, the file, and what to do. The files are a real
+/// tf-keras save (fixtures/keras/k2_lstm_seq.h5, artifact model.h5) with its
+/// architecture JSON edited.
+@Suite struct ErrorTests {
+  final class Files {
+    let model: URL
+    let config: JSONValue
+    var temps: [URL] = []
+    init() throws {
+      let bytes = try Case.artifact(path: Paths.root + "/fixtures/keras/k2_lstm_seq.h5", name: "model.h5")
+      model = tempURL("model.h5")
+      try Data(bytes).write(to: model)
+      temps.append(model)
+      config = try JSONValue(parsing: try HDF5.File(path: model.path).root.stringAttribute("model_config"))
+    }
+    deinit { for t in temps { try? FileManager.default.removeItem(at: t) } }
+
+    /// The architecture with its layer list edited, written as a to_json() file.
+    func json(_ edit: (inout [JSONValue]) -> Void) throws -> URL {
+      guard case .object(var top) = config, case .object(var cfg)? = top["config"],
+            case .array(var layers)? = cfg["layers"] else { throw KerasImportError(.invalidConfig, "fixture layout") }
+      edit(&layers)
+      cfg["layers"] = .array(layers)
+      top["config"] = .object(cfg)
+      let url = tempURL("arch.json")
+      try Data(JSONValue.object(top).jsonText.utf8).write(to: url)
+      temps.append(url)
+      return url
+    }
+  }
+
+  static func setConfig(_ layer: inout JSONValue, _ key: String, _ value: JSONValue) {
+    guard case .object(var o) = layer, case .object(var c)? = o["config"] else { return }
+    c[key] = value
+    o["config"] = .object(c)
+    layer = .object(o)
+  }
+
+  static func expectError(_ kind: KerasImportError.Kind, naming: [String], _ body: () throws -> Void) {
+    do {
+      try body()
+      Issue.record("expected a \(kind) error, it loaded")
+    } catch let e as KerasImportError {
+      if ProcessInfo.processInfo.environment["KERASIMPORT_PRINT_ERRORS"] != nil { print("ERROR[\(kind)]: \(e.message)") }
+      #expect(e.kind == kind, "\(e)")
+      for n in naming { #expect(e.message.contains(n), "`\(n)` is not in: \(e.message)") }
+    } catch {
+      Issue.record("expected KerasImportError.\(kind), got \(error)")
+    }
+  }
+
+  @Test func theUneditedArchitectureLoads() throws {
+    let f = try Files()
+    let m = try KerasModel(contentsOf: try f.json { _ in }, weights: f.model)
+    #expect(m.format == .legacyWeightsH5)
+    #expect(m.recurrentLayers.map(\.name) == ["lstm"])
+  }
+
+  @Test func anUnsupportedLayerClassNamesClassLayerAndPlace() throws {
+    let f = try Files()
+    let url = try f.json { layers in
+      guard case .object(var o) = layers[1] else { return }
+      o["class_name"] = .string("ConvLSTM2D")
+      layers[1] = .object(o)
+    }
+    Self.expectError(.unsupportedLayer, naming: ["`ConvLSTM2D`", "layer `lstm`", "layer 2 of 2", "supported:"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func aLambdaIsRefusedWithoutReadingItsCode() throws {
+    let f = try Files()
+    let url = try f.json { layers in
+      layers.append(.object(["class_name": .string("Lambda"),
+                             "config": .object(["name": .string("my_lambda"), "function": .string("4wEAAAAAAAAA garbage")]),
+                             "inbound_nodes": .array([.array([.array([.string("lstm"), .number(0), .number(0), .object([:])])])])]))
+    }
+    Self.expectError(.lambdaLayer, naming: ["`my_lambda`", "Lambda", "never executed"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func aShapeMismatchNamesLayerWeightAndBothShapes() throws {
+    let f = try Files()
+    let url = try f.json { layers in Self.setConfig(&layers[1], "units", .number(5)) }
+    // The stored kernel is (3, 16) for units=4; units=5 needs (3, 20).
+    Self.expectError(.shapeMismatch, naming: ["layer `lstm`", "lstm/lstm_cell/kernel:0", "[3, 16]", "[3, 20]"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func aSurplusWeightIsNamed() throws {
+    let f = try Files()
+    let url = try f.json { layers in Self.setConfig(&layers[1], "use_bias", .bool(false)) }
+    Self.expectError(.surplusWeight, naming: ["layer `lstm`", "lstm/lstm_cell/bias:0", "[16]", "use_bias"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func aMissingWeightNamesLayerWeightAndShape() throws {
+    let f = try Files()
+    let url = try f.json { layers in
+      layers.append(.object(["class_name": .string("Dense"), "name": .string("head"),
+                             "config": .object(["name": .string("head"), "units": .number(2)]),
+                             "inbound_nodes": .array([.array([.array([.string("lstm"), .number(0), .number(0), .object([:])])])])]))
+    }
+    // The outputs still come from `lstm`; make the Dense reachable by pointing the output at it.
+    var text = try String(contentsOf: url, encoding: .utf8)
+    text = text.replacingOccurrences(of: "\"output_layers\":[[\"lstm\",0,0]]", with: "\"output_layers\":[[\"head\",0,0]]")
+    try Data(text.utf8).write(to: url)
+    Self.expectError(.missingWeight, naming: ["layer `head`", "kernel", "(4, 2)"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func storedWeightsOfALayerTheArchitectureLacksAreSurplus() throws {
+    let f = try Files()
+    let url = try f.json { layers in Self.setConfig(&layers[1], "name", .string("renamed")) }
+    var text = try String(contentsOf: url, encoding: .utf8)
+    text = text.replacingOccurrences(of: "[[\"lstm\",0,0]]", with: "[[\"renamed\",0,0]]")
+    try Data(text.utf8).write(to: url)
+    Self.expectError(.surplusWeight, naming: ["layer `lstm`", "does not have"]) {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+    }
+  }
+
+  @Test func aWeightsOnlyFileAsksForItsArchitecture() throws {
+    let f = try Files()
+    let w = tempURL("weights.h5")
+    f.temps.append(w)
+    let out = try HDF5.File.create(path: w.path)
+    try out.root.setAttribute("layer_names", fixedLengthStrings: ["lstm"])
+    try out.flush()
+    Self.expectError(.noArchitecture, naming: [w.path, "weights only", "--weights"]) {
+      _ = try KerasModel(contentsOf: w)
+    }
+  }
+
+  @Test func unreadableFilesSayWhatTheyAre() throws {
+    let f = try Files()
+    let text = tempURL("notes.txt")
+    try Data("hello".utf8).write(to: text)
+    f.temps.append(text)
+    Self.expectError(.unreadableFile, naming: [text.path, "not a Keras model file"]) { _ = try KerasModel(contentsOf: text) }
+    Self.expectError(.unreadableFile, naming: ["missing"]) { _ = try KerasModel(contentsOf: tempURL("absent.h5")) }
+    let caseFile = URL(fileURLWithPath: Paths.root + "/fixtures/keras/k2_lstm_seq.h5")
+    Self.expectError(.unreadableFile, naming: ["not a Keras model", "case file"]) { _ = try KerasModel(contentsOf: caseFile) }
+    let truncated = tempURL("truncated.h5")
+    try Data(try Data(contentsOf: f.model).prefix(3000)).write(to: truncated)
+    f.temps.append(truncated)
+    Self.expectError(.unreadableFile, naming: [truncated.path]) { _ = try KerasModel(contentsOf: truncated) }
+  }
+
+  @Test func badInputsAreNamedWithTheirShapes() throws {
+    let f = try Files()
+    let m = try KerasModel(contentsOf: f.model)
+    Self.expectError(.invalidInput, naming: ["takes 1 input", "got 2"]) {
+      _ = try m.predict([Tensor<Double>(zeros: [2, 6, 3]), Tensor<Double>(zeros: [2, 6, 3])])
+    }
+    Self.expectError(.invalidInput, naming: ["`x`", "[2, 6, 5]", "(None, 6, 3)"]) {
+      _ = try m.predict([Tensor<Double>(zeros: [2, 6, 5])])
+    }
+    var nan = Tensor<Double>(zeros: [2, 6, 3])
+    nan.scalars[7] = .nan
+    Self.expectError(.invalidInput, naming: ["non-finite", "flat index 7"]) { _ = try m.predict([nan]) }
+  }
+}
