@@ -443,6 +443,42 @@ import Testing
     }
   }
 
+  @Test func inputErrorsNameTheInput() throws {
+    var seed: UInt64 = 71
+    let w: NamedTensors<Float> = Self.peepholeWeights()
+    let cfg = Self.config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver_kwargs":{"sequence_length":"sequence_length"}}"#)
+    let x: Tensor<Float> = Self.random([2, 5, 3], seed: &seed)
+    func fails(_ inputs: NamedTensors<Float>, _ check: (RNNRefError) -> Bool) {
+      #expect {
+        _ = try TF1.evaluate(config: cfg, weights: w, inputs: inputs)
+      } throws: { error in (error as? RNNRefError).map(check) ?? false }
+    }
+    fails(NamedTensors([("inputs", x)])) {  // the config says lengths were passed
+      if case .missingInput(let name, let reason) = $0 { return name == "sequence_length" && reason.contains("[2]") }
+      return false
+    }
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [2], scalars: [5, 6]))])) {
+      if case .invalidConfig(let key, let value, let reason) = $0 {
+        return key == "inputs/sequence_length[1]" && value == "6.0" && reason.contains("0...5")
+      }
+      return false
+    }
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [3], scalars: [5, 5, 5]))])) {
+      if case .shapeMismatch(let name, let actual, let expected, _) = $0 { return name == "sequence_length" && actual == [3] && expected == [2] }
+      return false
+    }
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [2], scalars: [5, 5])), ("initial_state/m", Tensor(zeros: [2, 4]))])) {
+      if case .invalidConfig(let key, let value, let reason) = $0 {
+        return key == "inputs" && value.contains("initial_state/m") && reason.contains("`initial_state/h`")
+      }
+      return false
+    }
+    fails(NamedTensors([("inputs", Tensor(zeros: [2, 5]))])) {
+      if case .shapeMismatch(let name, let actual, _, let reason) = $0 { return name == "inputs" && actual == [2, 5] && reason.contains("(N, T, I)") }
+      return false
+    }
+  }
+
   @Test func configErrors() {
     let w = NamedTensors<Float>()
     let bad: [(String, String)] = [
