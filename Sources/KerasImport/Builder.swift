@@ -39,7 +39,8 @@ final class ModelGraph {
         guard r.node < entry.inbound.count else {
           throw KerasImportError(.invalidConfig, "\(entry.location): node \(r.node) is referenced but the layer has \(entry.inbound.count) call(s)")
         }
-        let ins = try entry.inbound[r.node].map(value)
+        var ins = try entry.inbound[r.node].map(value)
+        if entry.unmaskedNodes.contains(r.node) { for i in ins.indices { ins[i].mask = nil } }
         memo[k] = try layer.call(ins)
       }
       guard let outs = memo[k], r.index < outs.count else {
@@ -280,6 +281,7 @@ struct Builder {
       let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
       let sub = try GraphParser.parse(model, location: e.location)
       // The nested model's weights are this layer's list, in its layers' order.
+      if case .legacy = store { try reorderNested(sub, queue: q) }
       let shared = SharedQueue(q)
       let nested = Builder(version: version, source: source, store: store)
       let graph = try nested.buildNested(sub, queue: shared, inputShapes: inputs)
@@ -287,6 +289,92 @@ struct Builder {
     default:
       throw unsupported(e)
     }
+  }
+
+  /// How many (trainable, non-trainable) weights a layer config has; nil when unknown.
+  func weightCounts(_ cls: String, _ c: [String: JSONValue]) -> (Int, Int)? {
+    var counts: (Int, Int)
+    switch cls {
+    case "Dense": counts = ((c["use_bias"]?.bool ?? c["bias"]?.bool ?? true) ? 2 : 1, 0)
+    case "Embedding": counts = (1, 0)
+    case "BatchNormalization":
+      counts = (((c["scale"]?.bool ?? true) ? 1 : 0) + ((c["center"]?.bool ?? true) ? 1 : 0), 2)
+    case "LayerNormalization":
+      counts = (((c["scale"]?.bool ?? true) ? 1 : 0) + ((c["center"]?.bool ?? true) ? 1 : 0), 0)
+    case "TimeDistributed":
+      guard let inner = c["layer"]?.object, let icls = inner["class_name"]?.string,
+            let ic = weightCounts(icls, inner["config"]?.object ?? [:]) else { return nil }
+      counts = ic
+    case let r where RecurrentBuilder.classes.contains(r):
+      let (ncls, nc, cudnn) = RecurrentBuilder.normalize(r, c, version: version)
+      func cells(_ cls: String, _ c: [String: JSONValue]) -> Int? {
+        if cudnn { return 3 }
+        if version.major <= 1 { return cls == "LSTM" ? 12 : cls == "GRU" ? 9 : 3 }
+        if let cell = c["cell"]?.object {
+          if cell["class_name"]?.string == "StackedRNNCells" {
+            return (cell["config"]?["cells"]?.array ?? []).reduce(0) { $0 + (($1["config"]?["use_bias"]?.bool ?? true) ? 3 : 2) }
+          }
+          return (cell["config"]?["use_bias"]?.bool ?? true) ? 3 : 2
+        }
+        return (c["use_bias"]?.bool ?? true) ? 3 : 2
+      }
+      if ncls == "Bidirectional" {
+        let fw = nc["layer"]?.object ?? [:], bw = nc["backward_layer"]?.object ?? fw
+        guard let a = cells(fw["class_name"]?.string ?? "", fw["config"]?.object ?? [:]),
+              let b = cells(bw["class_name"]?.string ?? "", bw["config"]?.object ?? [:]) else { return nil }
+        counts = (a + b, 0)
+      } else {
+        guard let n = cells(ncls, nc) else { return nil }
+        counts = (n, 0)
+      }
+    case let m where GraphParser.modelClasses.contains(m):
+      guard let model = c["__model"], let sub = try? GraphParser.parse(model, location: "") else { return nil }
+      var t = 0, nt = 0
+      for l in sub.layers {
+        guard let (a, b) = weightCounts(l.className, l.config) else { return nil }
+        t += a; nt += b
+      }
+      counts = (t, nt)
+    default: counts = (0, 0)
+    }
+    if c["trainable"]?.bool == false { return (0, counts.0 + counts.1) }
+    return counts
+  }
+
+  /// Puts a nested model's stored weights in sublayer order. tf.keras/tf-keras write them
+  /// per sublayer; standalone Keras <= 2.2 wrote all trainable weights, then all
+  /// non-trainable ones (`Network.weights`; tf-keras undoes it in `convert_nested_model`).
+  /// When every stored name names its sublayer (`in_bn/moving_mean:0`), the names decide
+  /// (a stable sort by sublayer); otherwise files from Keras <= 2.2 are regrouped by the
+  /// trainable/non-trainable counts of each sublayer.
+  func reorderNested(_ sub: GraphSpec, queue q: WeightQueue) throws {
+    let names = sub.layers.map(\.name)
+    let owners: [Int?] = q.items.map { w in
+      let comps = w.name.split(separator: "/").map { String($0.split(separator: ":")[0]) }
+      return comps.dropFirst().lazy.compactMap { names.firstIndex(of: $0) }.first
+    }
+    if owners.allSatisfy({ $0 != nil }) {
+      q.items = zip(q.items, owners).enumerated().sorted { a, b in
+        (a.element.1!, a.offset) < (b.element.1!, b.offset)
+      }.map { $0.element.0 }
+      return
+    }
+    let parts = version.text.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+    guard parts.count >= 2, parts[0] < 2 || (parts[0] == 2 && parts[1] < 3) else { return }
+    var perLayer: [(Int, Int)] = []
+    for l in sub.layers {
+      guard let c = weightCounts(l.className, l.config) else { return }
+      perLayer.append(c)
+    }
+    let t = perLayer.reduce(0) { $0 + $1.0 }, nt = perLayer.reduce(0) { $0 + $1.1 }
+    guard nt > 0, t + nt == q.items.count else { return }
+    var trainable = Array(q.items.prefix(t)), fixed = Array(q.items.dropFirst(t))
+    var out: [StoredWeight] = []
+    for (a, b) in perLayer {
+      out += trainable.prefix(a); trainable.removeFirst(a)
+      out += fixed.prefix(b); fixed.removeFirst(b)
+    }
+    q.items = out
   }
 
   /// A nested model's layers take their weights, in order, from the outer layer's list.

@@ -17,6 +17,9 @@ struct LayerEntry {
   var inbound: [[Ref]]
   /// Where the layer sits, for messages: `model > sequential_1 > lstm (layer 3 of 5)`.
   var location: String
+  /// Calls that receive no mask: Keras 3 passes the mask of the first argument only when
+  /// the call has one tensor argument, so `rnn(x, initial_state=[...])` runs unmasked.
+  var unmaskedNodes: Set<Int> = []
 }
 
 /// A model's graph: layers in config (topological) order, inputs and outputs.
@@ -140,8 +143,12 @@ enum GraphParser {
       if c["name"] == nil { c["name"] = .string(ln) }
       if modelClasses.contains(lcls) { c["__model"] = .object(item) }
       let nodes = item["inbound_nodes"]?.array ?? []
-      layers.append(LayerEntry(name: ln, className: lcls, config: c, inbound: nodes.map(refs),
-                               location: "\(here) > \(ln) (\(lcls), layer \(k + 1) of \(list.count))"))
+      var entry = LayerEntry(name: ln, className: lcls, config: c, inbound: nodes.map(refs),
+                             location: "\(here) > \(ln) (\(lcls), layer \(k + 1) of \(list.count))")
+      for (n, node) in nodes.enumerated() {
+        if let o = node.object, let st = o["kwargs"]?["initial_state"], !refs(st).isEmpty { entry.unmaskedNodes.insert(n) }
+      }
+      layers.append(entry)
     }
     var ins: [Ref] = [], outs: [Ref] = []
     func endpoints(_ key: String) throws -> [Ref] {

@@ -26,20 +26,21 @@ OUT = os.path.join(HERE, "models")
 
 def randomize(model, seed):
     rng = np.random.default_rng(seed)
-    for layer in model.layers:
+
+    def visit(layer):
+        if layer.__class__.__name__ in ("Sequential", "Functional", "Model"):
+            for sub in layer.layers:
+                visit(sub)
+            return
         ws = layer.get_weights()
         if not ws:
-            continue
-        new = []
-        for w in ws:
-            v = rng.uniform(-0.6, 0.6, size=w.shape).astype(w.dtype)
-            if "variance" in str(w) or False:
-                pass
-            new.append(v)
-        # BatchNormalization: positive variances.
+            return
+        new = [rng.uniform(-0.6, 0.6, size=w.shape).astype(w.dtype) for w in ws]
         if layer.__class__.__name__ == "BatchNormalization":
-            new[-1] = np.abs(new[-1]) + 0.5
+            new[-1] = np.abs(new[-1]) + 0.5  # positive moving variance
         layer.set_weights(new)
+
+    visit(model)
 
 
 def write_refs(name, xs, ys, library, version, files):
@@ -108,6 +109,16 @@ def models(K, L):
     g = L.GRU(3, reset_after=False, recurrent_activation="hard_sigmoid", name="gru_rb")(s)
     m = K.Model(x, g, name="nested")
     out["nested"] = (m, [rng.standard_normal((2, 4, 3))])
+
+    # A nested model holding BatchNormalization and a frozen Dense: a legacy .h5 stores its
+    # weights as all trainable ones, then all non-trainable ones (moving stats, frozen layers).
+    inner = K.Sequential([L.Input(shape=(4, 3)), L.LSTM(4, return_sequences=True, name="in_lstm"),
+                          L.BatchNormalization(name="in_bn"), L.Dense(3, name="in_dense"),
+                          L.Dense(3, name="in_frozen", trainable=False)],
+                         name="inner_bn")
+    x = L.Input(shape=(4, 3), name="x")
+    m = K.Model(x, L.GRU(2, name="top_gru")(inner(x)), name="nested_bn")
+    out["nested_bn"] = (m, [rng.standard_normal((2, 4, 3))])
 
     # Masking + RNN(StackedRNNCells) + go_backwards, Sequential.
     m = K.Sequential([L.Input(shape=(5, 3)), L.Masking(mask_value=0.0, name="mask"),
