@@ -144,6 +144,29 @@ import RNNRef
     }
   }
 
+  @Test func aModelSavedBeforeItWasBuiltSaysSo() throws {
+    let f = try Files()
+    let u = tempURL("unbuilt.h5")
+    f.temps.append(u)
+    do {
+      let out = try HDF5.File.create(path: u.path)
+      try out.root.setAttribute("model_config", f.config.jsonText)
+      try out.root.setAttribute("keras_version", "2.21.0")
+      let g = try out.root.createGroup("model_weights")
+      try g.setAttribute("layer_names", fixedLengthStrings: ["x", "lstm"])
+      _ = try g.createGroup("x")
+      _ = try g.createGroup("lstm")
+      try out.flush()
+    }
+    Self.expectError(.noWeights, naming: [u.path, "before it was built", "lstm"]) { _ = try KerasModel(contentsOf: u) }
+  }
+
+  @Test func anUnknownActivationIsAConfigErrorNamingTheLayer() throws {
+    let f = try Files()
+    let url = try f.json { layers in Self.setConfig(&layers[1], "activation", .string("gelu_new")) }
+    Self.expectError(.invalidConfig, naming: ["layer `lstm`", "gelu_new"]) { _ = try KerasModel(contentsOf: url, weights: f.model) }
+  }
+
   @Test func unreadableFilesSayWhatTheyAre() throws {
     let f = try Files()
     let text = tempURL("notes.txt")
