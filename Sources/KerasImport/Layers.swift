@@ -433,7 +433,8 @@ final class MergeKLayer: KerasLayer {
       for v in inputs where v.t.rank != rank || (0..<rank).contains(where: { $0 != ax && v.t.shape[$0] != inputs[0].t.shape[$0] }) {
         throw bad("Concatenate(axis=\(axis)) inputs have shapes \(inputs.map { KerasImportError.dims($0.t.shape) }), which differ off the axis")
       }
-      return [Value(t: Tensor.concatenate(inputs.map(\.t), axis: ax), mask: mask)]
+      // A time-step mask only survives a concatenation of features (the last axis).
+      return [Value(t: Tensor.concatenate(inputs.map(\.t), axis: ax), mask: ax == rank - 1 ? mask : nil)]
     }
     for v in inputs where v.t.shape != inputs[0].t.shape {
       throw bad("\(className) inputs have shapes \(inputs.map { KerasImportError.dims($0.t.shape) }); they must be equal")

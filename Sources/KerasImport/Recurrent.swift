@@ -54,6 +54,9 @@ final class RecurrentKLayer: KerasLayer {
       throw bad("input has shape \(KerasImportError.dims(x.shape)), expected (batch, steps, \(i0)) from the kernel")
     }
     let n = x.shape[0], steps = x.shape[1]
+    if let m = xv.mask, m.count != n * steps {
+      throw bad("the incoming mask has \(m.count) entries, the input \(KerasImportError.dims(x.shape)) has \(n * steps) steps; the layer before changed the time axis of a masked tensor")
+    }
     let mask = xv.mask.map { StepMask(batch: n, steps: steps, valid: $0) }
     // Initial states: given tensors, else the carried state of a stateful layer, else zeros.
     var initial: [[LayerState<Double>]?] = Array(repeating: nil, count: network.layers.count)
