@@ -68,3 +68,54 @@ import RNNRef
     #expect(m.recurrentNetwork(named: "lstm_a")?.layers.first?.cells.first?.hiddenSize == 4)
   }
 }
+
+/// Keras splits a name list that would exceed HDF5's 64 KB attribute limit into
+/// `layer_names0`, `layer_names1`, ... (and `weight_names0`, ...). The tf-keras
+/// save_weights file of the two-input model, rewritten with every name list split
+/// in two, loads with its to_json() architecture and still gives Keras' outputs.
+@Suite struct SplitAttributeTests {
+  @Test func splitNameListsLoad() throws {
+    let dir = Paths.data + "/models"
+    let original = try HDF5.File(path: dir + "/k2w_two_inputs.h5")
+    let u = tempURL("split.h5")
+    defer { try? FileManager.default.removeItem(at: u) }
+    do {
+      let out = try HDF5.File.create(path: u.path)
+      let root = try original.root
+      let layers = try root.chunkedStringsAttribute("layer_names")
+      let half = layers.count / 2
+      try out.root.setAttribute("layer_names0", fixedLengthStrings: Array(layers.prefix(half)))
+      try out.root.setAttribute("layer_names1", fixedLengthStrings: Array(layers.dropFirst(half)))
+      try out.root.setAttribute("keras_version", try root.stringAttribute("keras_version"))
+      try out.root.setAttribute("backend", try root.stringAttribute("backend"))
+      var split = 0
+      for l in layers {
+        let g = try root.group(l)
+        let names = try g.chunkedStringsAttribute("weight_names")
+        let og = try out.root.createGroup(l)
+        if names.count >= 2 {
+          try og.setAttribute("weight_names0", fixedLengthStrings: Array(names.prefix(1)))
+          try og.setAttribute("weight_names1", fixedLengthStrings: Array(names.dropFirst(1)))
+          split += 1
+        } else if !names.isEmpty {
+          try og.setAttribute("weight_names", fixedLengthStrings: names)
+        }
+        for n in names {
+          let ds = try g.dataset(n)
+          _ = try og.createDataset(n, shape: try ds.shape, values: try ds.read(as: Float.self))
+        }
+      }
+      #expect(split >= 3)
+      try out.flush()
+    }
+    let m = try KerasModel(contentsOf: URL(fileURLWithPath: dir + "/k2w_two_inputs.json"), weights: u)
+    let refs = try HDF5.File(path: dir + "/k2w_two_inputs.refs.h5")
+    func read(_ n: String) throws -> Tensor<Double> {
+      let ds = try refs.dataset(n)
+      return Tensor(shape: try ds.shape, scalars: try ds.read(as: Double.self))
+    }
+    let outs = try m.predict([try read("input_0"), try read("input_1")])
+    #expect(mismatch(outs[0], try read("output_0"), atol: 1e-5, rtol: 1e-5) == nil)
+    #expect(mismatch(outs[1], try read("output_1"), atol: 1e-5, rtol: 1e-5) == nil)
+  }
+}
