@@ -115,13 +115,18 @@ public enum Engine {
     _ cell: PreparedCell<S>, x: [S], rows: Int, backend: any MatmulBackend
   ) -> [S] {
     let w = cell.width
-    var pre = [S](repeating: 0, count: rows * w)
+    // rows of the folded bias, written once (no zero fill first: this buffer is T*N*G*H)
+    var pre = [S](unsafeUninitializedCapacity: rows * w) { buf, count in
+      if rows > 0 && w > 0 {
+        cell.foldedBias.withUnsafeBufferPointer { b in
+          for r in 0..<rows { (buf.baseAddress! + r * w).initialize(from: b.baseAddress!, count: w) }
+        }
+      }
+      count = rows * w
+    }
     pre.withUnsafeMutableBufferPointer { p in
       guard rows > 0, w > 0 else { return }
       let base = p.baseAddress!
-      cell.foldedBias.withUnsafeBufferPointer { b in
-        for r in 0..<rows { (base + r * w).update(from: b.baseAddress!, count: w) }
-      }
       if cell.inputSize > 0 {
         x.withUnsafeBufferPointer { xp in
           backend.multiply(m: rows, a: xp.baseAddress!, lda: cell.inputSize, b: cell.kernel, c: base, ldc: w,

@@ -210,10 +210,11 @@ public struct SwiftMatmul: MatmulBackend {
   /// Micro-kernel shapes. `wide`: 4 rows x 16 columns per pass (8 SIMD8
   /// accumulators: fits 16 AVX registers). `narrow`: 4 rows x 8 columns, twice per
   /// panel (8 SSE registers of accumulators: fits the x86-64 baseline Swift
-  /// compiles for unless given `-target-cpu`). Both sum over k in the same order
+  /// compiles for unless given `-target-cpu`). `flat`: 2 rows x 16 columns (one
+  /// broadcast per 16 products: fewer shuffles on SSE). Both sum over k in the same order
   /// with the same operations, so they give the same bits; the faster one for
   /// the code the compiler generated is chosen once by timing both.
-  enum Kernel: Sendable { case wide, narrow }
+  enum Kernel: Sendable, CaseIterable { case wide, narrow, flat }
 
   /// The kernel shape used by this process (timed on first use).
   public static var kernelShape: String { "\(chosenKernel)" }
@@ -222,6 +223,7 @@ public struct SwiftMatmul: MatmulBackend {
     if let forced = getenv("RNNCONF_GEMM_KERNEL").map({ String(cString: $0) }) {
       if forced == "wide" { return .wide }
       if forced == "narrow" { return .narrow }
+      if forced == "flat" { return .flat }
     }
     return autotune()
   }()
@@ -250,7 +252,7 @@ public struct SwiftMatmul: MatmulBackend {
       return best
     }
     _ = time(.wide)
-    return time(.wide) <= time(.narrow) ? .wide : .narrow
+    return Kernel.allCases.map { ($0, time($0)) }.min { $0.1 < $1.1 }!.0
   }
 
   static func floatPanels(
@@ -271,6 +273,11 @@ public struct SwiftMatmul: MatmulBackend {
           let bpanel = pb + (jp * k + k0) * w
           var i = i0
           let end = i0 + mc
+          while kernel == .flat && i + 2 <= end {
+            kernel2x16(kc: kc, a: a + i * lda + k0, lda: lda, b: bpanel, c: c + i * ldc + j0, ldc: ldc, cols: cols,
+                       accumulate: acc)
+            i += 2
+          }
           while i + 4 <= end {
             let ai = a + i * lda + k0, ci = c + i * ldc + j0
             if kernel == .wide {
@@ -353,6 +360,26 @@ public struct SwiftMatmul: MatmulBackend {
     store16(c10, c11, c + ldc, cols: cols, accumulate: accumulate)
     store16(c20, c21, c + 2 * ldc, cols: cols, accumulate: accumulate)
     store16(c30, c31, c + 3 * ldc, cols: cols, accumulate: accumulate)
+  }
+
+  /// C[2, 16] (+)= A[2, kc] x Bpanel[kc, 16]: one broadcast feeds 16 columns
+  /// (fewer shuffles per product on SSE).
+  @inline(__always)
+  static func kernel2x16(
+    kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, cols: Int, accumulate: Bool
+  ) {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    let a0 = a, a1 = a + lda
+    var bp = b
+    for p in 0..<kc {
+      let b0 = load8(bp), b1 = load8(bp + 8)
+      var s = SIMD8<Float>(repeating: a0[p]); c00 += b0 * s; c01 += b1 * s
+      s = SIMD8<Float>(repeating: a1[p]); c10 += b0 * s; c11 += b1 * s
+      bp += 16
+    }
+    store16(c00, c01, c, cols: cols, accumulate: accumulate)
+    store16(c10, c11, c + ldc, cols: cols, accumulate: accumulate)
   }
 
   /// C[4, 8] (+)= A[4, kc] x B[kc, 8] where B rows are `panel` apart: 4 SIMD8

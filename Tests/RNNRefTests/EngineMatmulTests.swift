@@ -30,7 +30,7 @@ import Testing
 
   @Test func fastEqualsNaiveOnSmallIntegers() {
     for threads in [1, 2, 3] {
-      for kernel in [SwiftMatmul.Kernel.wide, .narrow] {
+      for kernel in SwiftMatmul.Kernel.allCases {
         var backend = SwiftMatmul(threads: threads, parallelThreshold: 0)
         backend.forcedKernel = kernel
         exactOnIntegers(Float.self, backend: backend)
@@ -52,8 +52,11 @@ import Testing
       // Float rounding of inputs and k-term sums: |error| <~ k * 2^-24 * sum|a||b| <= k^2 * 6e-8
       let bound = Double(max(k, 1) * max(k, 1)) * 1.2e-7
       #expect(Tensor<Double>(fast).maxAbsDifference(exact) <= bound, "(\(m), \(k)) x (\(k), \(n))")
-      // both kernels add the same products in the same order: same bits
-      #expect(narrow.matmul(Tensor<Float>(a), Tensor<Float>(b)) == fast, "(\(m), \(k)) x (\(k), \(n)) kernels")
+      // every kernel adds the same products in the same order: same bits
+      var flat = narrow
+      flat.forcedKernel = .flat
+      #expect(narrow.matmul(Tensor<Float>(a), Tensor<Float>(b)) == fast, "(\(m), \(k)) x (\(k), \(n)) narrow")
+      #expect(flat.matmul(Tensor<Float>(a), Tensor<Float>(b)) == fast, "(\(m), \(k)) x (\(k), \(n)) flat")
     }
   }
 
