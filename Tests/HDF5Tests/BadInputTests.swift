@@ -84,4 +84,29 @@ import Testing
     let e = expectHDF5Error(.libraryCall, file: "/nonexistent-dir/y.h5") { _ = try File.create(path: "/nonexistent-dir/y.h5") }
     #expect(e?.libraryMessages.allSatisfy { !$0.contains("nope") } == true)
   }
+
+  /// Debian's libhdf5 is built thread-safe, so its error-printing switch is per
+  /// thread: failing calls on fresh threads must stay silent too.
+  @Test func failingCallsOnManyThreadsPrintNothing() throws {
+    let whole = try Data(contentsOf: URL(fileURLWithPath: TestData.path("case_sample.h5")))
+    let dir = try TestData.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let cut = dir.appendingPathComponent("cut.h5").path
+    try whole.prefix(whole.count / 3).write(to: URL(fileURLWithPath: cut))
+    let errors = Counter()
+    let stderr = capturingStderr {
+      for _ in 0..<4 {
+        let threads = (0..<8).map { _ in
+          Thread {
+            if (try? File(path: cut)) == nil { errors.add() }
+            if (try? File.create(path: dir.path + "/no/such/dir.h5")) == nil { errors.add() }
+          }
+        }
+        threads.forEach { $0.start() }
+        while threads.contains(where: { !$0.isFinished }) { usleep(1000) }
+      }
+    }
+    #expect(errors.value == 64)
+    #expect(stderr.isEmpty, "libhdf5 printed: \(stderr.prefix(400))")
+  }
 }

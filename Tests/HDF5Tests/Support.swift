@@ -37,21 +37,47 @@ func expectHDF5Error(_ kind: HDF5Error.Kind? = nil, file: String, sourceLocation
   }
 }
 
-/// Captures what is written to the process's stderr (fd 2) while `body` runs.
+/// What libhdf5 wrote to the process's stderr (fd 2) while `body` ran.
+/// Captures are serialized (fd 2 is process-wide; two at once would swap each
+/// other's descriptors), and the pipe is drained on another thread so a chatty
+/// writer can never block on a full pipe.
 func capturingStderr(_ body: () throws -> Void) rethrows -> String {
+  StderrCapture.lock.lock()
+  defer { StderrCapture.lock.unlock() }
   let pipe = Pipe()
-  let saved = dup(2)
+  let collected = StderrCapture.Box()
+  let reader = Thread {
+    collected.data = pipe.fileHandleForReading.readDataToEndOfFile()
+    collected.done.signal()
+  }
+  reader.start()
   fflush(nil)
+  let saved = dup(2)
   dup2(pipe.fileHandleForWriting.fileDescriptor, 2)
-  defer {
+  func restore() {
     fflush(nil)
     dup2(saved, 2)
     close(saved)
+    try? pipe.fileHandleForWriting.close()
+    collected.done.wait()
   }
-  try body()
-  fflush(nil)
-  dup2(saved, 2)
-  try? pipe.fileHandleForWriting.close()
-  let data = pipe.fileHandleForReading.readDataToEndOfFile()
-  return String(decoding: data, as: UTF8.self)
+  do { try body() } catch { restore(); throw error }
+  restore()
+  // Swift Testing itself reports progress on stderr, concurrently: keep only
+  // what libhdf5's error printer writes ("HDF5-DIAG: ...", "  #000: ...",
+  // "    major: ...", "    minor: ...").
+  let text = String(decoding: collected.data, as: UTF8.self)
+  return text.split(separator: "\n").filter { line in
+    let t = line.trimmingCharacters(in: .whitespaces)
+    return t.hasPrefix("HDF5-DIAG") || t.hasPrefix("major:") || t.hasPrefix("minor:")
+      || (t.hasPrefix("#") && t.contains(" in H5"))
+  }.joined(separator: "\n")
+}
+
+enum StderrCapture {
+  static let lock = NSLock()
+  final class Box: @unchecked Sendable {
+    var data = Data()
+    let done = DispatchSemaphore(value: 0)
+  }
 }
