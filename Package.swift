@@ -45,9 +45,15 @@ let package = Package(
     .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef"]),
 
     // MARK: - Tests
-    .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+    .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef"]),
-    .testTarget(name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"]),
-    .testTarget(name: "KerasImportTests", dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance"]),
+    .testTarget(
+      name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
+      exclude: ["JUnitSchema", "Snapshots"]
+    ),
+    .testTarget(
+      name: "KerasImportTests", dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance"],
+      exclude: ["Data"]
+    ),
   ]
 )

@@ -51,7 +51,7 @@ extension FrameworkConvention {
 /// Registry of the framework adapters.
 public enum Conventions {
   /// Every adapter, one file each under `Conventions/`.
-  public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
+  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
 }
 
 /// Converting a network between frameworks: each adapter imports its native
