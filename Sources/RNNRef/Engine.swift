@@ -110,31 +110,21 @@ public enum Engine {
 
   // MARK: - Implementation
 
-  /// `x (rows, I) W + foldedBias -> (rows, G*H)`.
+  /// `x (rows, I) W -> (rows, G*H)` (the folded bias is added per step, with the
+  /// recurrent product: one pass instead of a fill pass over this T*N*G*H buffer).
   static func projectInputs<S: RNNScalar>(
     _ cell: PreparedCell<S>, x: [S], rows: Int, backend: any MatmulBackend
   ) -> [S] {
     let w = cell.width
-    // rows of the folded bias, written once (no zero fill first: this buffer is T*N*G*H)
-    var pre = [S](unsafeUninitializedCapacity: rows * w) { buf, count in
-      if rows > 0 && w > 0 {
-        cell.foldedBias.withUnsafeBufferPointer { b in
-          for r in 0..<rows { (buf.baseAddress! + r * w).initialize(from: b.baseAddress!, count: w) }
-        }
+    guard rows > 0, w > 0, cell.inputSize > 0 else { return [S](repeating: 0, count: rows * w) }
+    // `multiply` with accumulate: false writes every element of C.
+    return [S](unsafeUninitializedCapacity: rows * w) { buf, count in
+      x.withUnsafeBufferPointer { xp in
+        backend.multiply(m: rows, a: xp.baseAddress!, lda: cell.inputSize, b: cell.kernel, c: buf.baseAddress!,
+                         ldc: w, accumulate: false)
       }
       count = rows * w
     }
-    pre.withUnsafeMutableBufferPointer { p in
-      guard rows > 0, w > 0 else { return }
-      let base = p.baseAddress!
-      if cell.inputSize > 0 {
-        x.withUnsafeBufferPointer { xp in
-          backend.multiply(m: rows, a: xp.baseAddress!, lda: cell.inputSize, b: cell.kernel, c: base, ldc: w,
-                           accumulate: true)
-        }
-      }
-    }
-    return pre
   }
 
   static func run<Scalar: RNNScalar>(
