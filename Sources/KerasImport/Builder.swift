@@ -279,7 +279,7 @@ struct Builder {
                                         inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q)
     case let cls where GraphParser.modelClasses.contains(cls):
       let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
-      let sub = try GraphParser.parse(model, location: e.location)
+      let sub = try GraphParser.parse(model, location: e.location, kerasVersion: version.text)
       // The nested model's weights are this layer's list, in its layers' order.
       if case .legacy = store { try reorderNested(sub, queue: q) }
       let shared = SharedQueue(q)

@@ -86,7 +86,17 @@ enum GraphParser {
     return nil
   }
 
-  static func parse(_ model: JSONValue, location: String) throws -> GraphSpec {
+  /// Whether a Keras 2 version leaves out the first node of nested models built on an
+  /// Input (tf.keras `-tf` versions and Keras >= 2.4, which is tf.keras; standalone
+  /// Keras <= 2.3 renumbers the kept nodes from 0).
+  static func skipsFirstNestedNode(_ version: String) -> Bool {
+    if version.hasSuffix("-tf") { return true }
+    let p = version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+    guard p.count >= 2 else { return true }
+    return p[0] > 2 || (p[0] == 2 && p[1] >= 4)
+  }
+
+  static func parse(_ model: JSONValue, location: String, kerasVersion: String = "2.21.0") throws -> GraphSpec {
     guard let cls = model["class_name"]?.string else {
       throw invalid(location, "expected {\"class_name\": ..., \"config\": ...} (model.to_json() or model_config)")
     }
@@ -161,7 +171,7 @@ enum GraphParser {
     // input-to-output node, `_should_skip_first_node` in tf_keras/src/engine/functional.py)
     // but keeps the original node indices in references: shift them back.
     let legacyNodes = list.contains { $0["inbound_nodes"]?.array?.contains { $0.array != nil } ?? false }
-    if legacyNodes {
+    if legacyNodes && skipsFirstNestedNode(kerasVersion) {
       var skip = Set<String>()
       for (v, l) in zip(list, layers) where modelClasses.contains(l.className) {
         let sub = v["config"]?["layers"]?.array ?? v["config"]?.array ?? []

@@ -49,7 +49,7 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.noWeights, "\(url.path): no weights found")
     }
     try Self.refuseLambda(loaded.model, source: loaded.path, location: "")
-    let spec = try GraphParser.parse(loaded.model, location: "")
+    let spec = try GraphParser.parse(loaded.model, location: "", kerasVersion: version)
     self.name = spec.name
     let builder = Builder(version: KerasVersion(text: version), source: loaded.weightsPath, store: store)
     let queues = try builder.queues(for: spec)
