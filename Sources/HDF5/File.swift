@@ -156,6 +156,9 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
     do { head = try fh.read(upToCount: 512) ?? Data() } catch { return .unreadable("\(error)") }
     if head.isEmpty { return .empty }
     if head.starts(with: signature) { return .hdf5 }
+    // A zip (a `.keras` archive) stores `model.weights.h5` uncompressed, so an
+    // HDF5 signature shows up at a userblock offset inside it: zip wins.
+    if isZip([UInt8](head)) { return .zip }
     let size = (try? fh.seekToEnd()) ?? 0
     var offset: UInt64 = 512
     while offset + 8 <= size {
@@ -172,6 +175,7 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
   /// Sniffs bytes held in memory, the same way.
   public static func sniff(bytes: [UInt8]) -> FileKind {
     if bytes.isEmpty { return .empty }
+    if !bytes.starts(with: signature) && isZip(bytes) { return .zip }
     var offset = 0
     while offset + 8 <= bytes.count {
       if bytes[offset..<(offset + 8)].elementsEqual(signature) { return .hdf5 }
@@ -180,8 +184,12 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
     return classify(head: Array(bytes.prefix(512)))
   }
 
+  private static func isZip(_ head: [UInt8]) -> Bool {
+    head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06])
+  }
+
   private static func classify(head: [UInt8]) -> FileKind {
-    if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) { return .zip }
+    if isZip(head) { return .zip }
     let bytes = head
     let firstNonSpace = bytes.first { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }
     let textual = bytes.allSatisfy { $0 >= 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d }

@@ -81,15 +81,7 @@ enum Storage {
   /// Reads any supported file (and an optional separate weights file).
   static func load(_ url: URL, weights: URL?) throws -> LoadedFile {
     let path = url.path
-    // A zip first: FileKind.sniff also finds HDF5 signatures at 512, 1024, ... inside
-    // an uncompressed .keras archive (the stored model.weights.h5) and calls it HDF5.
-    var kind = FileKind.sniff(path: path)
-    if let fh = FileHandle(forReadingAtPath: path) {
-      let head = (try? fh.read(upToCount: 4)) ?? Data()
-      try? fh.close()
-      if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) { kind = .zip }
-    }
-    switch kind {
+    switch FileKind.sniff(path: path) {
     case .hdf5:
       let f = try openHDF5(path)
       let root = try f.root

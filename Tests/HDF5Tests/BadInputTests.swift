@@ -22,6 +22,9 @@ import Testing
     ("notes.h5", Data("just some text\nsecond line\n".utf8), FileKind.text),
     ("arch.json", Data("  {\"class_name\": \"Sequential\"}".utf8), FileKind.json),
     ("model.keras", Data([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0]), FileKind.zip),
+    // An uncompressed .keras zip holds model.weights.h5 as is: an HDF5 signature at a userblock offset.
+    ("stored.keras", Data([0x50, 0x4b, 0x03, 0x04] + [UInt8](repeating: 0, count: 508)
+                          + [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a] + [UInt8](repeating: 0, count: 64)), FileKind.zip),
     ("blob.bin", Data([0x00, 0x01, 0x02, 0xff, 0xfe, 0x00, 0x10, 0x20]), FileKind.unknown(magic: "00 01 02 ff fe 00 10 20")),
   ])
   func notHDF5(_ name: String, _ content: Data, _ kind: FileKind) throws {
