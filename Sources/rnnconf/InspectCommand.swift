@@ -2,16 +2,18 @@ import ArgumentParser
 import Conformance
 import Foundation
 import HDF5
+import KerasImport
 
 struct InspectCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "inspect",
-    abstract: "Show what an HDF5 file holds: an rnnconf case in words, then the tree of any HDF5 file.",
+    abstract: "Show what a file holds: an rnnconf case in words or a Keras model's summary, then the HDF5 tree.",
     discussion: """
       Groups are listed in file order (creation order when the file tracks it), datasets with their \
       stored type and shape, attributes with short values; long strings are cut and their length shown. \
-      A file that is not HDF5 (a .keras zip, JSON, text, empty, a directory) is named for what it is \
-      and the command exits with status 1.
+      A Keras file (.h5 with a model config, .weights.h5, or a .keras zip) is summarised first: layers, \
+      output shapes, parameter counts, the Keras version and backend that saved it. Any other file that is \
+      not HDF5 (JSON, text, empty, a directory) is named for what it is and the command exits with status 1.
       """)
 
   @Argument(help: "The file to inspect.") var file: String
@@ -24,11 +26,27 @@ struct InspectCommand: ParsableCommand {
   }
 
   func run() throws {
+    let kind = FileKind.sniff(path: file)
+    if kind == .zip || (kind == .hdf5 && Self.looksLikeKeras(file)) {
+      do {
+        print(try KerasModel(contentsOf: URL(fileURLWithPath: file)).summary)
+      } catch {
+        print("Keras model: cannot be imported: \(error)")
+      }
+      if kind == .zip { return }
+      print("")
+    }
     do {
       print(try Inspection.text(path: file, maxString: maxString, maxElements: maxElements))
     } catch {
       FileHandle.standardError.write(Data((Inspection.failureMessage(path: file, error: error) + "\n").utf8))
       throw ExitCode(1)
     }
+  }
+
+  /// A Keras save: a full model (`model_config`) or a Keras 3 weights file (`layers/`).
+  static func looksLikeKeras(_ path: String) -> Bool {
+    guard let root = try? HDF5.File(path: path).root else { return false }
+    return (try? root.hasAttribute("model_config")) == true || (try? root.exists("layers")) == true
   }
 }
