@@ -14,6 +14,18 @@ struct SeededRNG: RandomNumberGenerator {
   }
 }
 
+/// Uniform doubles in [-1, 1) from `SeededRNG`, for round-trip weights in the
+/// adapter tests (a round trip, not a golden value).
+struct Rand {
+  var state: UInt64
+  mutating func next() -> Double {
+    var g = SeededRNG(seed: state)
+    let bits = g.next()
+    state = g.state
+    return Double(bits >> 11) / Double(1 << 53) * 2 - 1
+  }
+}
+
 extension Tensor {
   static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
     let n = shape.reduce(1, *)

@@ -7,18 +7,6 @@ import Testing
 /// node formats. Golden values live only in fixtures/keras
 /// (`rnnconf run fixtures/keras`).
 @Suite struct KerasAdapterTests {
-  /// splitmix64, for round-trip weights (a round trip, not a golden value).
-  struct Rand {
-    var state: UInt64
-    mutating func next() -> Double {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      z ^= z >> 31
-      return Double(z >> 11) / Double(1 << 53) * 2 - 1
-    }
-  }
 
   static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
     Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })

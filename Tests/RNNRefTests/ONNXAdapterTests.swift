@@ -6,18 +6,6 @@ import Testing
 /// ONNX cannot express. Golden values live only in fixtures/onnx (captured from
 /// ONNX Runtime 1.31.1 and onnx's reference; run through `rnnconf run fixtures/onnx`).
 @Suite struct ONNXAdapterTests {
-  /// splitmix64, for round-trip weights (not golden values).
-  struct Rand {
-    var state: UInt64
-    mutating func next() -> Double {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      z ^= z >> 31
-      return Double(z >> 11) / Double(1 << 53) * 2 - 1
-    }
-  }
 
   static func config(_ text: String) -> JSONValue { try! JSONValue(parsing: text) }
 

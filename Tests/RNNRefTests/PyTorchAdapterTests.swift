@@ -5,18 +5,6 @@ import Testing
 /// names and shapes, export names what torch cannot express. Golden values live
 /// only in fixtures/pytorch (run through `rnnconf run fixtures/pytorch`).
 @Suite struct PyTorchAdapterTests {
-  /// A small deterministic generator (splitmix64) for round-trip weights.
-  struct Rand {
-    var state: UInt64
-    mutating func next() -> Double {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      z ^= z >> 31
-      return Double(z >> 11) / Double(1 << 53) * 2 - 1
-    }
-  }
 
   static func config(_ text: String) -> JSONValue { try! JSONValue(parsing: text) }
 
