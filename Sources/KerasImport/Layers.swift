@@ -50,22 +50,21 @@ enum KerasActivation: Equatable {
     if let s = v.string { name = s } else if let o = v.object { name = o["config"]?.string ?? o["class_name"]?.string }
     guard let name else { throw KerasImportError(.invalidConfig, "\(key): expected an activation name, got \(v.jsonText)") }
     switch name {
-    case "linear", "None": return .scalar(.linear)
-    case "tanh": return .scalar(.tanh)
-    case "sigmoid": return .scalar(.sigmoid)
-    case "relu": return .scalar(.relu)
-    case "hard_sigmoid": return .scalar(version.major >= 3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2)
-    case "elu": return .scalar(.elu(alpha: 1))
-    case "selu": return .scalar(.selu)
-    case "softsign": return .scalar(.softsign)
-    case "softplus": return .scalar(.softplus)
-    case "exponential": return .scalar(.exponential)
+    case "None": return .scalar(.linear)
     case "softmax": return .softmax
     case "log_softmax": return .logSoftmax
     case "swish", "silu": return .swish
     case "relu6": return .relu6
     default:
-      throw KerasImportError(.invalidConfig, "\(key): activation `\(name)` is not supported; supported: linear, tanh, sigmoid, relu, hard_sigmoid, elu, selu, softsign, softplus, exponential, softmax, log_softmax, swish, relu6")
+      // The element-wise activations recurrent layers also use: one reading of their names.
+      do {
+        guard let a = try Keras.activation(.string(name), key: key, flavor: version.major >= 3 ? .keras3 : .keras2) else {
+          return .scalar(.linear)
+        }
+        return .scalar(a)
+      } catch {
+        throw KerasImportError(.invalidConfig, "\(key): activation `\(name)` is not supported; supported: linear, tanh, sigmoid, relu, hard_sigmoid, elu, selu, softsign, softplus, exponential, softmax, log_softmax, swish, relu6")
+      }
     }
   }
 

@@ -141,7 +141,10 @@ public enum Keras: NetworkConvention {
     return parts[0] < 2 || (parts[0] == 2 && parts[1] < 3)
   }
 
-  static func activation(_ v: JSONValue?, key: String, flavor: Flavor) throws -> Activation? {
+  /// A Keras activation name (or Keras 3's serialised function) as a canonical
+  /// activation; `hard_sigmoid` follows the flavor. nil when absent. The one place
+  /// Keras activation names are read (KerasImport uses it too).
+  public static func activation(_ v: JSONValue?, key: String, flavor: Flavor) throws -> Activation? {
     guard let v else { return nil }
     var name: String?
     if let s = v.string { name = s }
