@@ -135,13 +135,28 @@ struct PreparedCell<S: RNNScalar> {
   var hasCellState: Bool { kind == .lstm }
 }
 
-/// Scratch buffers for one direction's steps, sized for a batch of N.
-struct StepWorkspace<S: RNNScalar> {
-  var recurrent: [S]
-  var temp: [S]
+/// Scratch buffers for one direction's steps, sized for a batch of N. Raw
+/// buffers (not arrays borrowed through nested closures): the step loop touches
+/// them every step.
+final class StepWorkspace<S: RNNScalar> {
+  /// `(N, G*H)`: recurrent products.
+  let recurrent: UnsafeMutablePointer<S>
+  /// `(N, H)`: LSTM `o * h(c')` before the projection; GRU `r * h`.
+  let temp: UnsafeMutablePointer<S>
+  let recurrentCount: Int, tempCount: Int
+
   init(cell: PreparedCell<S>, batch n: Int) {
-    recurrent = [S](repeating: 0, count: n * cell.width)
-    temp = [S](repeating: 0, count: n * cell.hidden)
+    recurrentCount = max(1, n * cell.width)
+    tempCount = max(1, n * cell.hidden)
+    recurrent = .allocate(capacity: recurrentCount)
+    recurrent.initialize(repeating: 0, count: recurrentCount)
+    temp = .allocate(capacity: tempCount)
+    temp.initialize(repeating: 0, count: tempCount)
+  }
+
+  deinit {
+    recurrent.deallocate()
+    temp.deallocate()
   }
 }
 
@@ -154,11 +169,11 @@ extension PreparedCell {
   func step(
     batch n: Int, pre: UnsafeMutablePointer<S>, h: UnsafePointer<S>, c: UnsafePointer<S>?,
     newH: UnsafeMutablePointer<S>, newC: UnsafeMutablePointer<S>?,
-    workspace ws: inout StepWorkspace<S>, backend: any MatmulBackend
+    workspace ws: StepWorkspace<S>, backend: any MatmulBackend
   ) {
     let H = hidden, W = width
-    ws.recurrent.withUnsafeMutableBufferPointer { rBuf in
-      let g = pre, rec = rBuf.baseAddress!
+    do {
+      let g = pre, rec = ws.recurrent
       // g = x W + folded bias (+ h U, for the cells whose whole recurrent product adds)
       let addsRecurrent = kind != .gru
       if addsRecurrent {
@@ -182,8 +197,8 @@ extension PreparedCell {
       case .lstm:
         let c = c!, newC = newC!
         let fAct = activations[0], gAct = activations[1], hAct = activations[2]
-        ws.temp.withUnsafeMutableBufferPointer { tBuf in
-          let m = tBuf.baseAddress!  // (N, H): o * h(c')
+        do {
+          let m = ws.temp  // (N, H): o * h(c')
           peepholeI.withUnsafeBufferPointer { pI in
           peepholeF.withUnsafeBufferPointer { pF in
           peepholeO.withUnsafeBufferPointer { pO in
@@ -247,8 +262,8 @@ extension PreparedCell {
           } else {
             // z, r from h; then n from (r * h) Un.
             backend.multiply(m: n, a: h, lda: H, b: recurrent, c: rec, ldc: 2 * H, accumulate: false)
-            ws.temp.withUnsafeMutableBufferPointer { tBuf in
-              let rh = tBuf.baseAddress!
+            do {
+              let rh = ws.temp
               for r in 0..<n {
                 let gz = g + r * W, gr = gz + H
                 let rz = rec + r * 2 * H

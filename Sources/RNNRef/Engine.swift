@@ -86,7 +86,7 @@ public enum Engine {
                    "Engine.step: state.c has shape \(c.shape), expected [\(n), \(prepared.hidden)]")
     }
     var pre = projectInputs(prepared, x: x.scalars, rows: n, backend: backend)
-    var ws = StepWorkspace(cell: prepared, batch: n)
+    let ws = StepWorkspace(cell: prepared, batch: n)
     var newH = [Scalar](repeating: 0, count: n * prepared.outputSize)
     var newC = [Scalar](repeating: 0, count: prepared.hasCellState ? n * prepared.hidden : 0)
     let c = prepared.hasCellState ? (state.c?.scalars ?? [Scalar](repeating: 0, count: n * prepared.hidden)) : []
@@ -98,7 +98,7 @@ public enum Engine {
               prepared.step(batch: n, pre: preP.baseAddress!, h: hP.baseAddress!,
                             c: prepared.hasCellState ? cP.baseAddress! : nil,
                             newH: nh.baseAddress!, newC: prepared.hasCellState ? nc.baseAddress! : nil,
-                            workspace: &ws, backend: backend)
+                            workspace: ws, backend: backend)
             }
           }
         }
@@ -250,7 +250,7 @@ public enum Engine {
     var out = [S](repeating: 0, count: T * N * Hout)
     if T > 0 && N > 0 {
       var pre = projectInputs(cell, x: x.scalars, rows: T * N, backend: backend)
-      var ws = StepWorkspace(cell: cell, batch: N)
+      let ws = StepWorkspace(cell: cell, batch: N)
       var newH = [S](repeating: 0, count: N * Hout)
       var newC = [S](repeating: 0, count: c.count)
       var prevOut = [S](repeating: 0, count: N * Hout)
@@ -265,7 +265,7 @@ public enum Engine {
                   cell.step(batch: N, pre: preP.baseAddress! + t * N * W, h: hP.baseAddress!,
                             c: cell.hasCellState ? cP.baseAddress! : nil,
                             newH: nh.baseAddress!, newC: cell.hasCellState ? nc.baseAddress! : nil,
-                            workspace: &ws, backend: backend)
+                            workspace: ws, backend: backend)
                 }
               }
             }
