@@ -8,7 +8,7 @@ import RNNRef
 /// the Keras adapter (`RNNRef.Keras.parse` / `Keras.importNetwork`): this type
 /// only orders the stored weights (Keras loads them by position), converts Keras 1
 /// per-gate and cuDNN weights the way tf-keras' `preprocess_weights_for_loading`
-/// does, and assembles the outputs (output(s), then states) like `Keras.evaluate`.
+/// does, and calls the layer through `Keras.callLayer`, as `Keras.evaluate` does.
 final class RecurrentKLayer: KerasLayer {
   let name: String, className: String, location: String
   /// The adapter's view of the layer.
@@ -27,7 +27,6 @@ final class RecurrentKLayer: KerasLayer {
 
   func resetStates() { carried = nil }
 
-  var stateNames: [String] { config.cells[0].kind == .lstm ? ["h", "c"] : ["h"] }
 
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
     let s = inputs.first ?? [nil, nil, nil]
@@ -58,90 +57,19 @@ final class RecurrentKLayer: KerasLayer {
       throw bad("the incoming mask has \(m.count) entries, the input \(KerasImportError.dims(x.shape)) has \(n * steps) steps; the layer before changed the time axis of a masked tensor")
     }
     let mask = xv.mask.map { StepMask(batch: n, steps: steps, valid: $0) }
-    // Initial states: given tensors, else the carried state of a stateful layer, else zeros.
-    var initial: [[LayerState<Double>]?] = Array(repeating: nil, count: network.layers.count)
-    let given = inputs.dropFirst().map(\.t)
-    if !given.isEmpty {
-      let want = network.layers.reduce(0) { $0 + $1.cells.reduce(0) { $0 + ($1.hasCellState ? 2 : 1) } }
-      guard given.count == want else {
-        throw bad("\(given.count) initial state tensor(s) given, the layer takes \(want) (\(stateNames.joined(separator: ", ")) per direction and cell)")
-      }
-      var pos = 0
-      func next(_ shape: [Int], _ what: String) throws -> Tensor<Double> {
-        let t = given[pos]; pos += 1
-        guard t.shape == shape else {
-          throw bad("initial state \(pos - 1) (\(what)) has shape \(KerasImportError.dims(t.shape)), expected \(KerasImportError.dims(shape)) (batch, units)")
-        }
-        return t
-      }
-      for (li, l) in network.layers.enumerated() {
-        var states: [LayerState<Double>] = []
-        for (d, c) in l.cells.enumerated() {
-          let h = try next([n, c.outputSize], "h of direction \(d)")
-          let cc = c.hasCellState ? try next([n, c.hiddenSize], "c of direction \(d)") : nil
-          states.append(LayerState(h: h, c: cc))
-        }
-        initial[li] = states
-      }
-    } else if config.stateful, let carry = carried {
-      for (li, s) in carry.enumerated() where li < initial.count {
-        guard s.allSatisfy({ $0.h.shape[0] == n }) else {
-          throw bad("a stateful layer was called with batch \(n) after batch \(s.first?.h.shape[0] ?? 0); call resetStates() first")
-        }
-        initial[li] = s
-      }
+    let given = inputs.dropFirst().enumerated().map { (name: "initial state \($0.offset)", tensor: $0.element.t) }
+    let result: (outputs: [Tensor<Double>], finalStates: [[LayerState<Double>]], sequence: Tensor<Double>)
+    do {
+      result = try Keras.callLayer(config, canonical: network.layers, input: x, mask: mask,
+                                   initialStates: given.isEmpty ? nil : given,
+                                   carried: config.stateful ? carried : nil)
+    } catch {
+      throw bad("\(error)")
     }
-    var current = x.transposed([1, 0, 2])
-    var outs: [LayerOutput<Double>] = []
-    for (li, l) in network.layers.enumerated() {
-      let o: LayerOutput<Double>
-      do { o = try Engine.run(l, input: current, mask: mask, initialStates: initial[li]) } catch {
-        throw bad("\(error)")
-      }
-      outs.append(o)
-      current = o.merged
-    }
-    if config.stateful { carried = outs.map(\.finalStates) }
-    let lastOut = outs[outs.count - 1]
-    let lastLayer = network.layers[network.layers.count - 1]
-    let outMask = config.returnSequences ? xv.mask : nil
-    var values: [Value] = []
-    func batchMajor(_ t: Tensor<Double>) -> Tensor<Double> { t.transposed([1, 0, 2]) }
-    if config.returnSequences {
-      if config.bidirectional == MergeMode.none {
-        values += lastOut.directionOutputs.map { Value(t: batchMajor($0), mask: outMask) }
-      } else {
-        values.append(Value(t: batchMajor(lastOut.merged), mask: outMask))
-      }
-    } else {
-      // The last output in processing order: slot T-1, except a reverse direction aligned to input time (slot 0).
-      var lasts: [Tensor<Double>] = []
-      for (d, seq) in lastOut.directionOutputs.enumerated() {
-        let reversed = lastLayer.direction == .reverse || d == 1
-        let slot = (reversed && lastLayer.reverseOutputOrder == .alignedToInput) ? 0 : steps - 1
-        let f = seq.shape[2]
-        lasts.append(steps > 0 ? seq.slice(axis: 0, range: slot..<(slot + 1)).reshaped([n, f]) : Tensor(zeros: [n, f]))
-      }
-      if lasts.count == 1 {
-        values.append(Value(t: lasts[0], mask: nil))
-      } else {
-        let a = lasts[0], b = lasts[1]
-        switch config.bidirectional ?? .concat {
-        case .none: values += [Value(t: a, mask: nil), Value(t: b, mask: nil)]
-        case .concat: values.append(Value(t: Tensor.concatenate([a, b], axis: 1), mask: nil))
-        case .sum: values.append(Value(t: Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 }), mask: nil))
-        case .mul: values.append(Value(t: Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 * $1 }), mask: nil))
-        case .ave: values.append(Value(t: Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { ($0 + $1) / 2 }), mask: nil))
-        }
-      }
-    }
-    if config.returnState {
-      for o in outs { for s in o.finalStates {
-        values.append(Value(t: s.h, mask: nil))
-        if let c = s.c { values.append(Value(t: c, mask: nil)) }
-      } }
-    }
-    return values
+    if config.stateful { carried = result.finalStates }
+    // Sequence outputs keep the incoming mask; last outputs and states carry none.
+    let sequences = config.returnSequences ? (config.bidirectional == MergeMode.none ? 2 : 1) : 0
+    return result.outputs.enumerated().map { k, t in Value(t: t, mask: k < sequences ? xv.mask : nil) }
   }
 }
 
