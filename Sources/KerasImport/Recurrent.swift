@@ -27,7 +27,6 @@ final class RecurrentKLayer: KerasLayer {
 
   func resetStates() { carried = nil }
 
-
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
     let s = inputs.first ?? [nil, nil, nil]
     let n = s.first ?? nil, steps = s.count > 1 ? s[1] : nil
