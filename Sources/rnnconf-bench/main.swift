@@ -15,6 +15,7 @@ struct Options {
   var batch = 32, steps = 128, input = 256, hidden = 256
   var runs = 7, warmup = 2
   var threads = 2
+  var parallelThreshold: Int? = nil
   var peers = true
   var python = ProcessInfo.processInfo.environment["RNNCONF_PYTHON"] ?? "python3"
   var script: String? = nil
@@ -23,7 +24,9 @@ struct Options {
 func usage() -> Never {
   print("""
     usage: rnnconf-bench [--cells lstm,gru] [--batch N] [--steps T] [--input I] [--hidden H]
-                         [--runs R] [--warmup W] [--threads K] [--no-peers] [--peers-script PATH]
+                         [--runs R] [--warmup W] [--threads K] [--parallel-threshold MACS]
+                         [--no-peers] [--peers-script PATH]
+    --parallel-threshold: products with fewer multiply-adds run on one thread (default 1048576).
     Peers (PyTorch, ONNX Runtime) run through bench/peers.py with $RNNCONF_PYTHON or python3.
     """)
   exit(64)
@@ -52,6 +55,7 @@ func parse() -> Options {
     case "--runs": o.runs = int(a)
     case "--warmup": o.warmup = int(a)
     case "--threads": o.threads = int(a)
+    case "--parallel-threshold": o.parallelThreshold = int(a)
     case "--no-peers": o.peers = false
     case "--peers-script": o.script = args.popFirst()
     case "-h", "--help": usage()
@@ -103,7 +107,8 @@ func benchEngine(_ cell: String, _ o: Options) throws -> (median: Double, runs: 
   var rng = SplitMix(state: 42)
   let layer = makeLayer(cell, o, rng: &rng)
   let x = random([o.steps, o.batch, o.input], scale: 1, rng: &rng)
-  let backend = SwiftMatmul(threads: o.threads)
+  var backend = SwiftMatmul(threads: o.threads)
+  if let t = o.parallelThreshold { backend.parallelThreshold = t }
   let clock = ContinuousClock()
   var sink: Float = 0
   for _ in 0..<o.warmup { sink += try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: backend).merged.scalars[0] }
