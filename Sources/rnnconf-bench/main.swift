@@ -21,7 +21,7 @@ struct Options {
   var script: String? = nil
 }
 
-func usage() -> Never {
+func usage(exitCode: Int32 = 64) -> Never {
   print("""
     usage: rnnconf-bench [--cells lstm,gru] [--batch N] [--steps T] [--input I] [--hidden H]
                          [--runs R] [--warmup W] [--threads K] [--parallel-threshold MACS]
@@ -29,7 +29,7 @@ func usage() -> Never {
     --parallel-threshold: products with fewer multiply-adds run on one thread (default 1048576).
     Peers (PyTorch, ONNX Runtime) run through bench/peers.py with $RNNCONF_PYTHON or python3.
     """)
-  exit(64)
+  exit(exitCode)
 }
 
 func parse() -> Options {
@@ -58,7 +58,7 @@ func parse() -> Options {
     case "--parallel-threshold": o.parallelThreshold = int(a)
     case "--no-peers": o.peers = false
     case "--peers-script": o.script = args.popFirst()
-    case "-h", "--help": usage()
+    case "-h", "--help": usage(exitCode: 0)
     default: print("rnnconf-bench: unknown argument \(a)"); usage()
     }
   }
