@@ -46,20 +46,9 @@ public final class Group: Object {
       let loc = location
       var info = H5G_info_t()
       try loc.check(H5Gget_info(handle.id, &info), "list group")
-      let n = Int(info.nlinks)
-      func names(_ index: H5_index_t) throws -> [String] {
-        try (0..<n).map { i in
-          let len = try loc.check(H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), nil, 0,
-                                                     chdf5_P_DEFAULT()), "get link name")
-          var buf = [CChar](repeating: 0, count: Int(len) + 1)
-          try loc.check(H5Lget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), &buf, buf.count,
-                                           chdf5_P_DEFAULT()), "get link name")
-          return decodeCChars(buf)
-        }
+      return try namesByIndex(count: Int(info.nlinks), tracked: linkOrderTracked(), location: loc, what: "link") {
+        H5Lget_name_by_idx(handle.id, ".", $0, H5_ITER_INC, $1, $2, $3, chdf5_P_DEFAULT())
       }
-      if linkOrderTracked(), let byOrder = try? names(H5_INDEX_CRT_ORDER) { return byOrder }
-      _ = H5Eclear2(chdf5_E_DEFAULT())
-      return try names(H5_INDEX_NAME)
     }
   }
 

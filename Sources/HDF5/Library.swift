@@ -140,3 +140,24 @@ func decodeCChars(_ buf: [CChar]) -> String {
   let bytes = buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
   return String(decoding: bytes, as: UTF8.self)
 }
+
+/// The `count` names of an index (links or attributes), in creation order when
+/// `tracked` and that index answers, else in name order. `getName(index, i, buf, size)`
+/// is `H5Lget_name_by_idx` or `H5Aget_name_by_idx` on the object; a nil buffer asks
+/// for the length. Inside `sync`.
+func namesByIndex(
+  count: Int, tracked: Bool, location loc: Location, what: String,
+  getName: (H5_index_t, hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int
+) throws -> [String] {
+  func names(_ index: H5_index_t) throws -> [String] {
+    try (0..<count).map { i in
+      let len = try loc.check(getName(index, hsize_t(i), nil, 0), "get \(what) name")
+      var buf = [CChar](repeating: 0, count: len + 1)
+      try loc.check(getName(index, hsize_t(i), &buf, buf.count), "get \(what) name")
+      return decodeCChars(buf)
+    }
+  }
+  if tracked, let byOrder = try? names(H5_INDEX_CRT_ORDER) { return byOrder }
+  _ = H5Eclear2(chdf5_E_DEFAULT())
+  return try names(H5_INDEX_NAME)
+}

@@ -36,20 +36,10 @@ public class Object {
       let loc = location
       var info = H5O_info_t()
       try loc.check(H5Oget_info2(handle.id, &info, chdf5_O_INFO_NUM_ATTRS()), "count attributes")
-      let n = Int(info.num_attrs)
-      func names(_ index: H5_index_t) throws -> [String] {
-        try (0..<n).map { i in
-          let len = try loc.check(H5Aget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), nil, 0,
-                                                     chdf5_P_DEFAULT()), "get attribute name")
-          var buf = [CChar](repeating: 0, count: Int(len) + 1)
-          try loc.check(H5Aget_name_by_idx(handle.id, ".", index, H5_ITER_INC, hsize_t(i), &buf, buf.count,
-                                           chdf5_P_DEFAULT()), "get attribute name")
-          return decodeCChars(buf)
-        }
+      return try namesByIndex(count: Int(info.num_attrs), tracked: attributeOrderTracked(), location: loc,
+                              what: "attribute") {
+        H5Aget_name_by_idx(handle.id, ".", $0, H5_ITER_INC, $1, $2, $3, chdf5_P_DEFAULT())
       }
-      if attributeOrderTracked(), let byOrder = try? names(H5_INDEX_CRT_ORDER) { return byOrder }
-      _ = H5Eclear2(chdf5_E_DEFAULT())
-      return try names(H5_INDEX_NAME)
     }
   }
 
