@@ -33,12 +33,7 @@ public final class Group: Object {
   }
 
   /// Whether link creation order is tracked. Inside `sync`.
-  private func linkOrderTracked() -> Bool {
-    guard let plist = try? creationPlist() else { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
-    var flags: UInt32 = 0
-    if H5Pget_link_creation_order(plist.id, &flags) < 0 { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
-    return flags & chdf5_P_CRT_ORDER_TRACKED() != 0
-  }
+  private func linkOrderTracked() -> Bool { creationOrderTracked(H5Pget_link_creation_order) }
 
   /// Link names in creation order when tracked (h5py `track_order=True`), else name order.
   public func childNames() throws -> [String] {

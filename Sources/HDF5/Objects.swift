@@ -22,13 +22,17 @@ public class Object {
     fatalError("subclass")
   }
 
-  /// Whether attribute creation order is tracked. Inside `sync`.
-  func attributeOrderTracked() -> Bool {
+  /// Whether the creation property list tracks an order, read by
+  /// `H5Pget_attr_creation_order` or `H5Pget_link_creation_order`. Inside `sync`.
+  func creationOrderTracked(_ get: (hid_t, UnsafeMutablePointer<UInt32>) -> herr_t) -> Bool {
     guard let plist = try? creationPlist() else { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
     var flags: UInt32 = 0
-    if H5Pget_attr_creation_order(plist.id, &flags) < 0 { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
+    if get(plist.id, &flags) < 0 { _ = H5Eclear2(chdf5_E_DEFAULT()); return false }
     return flags & chdf5_P_CRT_ORDER_TRACKED() != 0
   }
+
+  /// Whether attribute creation order is tracked. Inside `sync`.
+  func attributeOrderTracked() -> Bool { creationOrderTracked(H5Pget_attr_creation_order) }
 
   /// Attribute names in creation order when the file tracks it, else name order.
   public func attributeNames() throws -> [String] {
