@@ -216,16 +216,8 @@ public final class Group: Object {
   public func createDataset(_ path: String, fixedLengthStrings values: [String]) throws -> Dataset {
     let full = joinPath(self.path, path)
     let loc = Location(file: file.path, path: full)
-    let encoded = values.map { Array($0.utf8) }
-    let width = max(1, encoded.map(\.count).max() ?? 1)
-    var bytes = [UInt8](repeating: 0, count: width * values.count)
-    for (i, e) in encoded.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + e.count), with: e) }
     let h = try Library.sync { () throws -> Handle in
-      let type = try Handle(H5Tcopy(chdf5_T_C_S1()), loc, "make string type", close: H5Tclose)
-      try loc.check(H5Tset_size(type.id, width), "make string type")
-      try loc.check(H5Tset_strpad(type.id, H5T_STR_NULLPAD), "make string type")
-      let ascii = encoded.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
-      try loc.check(H5Tset_cset(type.id, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8), "make string type")
+      let (type, bytes) = try fixedLengthStrings(values, loc)
       let space = try makeSpace([values.count], loc)
       let lcpl = try intermediateLCPL(loc)
       let d = try Handle(H5Dcreate2(handle.id, path, type.id, space.id, lcpl.id, chdf5_P_DEFAULT(), chdf5_P_DEFAULT()),

@@ -147,23 +147,30 @@ public class Object {
   /// Writes a 1-D array of fixed-length, NUL-padded byte strings (numpy `S<n>`),
   /// as Keras writes `layer_names` and `weight_names`.
   public func setAttribute(_ name: String, fixedLengthStrings values: [String]) throws {
-    let encoded = values.map { Array($0.utf8) }
-    let width = max(1, encoded.map(\.count).max() ?? 1)
-    var bytes = [UInt8](repeating: 0, count: width * values.count)
-    for (i, e) in encoded.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + e.count), with: e) }
     try Library.sync {
       let loc = location
-      let type = try Handle(H5Tcopy(chdf5_T_C_S1()), loc, "make string type", close: H5Tclose)
-      try loc.check(H5Tset_size(type.id, width), "make string type")
-      try loc.check(H5Tset_strpad(type.id, H5T_STR_NULLPAD), "make string type")
-      let ascii = encoded.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
-      try loc.check(H5Tset_cset(type.id, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8), "make string type")
+      let (type, bytes) = try fixedLengthStrings(values, loc)
       let space = try makeSpace([values.count], loc)
       try replacingAttribute(name, type: type.id, space: space.id) { id in
         bytes.withUnsafeBytes { H5Awrite(id, type.id, $0.baseAddress) }
       }
     }
   }
+}
+
+/// Fixed-length, NUL-padded strings as numpy `S<n>` and Keras' name lists: the
+/// HDF5 type (ASCII when every byte is, else UTF-8) and the packed bytes. Inside `sync`.
+func fixedLengthStrings(_ values: [String], _ loc: Location) throws -> (type: Handle, bytes: [UInt8]) {
+  let encoded = values.map { Array($0.utf8) }
+  let width = max(1, encoded.map(\.count).max() ?? 1)
+  var bytes = [UInt8](repeating: 0, count: width * values.count)
+  for (i, e) in encoded.enumerated() { bytes.replaceSubrange((i * width)..<(i * width + e.count), with: e) }
+  let type = try Handle(H5Tcopy(chdf5_T_C_S1()), loc, "make string type", close: H5Tclose)
+  try loc.check(H5Tset_size(type.id, width), "make string type")
+  try loc.check(H5Tset_strpad(type.id, H5T_STR_NULLPAD), "make string type")
+  let ascii = encoded.allSatisfy { $0.allSatisfy { $0 < 0x80 } }
+  try loc.check(H5Tset_cset(type.id, ascii ? H5T_CSET_ASCII : H5T_CSET_UTF8), "make string type")
+  return (type, bytes)
 }
 
 func checkShape(_ shape: [Int], count: Int, _ op: String, _ loc: Location? = nil) throws {
