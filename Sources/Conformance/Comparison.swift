@@ -77,7 +77,7 @@ public enum Comparison {
   /// Axis names for an output of rank `rank`: the adapter's when it gives a list of the right
   /// length, otherwise `dim0`, `dim1`, ...
   public static func axisNames(framework: String, output: String, config: JSONValue, rank: Int) -> [String] {
-    if let convention = Conventions.all.first(where: { $0.framework == framework }),
+    if let convention = Conventions.cases.first(where: { $0.framework == framework }),
        let names = convention.axisNames(output: output, config: config), names.count == rank {
       return names
     }

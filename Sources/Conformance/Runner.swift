@@ -61,7 +61,7 @@ public struct Runner: Sendable {
     if let pattern = options.filter { files = files.filter { globMatch(pattern, $0.name) } }
     // Framework folders narrow before loading, so unrelated broken files stay out of the run.
     if let fw = options.framework {
-      let known = Set(Conventions.all.map { $0.framework })
+      let known = Set(Conventions.cases.map { $0.framework })
       files = files.filter { f in
         let first = f.name.split(separator: "/").first.map(String.init) ?? ""
         return !known.contains(first) || first == fw
@@ -190,9 +190,9 @@ public struct Runner: Sendable {
       expectedFailureReason: expectedFailure)
     defer { report.durationSeconds = Date().timeIntervalSince(started) }
 
-    guard let convention = Conventions.all.first(where: { $0.framework == c.framework }) else {
+    guard let convention = Conventions.cases.first(where: { $0.framework == c.framework }) else {
       report.message = "unknown framework `\(c.framework)` in the case file; known: "
-        + Conventions.all.map { $0.framework }.joined(separator: ", ") + "; fix the file's `framework` attribute"
+        + Conventions.cases.map { $0.framework }.joined(separator: ", ") + "; fix the file's `framework` attribute"
       return report
     }
     guard c.dtype == "float32" || c.dtype == "float64" else {

@@ -73,7 +73,7 @@ final class NestedModelKLayer: KerasLayer {
 
 /// Builds layers from a parsed config and a weight store.
 struct Builder {
-  var version: KerasVersion
+  var version: Keras.Version
   var source: String
   var store: WeightStore
 
@@ -238,7 +238,7 @@ struct Builder {
       guard let d = c["dims"]?.array?.compactMap({ $0.int }) else { throw KerasImportError(.invalidConfig, "\(e.location): Permute needs `dims`") }
       return PermuteKLayer(name: e.name, location: e.location, dims: d)
     case "BatchNormalization":
-      if version.major <= 1 { throw unsupported(e, "Keras 1 BatchNormalization (modes and running_std) is not converted") }
+      if version.isKeras1 { throw unsupported(e, "Keras 1 BatchNormalization (modes and running_std) is not converted") }
       var axis = c["axis"]?.int ?? -1
       if let a = c["axis"]?.array { guard a.count == 1, let v = a[0].int else { throw unsupported(e, "BatchNormalization over several axes") }; axis = v }
       let ax = axis < 0 ? inShape.count + axis : axis
@@ -274,12 +274,12 @@ struct Builder {
       let innerShape: Shape = [nil] + Array(inShape.dropFirst(2))
       let layer = try buildLayer(ie, inputs: [innerShape], queue: q, givenShape: nil)
       return TimeDistributedKLayer(name: e.name, location: e.location, inner: layer)
-    case let cls where RecurrentBuilder.classes.contains(cls):
+    case let cls where Keras.layerClasses.contains(cls):
       return try RecurrentBuilder.build(name: e.name, className: cls, config: c, location: e.location,
                                         inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q)
     case let cls where GraphParser.modelClasses.contains(cls):
       let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
-      let sub = try GraphParser.parse(model, location: e.location, kerasVersion: version.text)
+      let sub = try GraphParser.parse(model, location: e.location, version: version)
       // The nested model's weights are this layer's list, in its layers' order.
       if case .legacy = store { try reorderNested(sub, queue: q) }
       let shared = SharedQueue(q)
@@ -305,28 +305,10 @@ struct Builder {
       guard let inner = c["layer"]?.object, let icls = inner["class_name"]?.string,
             let ic = weightCounts(icls, inner["config"]?.object ?? [:]) else { return nil }
       counts = ic
-    case let r where RecurrentBuilder.classes.contains(r):
-      let (ncls, nc, cudnn) = RecurrentBuilder.normalize(r, c, version: version)
-      func cells(_ cls: String, _ c: [String: JSONValue]) -> Int? {
-        if cudnn { return 3 }
-        if version.major <= 1 { return cls == "LSTM" ? 12 : cls == "GRU" ? 9 : 3 }
-        if let cell = c["cell"]?.object {
-          if cell["class_name"]?.string == "StackedRNNCells" {
-            return (cell["config"]?["cells"]?.array ?? []).reduce(0) { $0 + (($1["config"]?["use_bias"]?.bool ?? true) ? 3 : 2) }
-          }
-          return (cell["config"]?["use_bias"]?.bool ?? true) ? 3 : 2
-        }
-        return (c["use_bias"]?.bool ?? true) ? 3 : 2
-      }
-      if ncls == "Bidirectional" {
-        let fw = nc["layer"]?.object ?? [:], bw = nc["backward_layer"]?.object ?? fw
-        guard let a = cells(fw["class_name"]?.string ?? "", fw["config"]?.object ?? [:]),
-              let b = cells(bw["class_name"]?.string ?? "", bw["config"]?.object ?? [:]) else { return nil }
-        counts = (a + b, 0)
-      } else {
-        guard let n = cells(ncls, nc) else { return nil }
-        counts = (n, 0)
-      }
+    case let r where Keras.layerClasses.contains(r):
+      let layer: [String: JSONValue] = ["class_name": .string(r), "config": .object(c)]
+      guard let lc = try? Keras.LayerConfig(layer: layer, version: version) else { return nil }
+      counts = (lc.storedWeightCount, 0)
     case let m where GraphParser.modelClasses.contains(m):
       guard let model = c["__model"], let sub = try? GraphParser.parse(model, location: "") else { return nil }
       var t = 0, nt = 0
@@ -359,8 +341,7 @@ struct Builder {
       }.map { $0.element.0 }
       return
     }
-    let parts = version.text.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
-    guard parts.count >= 2, parts[0] < 2 || (parts[0] == 2 && parts[1] < 3) else { return }
+    guard version.isBefore2_3 else { return }
     var perLayer: [(Int, Int)] = []
     for l in sub.layers {
       guard let c = weightCounts(l.className, l.config) else { return }

@@ -20,6 +20,8 @@ struct LayerEntry {
   /// Calls that receive no mask: Keras 3 passes the mask of the first argument only when
   /// the call has one tensor argument, so `rnn(x, initial_state=[...])` runs unmasked.
   var unmaskedNodes: Set<Int> = []
+  /// The input a Sequential model without an InputLayer gets (`<model>_input`).
+  var isImplicitInput = false
 }
 
 /// A model's graph: layers in config (topological) order, inputs and outputs.
@@ -86,17 +88,9 @@ enum GraphParser {
     return nil
   }
 
-  /// Whether a Keras 2 version leaves out the first node of nested models built on an
-  /// Input (tf.keras `-tf` versions and Keras >= 2.4, which is tf.keras; standalone
-  /// Keras <= 2.3 renumbers the kept nodes from 0).
-  static func skipsFirstNestedNode(_ version: String) -> Bool {
-    if version.hasSuffix("-tf") { return true }
-    let p = version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
-    guard p.count >= 2 else { return true }
-    return p[0] > 2 || (p[0] == 2 && p[1] >= 4)
-  }
-
-  static func parse(_ model: JSONValue, location: String, kerasVersion: String = "2.21.0") throws -> GraphSpec {
+  /// Reads a model config (`model.to_json()`, `model_config`, a nested model's entry).
+  /// The one Keras graph parser: saved models (`Builder`) and conformance cases (`KerasCases`).
+  static func parse(_ model: JSONValue, location: String, version: Keras.Version = .keras2) throws -> GraphSpec {
     guard let cls = model["class_name"]?.string else {
       throw invalid(location, "expected {\"class_name\": ..., \"config\": ...} (model.to_json() or model_config)")
     }
@@ -126,7 +120,7 @@ enum GraphParser {
         var ic: [String: JSONValue] = ["name": .string(inputName)]
         if let s = declaredInputShape(c) { ic["batch_input_shape"] = .array(s.map { $0.map { .number(Double($0)) } ?? .null }) }
         layers.append(LayerEntry(name: inputName, className: "InputLayer", config: ic, inbound: [],
-                                 location: "\(here) > \(inputName) (implicit input)"))
+                                 location: "\(here) > \(inputName) (implicit input)", isImplicitInput: true))
       }
       var prev = inputName
       for (k, item) in items.enumerated() {
@@ -171,7 +165,7 @@ enum GraphParser {
     // input-to-output node, `_should_skip_first_node` in tf_keras/src/engine/functional.py)
     // but keeps the original node indices in references: shift them back.
     let legacyNodes = list.contains { $0["inbound_nodes"]?.array?.contains { $0.array != nil } ?? false }
-    if legacyNodes && skipsFirstNestedNode(kerasVersion) {
+    if legacyNodes && version.skipsFirstNestedNode {
       var skip = Set<String>()
       for (v, l) in zip(list, layers) where modelClasses.contains(l.className) {
         let sub = v["config"]?["layers"]?.array ?? v["config"]?.array ?? []

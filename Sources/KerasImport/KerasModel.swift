@@ -49,9 +49,9 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.noWeights, "\(url.path): no weights found")
     }
     try Self.refuseLambda(loaded.model, source: loaded.path, location: "")
-    let spec = try GraphParser.parse(loaded.model, location: "", kerasVersion: version)
+    let spec = try GraphParser.parse(loaded.model, location: "", version: Keras.Version(version))
     self.name = spec.name
-    let builder = Builder(version: KerasVersion(text: version), source: loaded.weightsPath, store: store)
+    let builder = Builder(version: Keras.Version(version), source: loaded.weightsPath, store: store)
     let queues = try builder.queues(for: spec)
     let stored = queues.values.reduce(0) { $0 + $1.count }
     if stored == 0 && Self.needsWeights(spec) {
@@ -80,7 +80,7 @@ public final class KerasModel: CustomStringConvertible {
   }
 
   static func weighted(_ cls: String) -> Bool {
-    RecurrentBuilder.classes.contains(cls) || ["Dense", "Embedding", "BatchNormalization", "LayerNormalization",
+    Keras.layerClasses.contains(cls) || ["Dense", "Embedding", "BatchNormalization", "LayerNormalization",
                                                 "TimeDistributed"].contains(cls) || GraphParser.modelClasses.contains(cls)
   }
   static func needsWeights(_ spec: GraphSpec) -> Bool { spec.layers.contains { weighted($0.className) } }

@@ -44,7 +44,7 @@ enum KerasActivation: Equatable {
   case swish
   case relu6
 
-  static func parse(_ v: JSONValue?, version: KerasVersion, key: String) throws -> KerasActivation {
+  static func parse(_ v: JSONValue?, version: Keras.Version, key: String) throws -> KerasActivation {
     guard let v, !v.isNull else { return .scalar(.linear) }
     var name: String?
     if let s = v.string { name = s } else if let o = v.object { name = o["config"]?.string ?? o["class_name"]?.string }
@@ -58,12 +58,12 @@ enum KerasActivation: Equatable {
     default:
       // The element-wise activations recurrent layers also use: one reading of their names.
       do {
-        guard let a = try Keras.activation(.string(name), key: key, flavor: version.major >= 3 ? .keras3 : .keras2) else {
+        guard let a = try Keras.activation(.string(name), key: key, version: version) else {
           return .scalar(.linear)
         }
         return .scalar(a)
-      } catch {
-        throw KerasImportError(.invalidConfig, "\(key): activation `\(name)` is not supported; supported: linear, tanh, sigmoid, relu, hard_sigmoid, elu, selu, softsign, softplus, exponential, softmax, log_softmax, swish, relu6")
+      } catch let e as RNNRefError {
+        throw KerasImportError(.invalidConfig, "\(key): activation `\(name)` is not supported; supported: linear, tanh, sigmoid, relu, hard_sigmoid, elu, selu, softsign, softplus, exponential, softmax, log_softmax, swish, relu6", underlying: e)
       }
     }
   }
@@ -94,13 +94,6 @@ enum KerasActivation: Equatable {
       }
     }
   }
-}
-
-/// The Keras version that saved the file (decides hard_sigmoid and defaults).
-struct KerasVersion: Sendable, CustomStringConvertible {
-  var text: String
-  var major: Int { Int(text.split(separator: ".").first ?? "") ?? 2 }
-  var description: String { text }
 }
 
 // MARK: - Helpers

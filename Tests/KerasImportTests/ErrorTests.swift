@@ -97,6 +97,22 @@ import RNNRef
     }
   }
 
+  /// An adapter error keeps its typed cause; `localizedDescription` is the message.
+  @Test func anAdapterErrorKeepsItsCause() throws {
+    let f = try Files()
+    let url = try f.json { layers in Self.setConfig(&layers[1], "units", .number(5)) }
+    do {
+      _ = try KerasModel(contentsOf: url, weights: f.model)
+      Issue.record("units=5 loaded over a units=4 kernel")
+    } catch let e as KerasImportError {
+      guard case let .shapeMismatch(name, actual, expected, _)? = e.underlying as? RNNRefError else {
+        Issue.record("no RNNRefError cause: \(String(describing: e.underlying))"); return
+      }
+      #expect(name.hasSuffix("lstm/lstm_cell/kernel:0") && actual == [3, 16] && expected == [3, 20], "\(name)")
+      #expect(e.localizedDescription == e.description && e.errorDescription == e.message)
+    }
+  }
+
   @Test func aSurplusWeightIsNamed() throws {
     let f = try Files()
     let url = try f.json { layers in Self.setConfig(&layers[1], "use_bias", .bool(false)) }

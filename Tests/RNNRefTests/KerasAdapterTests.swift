@@ -1,11 +1,12 @@
 import Testing
 @testable import RNNRef
 
-/// The Keras adapter: import then export is the identity for every option it
-/// supports, loading verifies weight names and shapes, export names what Keras
-/// cannot express, and the model-graph reader follows both Keras 2 and Keras 3
-/// node formats. Golden values live only in fixtures/keras
-/// (`rnnconf run fixtures/keras`).
+/// The Keras adapter's layer API: a layer config follows the Keras version that wrote
+/// it, `importLayer` verifies weight names and shapes, `exportCell` then `importLayer` is
+/// the identity, and the cuDNN and Keras 1 layouts convert to the fused one. Whole
+/// models (graph, case names, round trips, stateful calls) are tested with KerasImport
+/// (Tests/KerasImportTests/KerasCaseTests.swift); golden values live only in
+/// fixtures/keras (`rnnconf run fixtures/keras`).
 @Suite struct KerasAdapterTests {
 
   static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
@@ -36,144 +37,74 @@ import Testing
     }
   }
 
-  /// Networks covering every option the adapter exports, with the flavor to export them in.
-  static func networks<S: RNNScalar>(_ s: S.Type) -> [(String, Keras.Flavor, Network<S>)] {
-    var rng = Rand(state: 7)
-    var out: [(String, Keras.Flavor, Network<S>)] = []
-    func one(_ name: String, _ flavor: Keras.Flavor, _ layers: [RecurrentLayer<S>]) {
-      out.append((name, flavor, Network(layers: layers)))
-    }
-    for flavor in [Keras.Flavor.keras2, .keras3] {
-      let hs: Activation = flavor == .keras2 ? .hardSigmoidKeras2 : .hardSigmoidKeras3
-      one("simple tanh", flavor, [RecurrentLayer(direction: .forward, cells: [cell(.simple, i: 3, h: 4, &rng)],
-                                                 padding: .repeatPreviousOutput)])
-      one("simple relu no bias", flavor, [RecurrentLayer(direction: .forward,
-                                                         cells: [cell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)],
-                                                         padding: .repeatPreviousOutput)])
-      one("lstm hard_sigmoid", flavor, [RecurrentLayer(direction: .forward,
-                                                       cells: [cell(.lstm, i: 2, h: 3, gate: hs, &rng)],
-                                                       padding: .repeatPreviousOutput)])
-      one("gru reset_after", flavor, [RecurrentLayer(direction: .forward,
-                                                     cells: [cell(.gru(resetAfter: true), i: 3, h: 2, &rng)],
-                                                     padding: .zeroOutput)])
-      one("gru reset_before go_backwards", flavor,
-          [RecurrentLayer(direction: .reverse, cells: [cell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)],
-                          padding: .repeatPreviousOutput, reverseOutputOrder: .timeReversed)])
-      for merge in [MergeMode.concat, .sum, .mul, .ave, .none] {
-        var r2 = rng
-        let a: Cell<S> = cell(.lstm, i: 3, h: 4, &r2), b: Cell<S> = cell(.lstm, i: 3, h: 4, &r2)
-        rng = r2
-        one("bidirectional lstm \(merge)", flavor, [RecurrentLayer(direction: .bidirectional, cells: [a, b],
-                                                                  merge: merge, padding: .zeroOutput)])
-      }
-      let fwd: Cell<S> = cell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
-      let bwd: Cell<S> = cell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
-      one("stack lstm -> bidirectional gru -> simple", flavor, [
-        RecurrentLayer(direction: .forward, cells: [cell(.lstm, i: 3, h: 8, &rng)], padding: .repeatPreviousOutput),
-        RecurrentLayer(direction: .bidirectional, cells: [fwd, bwd], merge: .concat, padding: .zeroOutput),
-        RecurrentLayer(direction: .forward, cells: [cell(.simple, i: 8, h: 5, &rng)], padding: .repeatPreviousOutput),
-      ])
-    }
-    return out
+  static func layer(_ json: String, version: Keras.Version) throws -> Keras.LayerConfig {
+    guard let o = try JSONValue(parsing: json).object else { throw RNNRefError.invalidConfig(key: "test", value: json, reason: "not an object") }
+    return try Keras.LayerConfig(layer: o, version: version)
   }
 
-  // MARK: - Round trips
+  // MARK: - Layer configs follow the version
 
-  func roundTrip<S: RNNScalar>(_ s: S.Type) throws {
-    for (name, flavor, network) in Self.networks(S.self) {
-      let (config, weights) = try Keras.exportNetwork(network, flavor: flavor)
-      let back: Network<S> = try Keras.importNetwork(config: config, weights: weights)
-      #expect(back == network, "canonical -> Keras -> canonical for \(name) (\(flavor))")
-      // And the native side: Keras -> canonical -> Keras gives the same config and weights.
-      let (config2, weights2) = try Keras.exportNetwork(back, flavor: flavor)
-      #expect(config2 == config, "config round trip for \(name) (\(flavor))")
-      #expect(weights2 == weights, "weights round trip (names, order, values) for \(name) (\(flavor))")
-      let suffixOK = weights.names.allSatisfy { flavor == .keras2 ? $0.hasSuffix(":0") : !$0.contains(":") }
-      #expect(suffixOK, "\(flavor) weight names: \(weights.names)")
+  @Test func hardSigmoidFollowsVersion() throws {
+    for (version, expected) in [(Keras.Version("2.21.0", library: "tf-keras"), Activation.hardSigmoidKeras2),
+                                (Keras.Version("3.15.1", library: "keras"), .hardSigmoidKeras3),
+                                (Keras.Version("3.0.0"), .hardSigmoidKeras3), (Keras.Version("2.1.6-tf"), .hardSigmoidKeras2)] {
+      let l = try Self.layer(#"{"class_name": "LSTM", "config": {"name": "lstm", "units": 2, "recurrent_activation": "hard_sigmoid"}}"#,
+                             version: version)
+      #expect(l.cells[0].recurrentActivation == expected, "keras_version \(version)")
     }
   }
-  @Test func importThenExportIsIdentityFloat() throws { try roundTrip(Float.self) }
-  @Test func importThenExportIsIdentityDouble() throws { try roundTrip(Double.self) }
-
-  @Test func exportNamesKerasWeightsInModelOrder() throws {
-    var rng = Rand(state: 3)
-    let net = Network<Float>(layers: [
-      RecurrentLayer(direction: .bidirectional, cells: [Self.cell(.lstm, i: 3, h: 2, &rng), Self.cell(.lstm, i: 3, h: 2, &rng)],
-                     padding: .zeroOutput),
-    ])
-    let (_, w2) = try Keras.exportNetwork(net, flavor: .keras2)
-    #expect(w2.names == ["bidirectional/forward_lstm/lstm_cell/kernel:0", "bidirectional/forward_lstm/lstm_cell/recurrent_kernel:0",
-                         "bidirectional/forward_lstm/lstm_cell/bias:0", "bidirectional/backward_lstm/lstm_cell/kernel:0",
-                         "bidirectional/backward_lstm/lstm_cell/recurrent_kernel:0", "bidirectional/backward_lstm/lstm_cell/bias:0"])
-    #expect(w2["bidirectional/forward_lstm/lstm_cell/kernel:0"]?.shape == [3, 8])
-    #expect(w2["bidirectional/forward_lstm/lstm_cell/recurrent_kernel:0"]?.shape == [2, 8])
-  }
-
-  // MARK: - Generic over scalar: both hard_sigmoid definitions follow keras_version
-
-  func hardSigmoidFollowsVersion<S: RNNScalar>(_ s: S.Type) throws {
-    for (version, library, expected) in [("2.21.0", "tf-keras", Activation.hardSigmoidKeras2),
-                                         ("3.15.1", "keras", .hardSigmoidKeras3)] {
-      let config = try JSONValue(parsing: """
-        {"library": "\(library)", "keras_version": "\(version)", "calls": 1, "model": {"class_name": "Sequential",
-         "config": {"name": "s", "layers": [{"class_name": "LSTM", "config": {"name": "lstm", "units": 2,
-          "recurrent_activation": "hard_sigmoid", "return_sequences": true}}]}}}
-        """)
-      var rng = Rand(state: 11)
-      let w = NamedTensors<S>([("lstm/lstm_cell/kernel", Self.tensor([3, 8], &rng)),
-                               ("lstm/lstm_cell/recurrent_kernel", Self.tensor([2, 8], &rng)),
-                               ("lstm/lstm_cell/bias", Self.tensor([8], &rng))])
-      let net = try Keras.importNetwork(config: config, weights: w)
-      guard case .lstm(let c) = net.layers[0].cells[0] else { Issue.record("not an LSTM"); continue }
-      #expect(c.gateActivation == expected, "keras_version \(version)")
-    }
-  }
-  @Test func hardSigmoidFollowsVersionFloat() throws { try hardSigmoidFollowsVersion(Float.self) }
-  @Test func hardSigmoidFollowsVersionDouble() throws { try hardSigmoidFollowsVersion(Double.self) }
 
   @Test func oldKerasDefaultsGRUResetBeforeAndHardSigmoid() throws {
-    let config = try JSONValue(parsing: """
-      {"keras_version": "2.2.4", "model": {"class_name": "Sequential", "config": {"layers": [
-        {"class_name": "GRU", "config": {"name": "gru_1", "units": 2, "return_sequences": true}}]}}}
-      """)
-    var rng = Rand(state: 5)
-    let w = NamedTensors<Double>([("gru_1/kernel:0", Self.tensor([3, 6], &rng)),
-                                  ("gru_1/recurrent_kernel:0", Self.tensor([2, 6], &rng)),
-                                  ("gru_1/bias:0", Self.tensor([6], &rng))])
-    let net = try Keras.importNetwork(config: config, weights: w)
-    guard case .gru(let c) = net.layers[0].cells[0] else { Issue.record("not a GRU"); return }
-    #expect(c.resetAfter == false)
-    #expect(c.gateActivation == .hardSigmoidKeras2)
+    let json = #"{"class_name": "GRU", "config": {"name": "gru_1", "units": 2, "return_sequences": true}}"#
+    let old = try Self.layer(json, version: Keras.Version("2.2.4"))
+    #expect(old.cells[0].resetAfter == false && old.cells[0].recurrentActivation == .hardSigmoidKeras2)
+    let new = try Self.layer(json, version: Keras.Version("2.3.0"))
+    #expect(new.cells[0].resetAfter == true && new.cells[0].recurrentActivation == .sigmoid)
   }
 
-  // MARK: - Loading verifies
+  @Test func keras1KeysAndCuDNNLayersReadAsKerasConvertsThem() throws {
+    let k1 = try Self.layer(#"{"class_name": "LSTM", "config": {"name": "lstm_1", "output_dim": 3, "inner_activation": "hard_sigmoid"}}"#,
+                            version: Keras.Version("1.2.2"))
+    #expect(k1.cells[0].units == 3 && k1.cells[0].recurrentActivation == .hardSigmoidKeras2)
+    #expect(k1.storage == .keras1PerGate && k1.storedWeightCount == 12)
+    let cudnn = try Self.layer(#"{"class_name": "CuDNNGRU", "config": {"name": "g", "units": 4}}"#,
+                               version: Keras.Version("2.2.4"))
+    #expect(cudnn.className == "GRU" && cudnn.storage == .cudnn && cudnn.storedWeightCount == 3)
+    #expect(cudnn.cells[0].resetAfter && cudnn.cells[0].recurrentActivation == .sigmoid && cudnn.cells[0].useBias)
+    let bi = try Self.layer(#"{"class_name": "Bidirectional", "config": {"name": "b", "layer": {"class_name": "CuDNNLSTM", "config": {"name": "l", "units": 2}}}}"#,
+                            version: .keras2)
+    #expect(bi.storage == .cudnn && bi.storedWeightCount == 6 && bi.bidirectional == .concat)
+  }
 
-  static let lstmConfig = try! JSONValue(parsing: """
-    {"library": "keras", "keras_version": "3.15.1", "calls": 1, "model": {"class_name": "Functional", "config": {
-      "name": "model", "layers": [
-        {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 5, 3]}, "inbound_nodes": []},
-        {"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 4, "use_bias": true,
-          "return_sequences": true},
-         "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}],
-                            "kwargs": {}}]}],
-      "input_layers": [["x", 0, 0]], "output_layers": [["lstm", 0, 0]]}}}
-    """)
+  @Test func unknownLayerIsNamed() throws {
+    do {
+      _ = try Self.layer(#"{"class_name": "Dense", "config": {"name": "dense_7", "units": 1}}"#, version: .keras2)
+      Issue.record("a Dense layer was accepted")
+    } catch let e as RNNRefError {
+      #expect(e.description.contains("Dense") && e.description.contains("dense_7"), "\(e)")
+    }
+  }
 
-  static func lstmWeights<S: RNNScalar>(_ s: S.Type) -> NamedTensors<S> {
+  // MARK: - importLayer verifies
+
+  static let lstm = try! layer(#"{"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "return_sequences": true}}"#,
+                               version: .keras3)
+
+  static func lstmWeights<S: RNNScalar>(_ s: S.Type) -> [Keras.NamedWeight<S>] {
     var rng = Rand(state: 9)
-    return NamedTensors([("lstm/lstm_cell/kernel", tensor([3, 16], &rng)),
-                         ("lstm/lstm_cell/recurrent_kernel", tensor([4, 16], &rng)),
-                         ("lstm/lstm_cell/bias", tensor([16], &rng))])
+    return [("lstm/lstm_cell/kernel", tensor([3, 16], &rng)),
+            ("lstm/lstm_cell/recurrent_kernel", tensor([4, 16], &rng)),
+            ("lstm/lstm_cell/bias", tensor([16], &rng))]
   }
 
-  func loadingVerifies<S: RNNScalar>(_ s: S.Type) throws {
+  func importVerifies<S: RNNScalar>(_ s: S.Type) throws {
     let good = Self.lstmWeights(S.self)
-    _ = try Keras.importNetwork(config: Self.lstmConfig, weights: good)
+    _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: good)
 
     var wrong = good
-    wrong["lstm/lstm_cell/recurrent_kernel"] = Tensor(zeros: [4, 12])
+    wrong[1].tensor = Tensor(zeros: [4, 12])
     do {
-      _ = try Keras.importNetwork(config: Self.lstmConfig, weights: wrong)
+      _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: wrong)
       Issue.record("a wrong shape was accepted")
     } catch let e as RNNRefError {
       guard case let .shapeMismatch(name, actual, expected, _) = e else { Issue.record("\(e)"); return }
@@ -181,60 +112,49 @@ import Testing
       #expect(e.description.contains("units=4"), "\(e)")
     }
 
-    var noBias = good
-    noBias["lstm/lstm_cell/bias"] = nil
     do {
-      _ = try Keras.importNetwork(config: Self.lstmConfig, weights: noBias)
+      _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: Array(good.prefix(2)))
       Issue.record("a missing bias was accepted")
     } catch let e as RNNRefError {
       guard case let .missingWeight(name, shape, _) = e else { Issue.record("\(e)"); return }
       #expect(name == "lstm/lstm_cell/bias" && shape == [16])
     }
 
-    var extra = good
-    extra.append("lstm/lstm_cell/peephole", Tensor(zeros: [4]))
-    extra.append("dense/kernel", Tensor(zeros: [4, 1]))
-    do {
-      _ = try Keras.importNetwork(config: Self.lstmConfig, weights: extra)
-      Issue.record("unused weights were accepted")
-    } catch let e as RNNRefError {
-      guard case let .unusedWeights(names) = e else { Issue.record("\(e)"); return }
-      #expect(names == ["dense/kernel"] || names == ["lstm/lstm_cell/peephole"])
-      #expect(e.description.contains("`"))
+    #expect(throws: RNNRefError.unusedWeights(names: ["lstm/lstm_cell/extra"])) {
+      _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: good + [("lstm/lstm_cell/extra", Tensor(zeros: [4]))])
     }
 
-    var wrongInput = good
-    wrongInput["lstm/lstm_cell/kernel"] = Tensor(zeros: [5, 16])
     do {
-      _ = try Keras.importNetwork(config: Self.lstmConfig, weights: wrongInput)
-      Issue.record("a kernel for 5 features was accepted for a (None, 5, 3) input")
+      _ = try Keras.importLayer(Self.lstm, inputFeatures: 5, weights: good)
+      Issue.record("a kernel for 3 features was accepted for a 5-feature input")
     } catch let e as RNNRefError {
       guard case let .shapeMismatch(name, actual, expected, _) = e else { Issue.record("\(e)"); return }
-      #expect(name == "lstm/lstm_cell/kernel" && actual == [5, 16] && expected == [3, 16])
+      #expect(name == "lstm/lstm_cell/kernel" && actual == [3, 16] && expected == [5, 16])
     }
   }
-  @Test func loadingVerifiesFloat() throws { try loadingVerifies(Float.self) }
-  @Test func loadingVerifiesDouble() throws { try loadingVerifies(Double.self) }
+  @Test func importVerifiesFloat() throws { try importVerifies(Float.self) }
+  @Test func importVerifiesDouble() throws { try importVerifies(Double.self) }
 
-  @Test func unusedWeightInsideALayerIsNamed() throws {
-    var w = Self.lstmWeights(Double.self)
-    w.append("lstm/lstm_cell/extra", Tensor(zeros: [4]))
-    #expect(throws: RNNRefError.unusedWeights(names: ["lstm/lstm_cell/extra"])) {
-      _ = try Keras.importNetwork(config: Self.lstmConfig, weights: w)
-    }
-  }
+  // MARK: - exportCell then importLayer is the identity
 
-  @Test func unknownLayerIsNamed() throws {
-    let config = try JSONValue(parsing: """
-      {"keras_version": "2.21.0", "model": {"class_name": "Sequential", "config": {"layers": [
-        {"class_name": "LSTM", "config": {"name": "lstm", "units": 2, "return_sequences": true}},
-        {"class_name": "Dense", "config": {"name": "dense_7", "units": 1}}]}}}
-      """)
-    do {
-      _ = try Keras.importNetwork(config: config, weights: NamedTensors<Float>())
-      Issue.record("a Dense layer was accepted")
-    } catch let e as RNNRefError {
-      #expect(e.description.contains("Dense") && e.description.contains("dense_7"), "\(e)")
+  @Test func exportCellThenImportLayerIsIdentity() throws {
+    var rng = Rand(state: 7)
+    for version in [Keras.Version.keras2, .keras3] {
+      let hs: Activation = version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
+      let cells: [(String, Cell<Double>)] = [
+        ("simple relu no bias", Self.cell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)),
+        ("lstm hard_sigmoid", Self.cell(.lstm, i: 2, h: 3, gate: hs, &rng)),
+        ("gru reset_after", Self.cell(.gru(resetAfter: true), i: 3, h: 2, &rng)),
+        ("gru reset_before", Self.cell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)),
+      ]
+      for (label, cell) in cells {
+        let kind = Keras.kind(of: cell)
+        var (cfg, w) = try Keras.exportCell(cell, version: version, layer: 0)
+        cfg["name"] = .string("l")
+        let lc = try Keras.LayerConfig(layer: ["class_name": .string(kind.rawValue), "config": .object(cfg)], version: version)
+        let back: [RecurrentLayer<Double>] = try Keras.importLayer(lc, inputFeatures: nil, weights: w.map { (name: $0.0, tensor: $0.1) })
+        #expect(back == [RecurrentLayer(direction: .forward, cells: [cell], padding: .repeatPreviousOutput)], "\(label) (\(version))")
+      }
     }
   }
 
@@ -242,160 +162,57 @@ import Testing
     var rng = Rand(state: 1)
     guard case .lstm(var c) = Self.cell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
     c.peepholes = .init(i: Tensor(zeros: [2]), f: Tensor(zeros: [2]), o: Tensor(zeros: [2]))
-    #expect(throws: RNNRefError.self) {
-      _ = try Keras.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(c)])]))
-    }
     do {
-      _ = try Keras.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(c)])]))
+      _ = try Keras.exportCell(Cell.lstm(c), version: .keras3, layer: 0)
+      Issue.record("peepholes exported")
     } catch let e as RNNRefError { #expect(e.description.contains("peepholes"), "\(e)") }
 
     let k3: Cell<Float> = Self.cell(.gru(resetAfter: true), i: 2, h: 2, gate: .hardSigmoidKeras3, &rng)
     do {
-      _ = try Keras.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [k3])]), flavor: .keras2)
+      _ = try Keras.exportCell(k3, version: .keras2, layer: 0)
       Issue.record("Keras 3 hard_sigmoid exported as Keras 2")
     } catch let e as RNNRefError { #expect(e.description.contains("relu6"), "\(e)") }
-
-    let rev: Cell<Float> = Self.cell(.simple, i: 2, h: 2, &rng)
-    do {
-      _ = try Keras.exportNetwork(Network(layers: [RecurrentLayer(direction: .reverse, cells: [rev],
-                                                                  reverseOutputOrder: .alignedToInput)]))
-      Issue.record("a reverse layer aligned to input time was exported")
-    } catch let e as RNNRefError { #expect(e.description.contains("go_backwards"), "\(e)") }
   }
 
-  // MARK: - Graph reading (both node formats)
+  // MARK: - Stored layouts
 
-  /// A Keras 3 functional model: Masking records NotEqual/Any ops and passes the mask
-  /// as a kwarg; initial states are kwargs too. Only data inputs count.
-  @Test func readsKeras3FunctionalGraph() throws {
-    let config = try JSONValue(parsing: """
-      {"library": "keras", "keras_version": "3.15.1", "calls": 1, "model": {"class_name": "Functional", "config": {
-        "name": "model", "layers": [
-          {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 6, 3]}, "inbound_nodes": []},
-          {"class_name": "NotEqual", "name": "not_equal", "config": {"name": "not_equal"},
-           "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}, 0.0], "kwargs": {}}]},
-          {"class_name": "Masking", "name": "masking", "config": {"name": "masking", "mask_value": 0.5},
-           "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}], "kwargs": {}}]},
-          {"class_name": "Any", "name": "any", "config": {"name": "any"},
-           "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["not_equal", 0, 0]}}], "kwargs": {}}]},
-          {"class_name": "InputLayer", "name": "h0", "config": {"name": "h0", "batch_shape": [null, 4]}, "inbound_nodes": []},
-          {"class_name": "GRU", "name": "gru", "config": {"name": "gru", "units": 4, "return_sequences": true, "return_state": true},
-           "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["masking", 0, 0]}}],
-                              "kwargs": {"mask": {"class_name": "__keras_tensor__", "config": {"keras_history": ["any", 0, 0]}},
-                                         "initial_state": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["h0", 0, 0]}}]}}]}],
-        "input_layers": [["x", 0, 0], ["h0", 0, 0]], "output_layers": [["gru", 0, 0], ["gru", 0, 1]]}}}
-      """)
-    let m = try Keras.parse(config)
-    #expect(m.flavor == .keras3)
-    #expect(m.inputName == "x" && m.inputFeatures == 3 && m.maskValue == 0.5)
-    #expect(m.layers.map(\.name) == ["gru"])
-    #expect(m.layers[0].initialStateInputs == ["h0"])
-    #expect(Keras.outputNames(m.layers[0]) == ["output", "state_h"])
-  }
-
-  /// tf-keras lists inbound tensors positionally: the sequence, then the initial states.
-  @Test func readsTFKerasFunctionalGraph() throws {
-    let config = try JSONValue(parsing: """
-      {"library": "tf-keras", "keras_version": "2.21.0", "calls": 1, "model": {"class_name": "Functional", "config": {
-        "name": "model", "layers": [
-          {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_input_shape": [null, 6, 3]}, "inbound_nodes": []},
-          {"class_name": "InputLayer", "name": "fw_h0", "config": {"name": "fw_h0"}, "inbound_nodes": []},
-          {"class_name": "InputLayer", "name": "bw_h0", "config": {"name": "bw_h0"}, "inbound_nodes": []},
-          {"class_name": "Bidirectional", "name": "bidirectional", "config": {"name": "bidirectional", "merge_mode": null,
-            "layer": {"class_name": "SimpleRNN", "config": {"name": "simple_rnn", "units": 2, "return_sequences": false,
-                                                             "return_state": true}}},
-           "inbound_nodes": [[["x", 0, 0, {}], ["fw_h0", 0, 0, {}], ["bw_h0", 0, 0, {}]]]}],
-        "input_layers": [["x", 0, 0], ["fw_h0", 0, 0], ["bw_h0", 0, 0]],
-        "output_layers": [["bidirectional", 0, 0], ["bidirectional", 0, 1], ["bidirectional", 0, 2], ["bidirectional", 0, 3]]}}}
-      """)
-    let m = try Keras.parse(config)
-    #expect(m.flavor == .keras2 && m.maskValue == nil)
-    #expect(m.layers[0].bidirectional == MergeMode.none)
-    #expect(m.layers[0].initialStateInputs == ["fw_h0", "bw_h0"])
-    // Bidirectional zeroes masked steps only when it returns sequences.
-    #expect(m.layers[0].zeroOutputForMask == false)
-    #expect(Keras.outputNames(m.layers[0]) == ["output_fw", "output_bw", "fw_state_h", "bw_state_h"])
-  }
-
-  // MARK: - Run-time properties (no golden values: relations Keras guarantees)
-
-  /// A stateful second call equals a fresh call started from the first call's final states.
-  func statefulCarriesState<S: RNNScalar>(_ s: S.Type) throws {
-    func config(stateful: Bool, calls: Int, initial: Bool) throws -> JSONValue {
-      let nodes = initial ? #"[[["x", 0, 0, {}], ["h0", 0, 0, {}], ["c0", 0, 0, {}]]]"# : #"[[["x", 0, 0, {}]]]"#
-      let extra = initial ? #"{"class_name": "InputLayer", "name": "h0", "config": {"name": "h0"}, "inbound_nodes": []}, {"class_name": "InputLayer", "name": "c0", "config": {"name": "c0"}, "inbound_nodes": []},"# : ""
-      return try JSONValue(parsing: """
-        {"library": "tf-keras", "keras_version": "2.21.0", "calls": \(calls), "model": {"class_name": "Functional",
-         "config": {"name": "model", "layers": [
-          {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_input_shape": [2, 4, 3]}, "inbound_nodes": []},
-          \(extra)
-          {"class_name": "LSTM", "name": "lstm", "config": {"name": "lstm", "units": 4, "stateful": \(stateful),
-            "return_sequences": true, "return_state": true}, "inbound_nodes": \(nodes)}],
-          "output_layers": [["lstm", 0, 0], ["lstm", 0, 1], ["lstm", 0, 2]]}}}
-        """)
+  /// cuDNN weights made from fused ones with the inverse transform tf-keras applies when
+  /// saving for cuDNN (`kernel.T.reshape(kernel.shape, order="C")` per gate, recurrent
+  /// kernels transposed per gate, biases split input/recurrent) convert back exactly.
+  @Test func cuDNNWeightsConvertToFused() throws {
+    var rng = Rand(state: 17)
+    for kind in [Keras.CellKind.lstm, .gru] {
+      let g = kind.gates, i = 3, h = 2
+      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
+      let fusedBias: Tensor<Double> = Self.tensor(kind == .lstm ? [g * h] : [2, g * h], &rng)
+      // To cuDNN: per gate, the C-order reshape of the transposed block.
+      let ck = Tensor.concatenate(k.split(g, axis: 1).map { blk in
+        Tensor(shape: [i, h], scalars: blk.transposed2D.scalars) }, axis: 1)
+      let cr = Tensor.concatenate(r.split(g, axis: 1).map { $0.transposed2D }, axis: 1)
+      // LSTM: the two biases Keras sums (any split works); GRU: the two rows, flattened.
+      let cb: Tensor<Double> = kind == .lstm
+        ? Tensor.concatenate([fusedBias, Tensor(zeros: [g * h])], axis: 0) : fusedBias.reshaped([2 * g * h])
+      let fused = Keras.fusedFromCuDNN([("k", ck), ("r", cr), ("b", cb)], kind: kind)
+      #expect(fused.map(\.name) == ["k", "r", "b"])
+      #expect(fused[0].tensor == k && fused[1].tensor == r && fused[2].tensor == fusedBias, "\(kind)")
     }
-    var w = Self.lstmWeights(S.self)
-    w = NamedTensors(w.entries.map { ($0.name + ":0", $0.tensor) })
-    var rng = Rand(state: 21)
-    let x0: Tensor<S> = Self.tensor([2, 4, 3], &rng), x1: Tensor<S> = Self.tensor([2, 4, 3], &rng)
-    let two = try Keras.evaluate(config: config(stateful: true, calls: 2, initial: false), weights: w,
-                                 inputs: NamedTensors([("x_call0", x0), ("x_call1", x1)]))
-    #expect(two.names == ["output_call0", "state_h_call0", "state_c_call0", "output_call1", "state_h_call1", "state_c_call1"])
-    let fresh = try Keras.evaluate(config: config(stateful: false, calls: 1, initial: true), weights: w,
-                                   inputs: NamedTensors([("x", x1), ("h0", two["state_h_call0"]!), ("c0", two["state_c_call0"]!)]))
-    #expect(fresh["output"] == two["output_call1"])
-    #expect(fresh["state_c"] == two["state_c_call1"])
-    let notCarried = try Keras.evaluate(config: config(stateful: false, calls: 1, initial: false), weights: w,
-                                        inputs: NamedTensors([("x", x1)]))
-    #expect(notCarried["output"] != two["output_call1"], "the second call must depend on the first")
-  }
-  @Test func statefulCarriesStateFloat() throws { try statefulCarriesState(Float.self) }
-  @Test func statefulCarriesStateDouble() throws { try statefulCarriesState(Double.self) }
-
-  /// go_backwards returns the forward layer's outputs on the time-flipped input, in
-  /// processing order (tensorflow#40345): no flip back.
-  func goBackwardsIsProcessingOrder<S: RNNScalar>(_ s: S.Type) throws {
-    func config(_ back: Bool) throws -> JSONValue {
-      try JSONValue(parsing: """
-        {"library": "keras", "keras_version": "3.15.1", "model": {"class_name": "Sequential", "config": {"layers": [
-          {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [null, 5, 3]}},
-          {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "go_backwards": \(back), "return_sequences": true}}]}}}
-        """)
-    }
-    let w = Self.lstmWeights(S.self)
-    var rng = Rand(state: 33)
-    let x: Tensor<S> = Self.tensor([2, 5, 3], &rng)
-    let flipped = Tensor.concatenate((0..<5).reversed().map { x.slice(axis: 1, range: $0..<($0 + 1)) }, axis: 1)
-    let back = try Keras.evaluate(config: config(true), weights: w, inputs: NamedTensors([("x", x)]))
-    let fwdOnFlipped = try Keras.evaluate(config: config(false), weights: w, inputs: NamedTensors([("x", flipped)]))
-    #expect(back["output"] == fwdOnFlipped["output"])
-  }
-  @Test func goBackwardsIsProcessingOrderFloat() throws { try goBackwardsIsProcessingOrder(Float.self) }
-  @Test func goBackwardsIsProcessingOrderDouble() throws { try goBackwardsIsProcessingOrder(Double.self) }
-
-  /// Keras 3 variable paths in a Sequential model start with the model's name.
-  @Test func keras3SequentialPathsFindTheirLayer() throws {
-    let config = try JSONValue(parsing: """
-      {"library": "keras", "keras_version": "3.15.1", "model": {"class_name": "Sequential", "config": {"name": "sequential",
-        "layers": [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [null, 5, 3]}},
-                   {"class_name": "LSTM", "config": {"name": "lstm", "units": 4, "return_sequences": true}}]}}}
-      """)
-    let plain = Self.lstmWeights(Double.self)
-    let prefixed = NamedTensors(plain.entries.map { ("sequential/" + $0.name, $0.tensor) })
-    #expect(try Keras.importNetwork(config: config, weights: prefixed) == Keras.importNetwork(config: config, weights: plain))
   }
 
-  @Test func missingAndExtraInputsAreNamed() throws {
-    let w = Self.lstmWeights(Float.self)
-    #expect(throws: RNNRefError.missingInput(name: "x", reason: "the sequence input (N, T, I) of the model")) {
-      _ = try Keras.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("input", Tensor(zeros: [1, 5, 3]))]))
-    }
-    do {
-      _ = try Keras.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("x", Tensor(zeros: [1, 5, 2]))]))
-      Issue.record("2 features accepted for a kernel of 3")
-    } catch let e as RNNRefError {
-      guard case let .shapeMismatch(name, actual, expected, _) = e else { Issue.record("\(e)"); return }
-      #expect(name == "x" && actual == [1, 5, 2] && expected == [1, 5, 3])
+  /// Keras 1 per-gate arrays cut from fused weights (LSTM stored i, c, f, o; GRU z, r, h;
+  /// W, U, b per gate) fuse back to them.
+  @Test func keras1PerGateWeightsFuse() throws {
+    var rng = Rand(state: 19)
+    for (kind, stored) in [(Keras.CellKind.lstm, [0, 2, 1, 3]), (.gru, [0, 1, 2])] {
+      let g = kind.gates, i = 3, h = 2
+      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
+      let b: Tensor<Double> = Self.tensor([g * h], &rng)
+      let (ks, rs, bs) = (k.split(g, axis: 1), r.split(g, axis: 1), b.split(g, axis: 0))
+      var raw: [Keras.NamedWeight<Double>] = []
+      for gate in stored { raw += [("W\(gate)", ks[gate]), ("U\(gate)", rs[gate]), ("b\(gate)", bs[gate])] }
+      let fused = Keras.fusedFromKeras1(raw, kind: kind)
+      #expect(fused.map(\.tensor) == [k, r, b], "\(kind)")
+      // Each fused weight names the stored arrays it joins, in the fused gate order.
+      #expect(fused[0].name == (0..<g).map { "W\($0)" }.joined(separator: "+"), "\(fused[0].name)")
     }
   }
 }

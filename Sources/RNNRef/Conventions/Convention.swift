@@ -50,8 +50,9 @@ extension FrameworkConvention {
 
 /// Registry of the framework adapters.
 public enum Conventions {
-  /// Every adapter, one file each under `Conventions/`.
-  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
+  /// Every case-level adapter in RNNRef, one file each under `Conventions/`. Keras cases
+  /// run through KerasImport's model graph (`KerasCases`), which Conformance adds.
+  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [TF1.self, PyTorch.self, ONNX.self]
 }
 
 /// Converting a network between frameworks: each adapter imports its native

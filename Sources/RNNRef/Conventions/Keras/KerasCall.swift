@@ -1,0 +1,104 @@
+/// Calling one Keras recurrent layer.
+extension Keras {
+  /// Batch-major `(N, T, F)` from time-major `(T, N, F)`.
+  static func batchMajor<Scalar: RNNScalar>(_ t: Tensor<Scalar>) -> Tensor<Scalar> { t.transposed([1, 0, 2]) }
+
+  static func step<Scalar: RNNScalar>(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> {
+    t.slice(axis: 0, range: k..<(k + 1)).reshaped([t.shape[1], t.shape[2]])
+  }
+
+  /// Calls one Keras recurrent layer the way Keras does, over its canonical layers
+  /// (`importLayer`'s result: one per cell, several for `StackedRNNCells`). The one place
+  /// that knows how a Keras layer turns engine results into its outputs.
+  /// - Parameters:
+  ///   - x: `(N, T, I)`, batch-major.
+  ///   - mask: the incoming time-step mask, nil when none.
+  ///   - initialStates: the tensors passed as `initial_state`, in Keras order (per
+  ///     canonical layer, per direction: `h`, then `c` for an LSTM), named for errors.
+  ///   - carried: a stateful layer's final states from its previous call.
+  /// - Returns: the native outputs (the output, or both directions' for merge_mode
+  ///   None; then the states when `return_state`, `[h, c]` per direction), the final
+  ///   states to carry, and the merged output sequence `(N, T, F)` a next layer reads.
+  public static func callLayer<Scalar: RNNScalar>(
+    _ layer: LayerConfig, canonical: [RecurrentLayer<Scalar>], input x: Tensor<Scalar>, mask: StepMask?,
+    initialStates: [(name: String, tensor: Tensor<Scalar>)]?, carried: [[LayerState<Scalar>]]?
+  ) throws -> (outputs: [Tensor<Scalar>], finalStates: [[LayerState<Scalar>]], sequence: Tensor<Scalar>) {
+    guard let first = canonical.first else {
+      throw RNNRefError.invalidConfig(key: "layer `\(layer.name)`", value: "no cells", reason: "a recurrent layer needs a cell")
+    }
+    guard x.rank == 3, x.shape[2] == first.inputSize else {
+      throw RNNRefError.shapeMismatch(name: "input of layer `\(layer.name)`", actual: x.shape,
+                                      expected: [x.shape.first ?? -1, x.rank > 1 ? x.shape[1] : -1, first.inputSize],
+                                      reason: "batch-major (N, T, I) with I from the layer's kernel")
+    }
+    let n = x.shape[0], steps = x.shape[1]
+    // Initial states per canonical layer and direction: given, else carried (stateful), else zeros.
+    var initial: [[LayerState<Scalar>]?] = Array(repeating: nil, count: canonical.count)
+    if let given = initialStates {
+      let want = canonical.reduce(0) { $0 + $1.cells.reduce(0) { $0 + ($1.hasCellState ? 2 : 1) } }
+      guard given.count == want else {
+        throw RNNRefError.invalidConfig(key: "layer `\(layer.name)`", value: "\(given.count) initial states",
+                                        reason: "the layer takes \(want): h\(first.cells[0].hasCellState ? " and c" : "") per direction and cell")
+      }
+      var pos = 0
+      func next(_ shape: [Int], what: String) throws -> Tensor<Scalar> {
+        let (name, t) = given[pos]; pos += 1
+        guard t.shape == shape else {
+          throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape,
+                                          reason: "\(what) of layer `\(layer.name)`: (N, units)")
+        }
+        return t
+      }
+      for (ci, cl) in canonical.enumerated() {
+        initial[ci] = try cl.cells.enumerated().map { d, cell in
+          LayerState(h: try next([n, cell.outputSize], what: "h of direction \(d)"),
+                     c: cell.hasCellState ? try next([n, cell.hiddenSize], what: "c of direction \(d)") : nil)
+        }
+      }
+    } else if let carry = carried {
+      guard carry.allSatisfy({ $0.allSatisfy { $0.h.shape[0] == n } }) else {
+        throw RNNRefError.invalidConfig(key: "layer `\(layer.name)`", value: "batch \(n)",
+                                        reason: "a stateful layer was called with another batch size than before; reset its states first")
+      }
+      initial = carry.map { Optional($0) }
+    }
+    var current = x.transposed([1, 0, 2])
+    var outputs: [LayerOutput<Scalar>] = []
+    for (ci, cl) in canonical.enumerated() {
+      let o = try Engine.run(cl, input: current, mask: mask, initialStates: initial[ci])
+      outputs.append(o)
+      current = o.merged
+    }
+    let lastOut = outputs[outputs.count - 1]
+    var values: [Tensor<Scalar>] = []
+    if layer.returnSequences {
+      if layer.bidirectional == MergeMode.none {
+        values += lastOut.directionOutputs.map(batchMajor)
+      } else {
+        values.append(batchMajor(lastOut.merged))
+      }
+    } else {
+      // The last output in processing order: slot T-1, except a reverse direction aligned to input time (slot 0).
+      let cl = canonical[canonical.count - 1]
+      var lasts: [Tensor<Scalar>] = []
+      for (d, seq) in lastOut.directionOutputs.enumerated() {
+        let reversed = cl.direction == .reverse || d == 1
+        let slot = (reversed && cl.reverseOutputOrder == .alignedToInput) ? 0 : steps - 1
+        lasts.append(steps > 0 ? step(seq, slot) : Tensor(zeros: [n, seq.shape[2]]))
+      }
+      // The engine's Bidirectional merge, on the two last outputs; None returns both.
+      if lasts.count == 1 || layer.bidirectional == MergeMode.none {
+        values += lasts
+      } else {
+        values.append(Engine.merge(lasts[0], lasts[1], layer.bidirectional ?? .concat))
+      }
+    }
+    if layer.returnState {
+      for o in outputs { for s in o.finalStates {
+        values.append(s.h)
+        if let c = s.c { values.append(c) }
+      } }
+    }
+    return (values, outputs.map(\.finalStates), batchMajor(current))
+  }
+}
