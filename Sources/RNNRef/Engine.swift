@@ -220,20 +220,23 @@ public enum Engine {
       outputs.append(out)
       finals.append(final)
     }
-    let merged = directions == 1 ? outputs[0] : merge(outputs[0], outputs[1], layer.merge)
-    return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
-  }
-
-  /// A bidirectional merge of the two directions' outputs (same shapes), along the last
-  /// axis for concat (and none: what a next layer reads). The one merge: the Keras
-  /// adapter merges last outputs with it too.
-  static func merge<Scalar: RNNScalar>(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>, _ mode: MergeMode) -> Tensor<Scalar> {
-    switch mode {
-    case .concat, .none: return Tensor.concatenate([a, b], axis: a.rank - 1)
-    case .sum: return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
-    case .mul: return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 * $1 })
-    case .ave: return Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { ($0 + $1) / 2 })
+    let merged: Tensor<Scalar>
+    if directions == 1 {
+      merged = outputs[0]
+    } else {
+      switch layer.merge {
+      case .concat, .none:
+        merged = Tensor.concatenate(outputs, axis: 2)
+      case .sum:
+        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 + $1 })
+      case .mul:
+        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 * $1 })
+      case .ave:
+        merged = Tensor(shape: outputs[0].shape,
+                        scalars: zip(outputs[0].scalars, outputs[1].scalars).map { ($0 + $1) / 2 })
+      }
     }
+    return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
   }
 
   /// One direction over all steps. Returns `(T, N, Hout)` and the final state.
