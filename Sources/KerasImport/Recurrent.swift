@@ -80,12 +80,16 @@ enum RecurrentBuilder {
   /// canonical layers from `Keras.importLayer`.
   static func build(name: String, className: String, config raw: [String: JSONValue], location: String,
                     inputFeatures: Int?, version: Keras.Version, weights q: WeightQueue) throws -> RecurrentKLayer {
-    let context = "\(q.source): layer `\(name)` (\(location))"
-    let lc: Keras.LayerConfig
-    do {
-      lc = try Keras.LayerConfig(layer: ["class_name": .string(className), "config": .object(raw), "name": .string(name)],
-                                 version: version)
-    } catch let e as RNNRefError { throw KerasImportError(e, context: context) }
+    /// The adapter's errors, placed in the file and the model.
+    func adapter<T>(_ body: () throws -> T) throws -> T {
+      do { return try body() } catch let e as RNNRefError {
+        throw KerasImportError(e, context: "\(q.source): layer `\(name)` (\(location))")
+      }
+    }
+    let lc = try adapter {
+      try Keras.LayerConfig(layer: ["class_name": .string(className), "config": .object(raw), "name": .string(name)],
+                            version: version)
+    }
     // Weights in Keras order: per direction (forward, backward), per cell: kernel, recurrent_kernel[, bias].
     var fused: [Keras.NamedWeight<Double>] = []
     for d in 0..<lc.directions {
@@ -97,7 +101,7 @@ enum RecurrentBuilder {
         case .keras1PerGate:
           let n = 3 * cell.kind.gates
           let raw = try q.takeRaw(n, what: "\(what) (Keras 1 stores \(n) per-gate arrays: W, U, b per gate)")
-          fused += Keras.fusedFromKeras1(raw.map { ($0.name, $0.tensor) }, kind: cell.kind)
+          fused += try adapter { try Keras.fusedFromKeras1(raw.map { ($0.name, $0.tensor) }, kind: cell.kind) }
         case .cudnn:
           let g = cell.kind.gates, h = cell.units
           let before = q.taken.count
@@ -105,7 +109,7 @@ enum RecurrentBuilder {
           let r = try q.take("recurrent_kernel", expected: [h, g * h])
           let b = try q.take("bias (cuDNN: input and recurrent biases, \(2 * g)H)", expected: [2 * g * h])
           let names = q.taken[before...].map(\.name)
-          fused += Keras.fusedFromCuDNN(Array(zip(names, [k, r, b])).map { ($0.0, $0.1) }, kind: cell.kind)
+          fused += try adapter { try Keras.fusedFromCuDNN(Array(zip(names, [k, r, b])).map { ($0.0, $0.1) }, kind: cell.kind) }
         case .fused:
           let n = cell.useBias ? 3 : 2
           fused += try q.takeRaw(n, what: what + (cell.useBias ? ": kernel, recurrent_kernel, bias" : ": kernel, recurrent_kernel (use_bias=False)"))
@@ -114,10 +118,7 @@ enum RecurrentBuilder {
       }
     }
     try q.finish(what: "\(lc.className) `\(name)`")
-    let layers: [RecurrentLayer<Double>]
-    do {
-      layers = try Keras.importLayer(lc, inputFeatures: inputFeatures, weights: fused)
-    } catch let e as RNNRefError { throw KerasImportError(e, context: context) }
+    let layers: [RecurrentLayer<Double>] = try adapter { try Keras.importLayer(lc, inputFeatures: inputFeatures, weights: fused) }
     return RecurrentKLayer(name: name, className: className, location: location, config: lc,
                            network: Network(layers: layers), parameterCount: fused.reduce(0) { $0 + $1.tensor.count })
   }

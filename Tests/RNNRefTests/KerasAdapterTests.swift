@@ -192,7 +192,7 @@ import Testing
       // LSTM: the two biases Keras sums (any split works); GRU: the two rows, flattened.
       let cb: Tensor<Double> = kind == .lstm
         ? Tensor.concatenate([fusedBias, Tensor(zeros: [g * h])], axis: 0) : fusedBias.reshaped([2 * g * h])
-      let fused = Keras.fusedFromCuDNN([("k", ck), ("r", cr), ("b", cb)], kind: kind)
+      let fused = try Keras.fusedFromCuDNN([("k", ck), ("r", cr), ("b", cb)], kind: kind)
       #expect(fused.map(\.name) == ["k", "r", "b"])
       #expect(fused[0].tensor == k && fused[1].tensor == r && fused[2].tensor == fusedBias, "\(kind)")
     }
@@ -209,10 +209,31 @@ import Testing
       let (ks, rs, bs) = (k.split(g, axis: 1), r.split(g, axis: 1), b.split(g, axis: 0))
       var raw: [Keras.NamedWeight<Double>] = []
       for gate in stored { raw += [("W\(gate)", ks[gate]), ("U\(gate)", rs[gate]), ("b\(gate)", bs[gate])] }
-      let fused = Keras.fusedFromKeras1(raw, kind: kind)
+      let fused = try Keras.fusedFromKeras1(raw, kind: kind)
       #expect(fused.map(\.tensor) == [k, r, b], "\(kind)")
       // Each fused weight names the stored arrays it joins, in the fused gate order.
       #expect(fused[0].name == (0..<g).map { "W\($0)" }.joined(separator: "+"), "\(fused[0].name)")
+    }
+  }
+
+  /// Malformed stored layouts are errors naming the array, never traps.
+  @Test func malformedStoredLayoutsAreNamed() throws {
+    let w = Tensor<Double>(zeros: [3, 2]), u = Tensor<Double>(zeros: [2, 2]), b = Tensor<Double>(zeros: [2])
+    var raw: [Keras.NamedWeight<Double>] = (0..<4).flatMap { g in [("W\(g)", w), ("U\(g)", u), ("b\(g)", b)] }
+    #expect(throws: RNNRefError.self) { _ = try Keras.fusedFromKeras1(Array(raw.prefix(11)), kind: .lstm) }
+    raw[7].tensor = Tensor(zeros: [2, 3])
+    do {
+      _ = try Keras.fusedFromKeras1(raw, kind: .lstm)
+      Issue.record("a misshaped U was fused")
+    } catch let RNNRefError.shapeMismatch(name, actual, expected, _) {
+      #expect(name == "U2" && actual == [2, 3] && expected == [2, 2])
+    }
+    do {
+      _ = try Keras.fusedFromCuDNN([("k", Tensor<Double>(zeros: [3, 8])), ("r", Tensor(zeros: [2, 8])), ("b", Tensor(zeros: [8]))],
+                                   kind: .lstm)
+      Issue.record("a cuDNN bias of one side was converted")
+    } catch let RNNRefError.shapeMismatch(name, actual, expected, _) {
+      #expect(name == "b" && actual == [8] && expected == [16])
     }
   }
 }

@@ -87,10 +87,10 @@ extension Keras {
         lasts.append(steps > 0 ? step(seq, slot) : Tensor(zeros: [n, seq.shape[2]]))
       }
       // The engine's Bidirectional merge, on the two last outputs; None returns both.
-      if lasts.count == 1 || layer.bidirectional == MergeMode.none {
-        values += lasts
+      if let mode = layer.bidirectional, mode != MergeMode.none, lasts.count == 2 {
+        values.append(mode.merge(fw: lasts[0], bw: lasts[1]))
       } else {
-        values.append(Engine.merge(lasts[0], lasts[1], layer.bidirectional ?? .concat))
+        values += lasts
       }
     }
     if layer.returnState {

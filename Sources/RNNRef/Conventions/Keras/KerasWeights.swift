@@ -125,11 +125,21 @@ extension Keras {
   /// tf-keras `_convert_rnn_weights`: cuDNN `kernel`, `recurrent_kernel`, `bias` (both biases,
   /// `(2kH)`) of one cell to the fused layout. Input kernels per gate
   /// `k.T.reshape(k.shape, order="F")`, recurrent kernels per gate `k.T`, LSTM biases summed,
-  /// GRU biases reshaped to `(2, 3H)`. The shapes are checked by the caller.
-  public static func fusedFromCuDNN<Scalar: RNNScalar>(_ w: [NamedWeight<Scalar>], kind: CellKind) -> [NamedWeight<Scalar>] {
+  /// GRU biases reshaped to `(2, 3H)`.
+  public static func fusedFromCuDNN<Scalar: RNNScalar>(_ w: [NamedWeight<Scalar>], kind: CellKind) throws -> [NamedWeight<Scalar>] {
     let gates = kind.gates
+    let why = "cuDNN \(kind.rawValue): kernel (I, \(gates)H), recurrent_kernel (H, \(gates)H), bias (\(2 * gates)H)"
+    guard w.count == 3 else {
+      throw RNNRefError.invalidConfig(key: "cuDNN weights", value: "\(w.count) arrays", reason: "expected 3: \(why)")
+    }
     let k = w[0].tensor, r = w[1].tensor, b = w[2].tensor
+    guard k.rank == 2, k.shape[1] > 0, k.shape[1] % gates == 0 else {
+      throw RNNRefError.shapeMismatch(name: w[0].name, actual: k.shape, expected: [k.shape.first ?? -1, gates * (r.shape.first ?? 1)], reason: why)
+    }
     let i = k.shape[0], u = k.shape[1] / gates
+    for (x, shape) in [(w[1], [u, gates * u]), (w[2], [2 * gates * u])] where x.tensor.shape != shape {
+      throw RNNRefError.shapeMismatch(name: x.name, actual: x.tensor.shape, expected: shape, reason: why)
+    }
     let kBlocks = k.split(gates, axis: 1).map { blk -> Tensor<Scalar> in
       var out = Tensor<Scalar>(zeros: [i, u])
       for row in 0..<i { for col in 0..<u {
@@ -155,13 +165,28 @@ extension Keras {
   /// f, o, GRU z, r, h) fused into `kernel`, `recurrent_kernel`, `bias` in Keras 2's gate
   /// order, as tf-keras' `preprocess_weights_for_loading` does. Each fused weight is named
   /// by the stored arrays it joins (`a+b+c+d`).
-  public static func fusedFromKeras1<Scalar: RNNScalar>(_ raw: [NamedWeight<Scalar>], kind: CellKind) -> [NamedWeight<Scalar>] {
+  public static func fusedFromKeras1<Scalar: RNNScalar>(_ raw: [NamedWeight<Scalar>], kind: CellKind) throws -> [NamedWeight<Scalar>] {
     let groups: [[Int]]
     switch kind {
     case .lstm: groups = [[0, 6, 3, 9], [1, 7, 4, 10], [2, 8, 5, 11]]  // i, f, c, o
     case .gru: groups = [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
-    case .simple: return raw
+    case .simple: groups = [[0], [1], [2]]
     }
+    let why = "Keras 1 \(kind.rawValue): W (I, H), U (H, H), b (H) per gate"
+    guard raw.count == 3 * kind.gates else {
+      throw RNNRefError.invalidConfig(key: "Keras 1 weights", value: "\(raw.count) arrays",
+                                      reason: "expected \(3 * kind.gates): \(why)")
+    }
+    // The gates' arrays of one kind share a shape: W and U of rank 2, b of rank 1.
+    for (g, ix) in groups.enumerated() {
+      let first = raw[ix[0]].tensor.shape
+      let rank = g == 2 ? 1 : 2
+      for j in ix where raw[j].tensor.shape != first || first.count != rank || first.contains(0) {
+        throw RNNRefError.shapeMismatch(name: raw[j].name, actual: raw[j].tensor.shape,
+                                        expected: first.count == rank ? first : Array(repeating: -1, count: rank), reason: why)
+      }
+    }
+    if kind == .simple { return raw }
     let last = raw[0].tensor.rank - 1
     return groups.map { ix in
       (ix.map { raw[$0].name }.joined(separator: "+"),
