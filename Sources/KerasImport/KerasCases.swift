@@ -26,7 +26,9 @@ import RNNRef
 /// path `lstm/lstm_cell/kernel` in Keras 3, with the model name in front in a Keras 3
 /// Sequential): the owning layer is the first path component naming a chain layer;
 /// `forward_*`/`backward_*` split a Bidirectional; a stacked cell's own name splits
-/// `StackedRNNCells`; the last component (without `:0`) says which tensor.
+/// `StackedRNNCells`; the last component (without `:0`) says which tensor. `CuDNNLSTM` /
+/// `CuDNNGRU` and Keras 1 layers store other layouts: their weights are taken in
+/// `layer.weights` order and converted (`Keras.fusedFromCuDNN`, `Keras.fusedFromKeras1`).
 ///
 /// Native config (fixtures/README.md, "### keras"): `{"library": "tf-keras" | "keras",
 /// "keras_version", "calls": n, "model": <model.to_json()>}`. Inputs: the
@@ -156,12 +158,13 @@ public enum KerasCases: NetworkConvention {
     var result: [[RecurrentLayer<Scalar>]] = []
     var inputSize = m.inputFeatures
     for layer in m.layers {
-      guard layer.storage == .fused else {
-        throw RNNRefError.unsupported(framework: "Keras cases",
-                                      feature: "the \(layer.storage.rawValue) weight layout of layer `\(layer.name)`; "
-                                        + "store kernel, recurrent_kernel and bias as Keras 2 and 3 do")
-      }
       var pool = owned[layer.name] ?? []
+      guard layer.storage == .fused else {
+        // cuDNN and Keras 1 layouts: the layer's weights in `layer.weights` order, converted.
+        result.append(try Keras.importLayer(layer, inputFeatures: inputSize, weights: try fused(layer, pool)))
+        inputSize = layer.outputFeatures
+        continue
+      }
       let canon: [RecurrentLayer<Scalar>] = try Keras.importLayer(layer, inputFeatures: inputSize) { slot in
         guard let i = pool.firstIndex(where: { e in
           guard leaf(e.name) == slot.leaf else { return false }
@@ -180,6 +183,27 @@ public enum KerasCases: NetworkConvention {
       inputSize = layer.outputFeatures
     }
     return result
+  }
+
+  /// A cuDNN or Keras 1 layer's stored weights (in `layer.weights` order) in the fused layout.
+  static func fused<Scalar: RNNScalar>(_ layer: Keras.LayerConfig, _ stored: [(name: String, tensor: Tensor<Scalar>)])
+    throws -> [Keras.NamedWeight<Scalar>] {
+    guard stored.count == layer.storedWeightCount else {
+      throw RNNRefError.invalidConfig(
+        key: "layer `\(layer.name)` weights", value: "\(stored.count) arrays",
+        reason: "a \(layer.storage.rawValue) \(layer.className) stores \(layer.storedWeightCount), in layer.weights order")
+    }
+    var rest = stored[...], out: [Keras.NamedWeight<Scalar>] = []
+    for d in 0..<layer.directions {
+      for cell in layer.cells(direction: d) {
+        let n = layer.storage == .cudnn ? 3 : 3 * cell.kind.gates
+        let mine = Array(rest.prefix(n)).map { (name: $0.name, tensor: $0.tensor) }
+        rest = rest.dropFirst(n)
+        out += layer.storage == .cudnn ? try Keras.fusedFromCuDNN(mine, kind: cell.kind)
+                                       : try Keras.fusedFromKeras1(mine, kind: cell.kind)
+      }
+    }
+    return out
   }
 
   public static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {

@@ -401,6 +401,43 @@ import Testing
     }
   }
 
+  /// A `CuDNNLSTM` / `CuDNNGRU` case (weights in cuDNN's layout, made with the inverse of
+  /// tf-keras' conversion) computes what the `LSTM` / `GRU` it converts to computes.
+  @Test func cuDNNCasesRunAsTheLayerKerasConvertsThemTo() throws {
+    var rng = Rand(state: 41)
+    for (cudnn, plain, g) in [("CuDNNLSTM", "LSTM", 4), ("CuDNNGRU", "GRU", 3)] {
+      let i = 3, h = 4
+      func config(_ cls: String, _ extra: String) throws -> JSONValue {
+        try JSONValue(parsing: """
+          {"library": "tf-keras", "keras_version": "2.2.4", "model": {"class_name": "Functional", "config": {
+            "name": "model", "layers": [
+              {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_input_shape": [null, 5, \(i)]}, "inbound_nodes": []},
+              {"class_name": "\(cls)", "name": "rnn", "config": {"name": "rnn", "units": \(h), "return_sequences": true\(extra)},
+               "inbound_nodes": [[["x", 0, 0, {}]]]}],
+            "input_layers": [["x", 0, 0]], "output_layers": [["rnn", 0, 0]]}}}
+          """)
+      }
+      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
+      let b: Tensor<Double> = Self.tensor(g == 4 ? [g * h] : [2, g * h], &rng)
+      let ck = Tensor.concatenate(k.split(g, axis: 1).map { Tensor(shape: [i, h], scalars: $0.transposed2D.scalars) }, axis: 1)
+      let cr = Tensor.concatenate(r.split(g, axis: 1).map { $0.transposed2D }, axis: 1)
+      let cb = g == 4 ? Tensor.concatenate([b, Tensor(zeros: [g * h])], axis: 0) : b.reshaped([2 * g * h])
+      let x: Tensor<Double> = Self.tensor([2, 5, i], &rng)
+      let viaCuDNN = try KerasCases.evaluate(
+        config: config(cudnn, ""), weights: NamedTensors([("rnn/kernel:0", ck), ("rnn/recurrent_kernel:0", cr), ("rnn/bias:0", cb)]),
+        inputs: NamedTensors([("x", x)]))
+      let extra = #", "activation": "tanh", "recurrent_activation": "sigmoid""# + (g == 3 ? #", "reset_after": true"# : "")
+      let direct = try KerasCases.evaluate(
+        config: config(plain, extra), weights: NamedTensors([("rnn/kernel:0", k), ("rnn/recurrent_kernel:0", r), ("rnn/bias:0", b)]),
+        inputs: NamedTensors([("x", x)]))
+      #expect(viaCuDNN == direct, "\(cudnn)")
+      #expect(throws: RNNRefError.self) {
+        _ = try KerasCases.evaluate(config: config(cudnn, ""), weights: NamedTensors([("rnn/kernel:0", ck), ("rnn/recurrent_kernel:0", cr)]),
+                                    inputs: NamedTensors([("x", x)]))
+      }
+    }
+  }
+
   // MARK: - Conversion with the other frameworks
 
   /// Keras networks exported to TF1, PyTorch and ONNX (where they can hold them) and
