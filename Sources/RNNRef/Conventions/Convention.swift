@@ -27,8 +27,8 @@ public struct NamedTensors<Scalar: RNNScalar>: Equatable, Sendable {
 /// network and back, and a native call (inputs in the framework's layout) to
 /// native outputs.
 public protocol FrameworkConvention {
-  /// The `framework` attribute of a case: "keras", "tf1", "pytorch" or "onnx".
-  static var framework: String { get }
+  /// The `framework` attribute of the cases this adapter runs.
+  static var framework: Framework { get }
 
   /// Runs a native call: `config` is the case's native configuration, `weights`
   /// and `inputs` carry native names, shapes and layouts. Returns the outputs in
@@ -41,17 +41,20 @@ public protocol FrameworkConvention {
   static func axisNames(output: String, config: JSONValue) -> [String]?
 }
 
-extension FrameworkConvention {
-  /// The convention for a case's `framework` attribute.
-  public static func named(_ framework: String) -> (any FrameworkConvention.Type)? {
-    Conventions.all.first { $0.framework == framework }
-  }
-}
-
 /// Registry of the framework adapters.
 public enum Conventions {
-  /// Every adapter, one file each under `Conventions/`.
-  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
+  /// The adapter for a framework: the one place a `Framework` is mapped to the code that runs it.
+  public static func convention(for framework: Framework) -> any FrameworkConvention.Type {
+    switch framework {
+    case .keras: Keras.self
+    case .tf1: TF1.self
+    case .pytorch: PyTorch.self
+    case .onnx: ONNX.self
+    }
+  }
+
+  /// Every adapter, one file each under `Conventions/`, in `Framework.allCases` order.
+  public static var all: [any FrameworkConvention.Type] { Framework.allCases.map(convention(for:)) }
 }
 
 /// Converting a network between frameworks: each adapter imports its native

@@ -53,7 +53,7 @@
 /// `state_h` [`state_c`]; Bidirectional `fw_state_h` [`fw_state_c`]
 /// `bw_state_h` [`bw_state_c`]; `RNN(StackedRNNCells)` `cell{k}_state_h` [`cell{k}_state_c`].
 public enum Keras: NetworkConvention {
-  public static let framework = "keras"
+  public static let framework = Framework.keras
 
   // MARK: - Configuration
 
