@@ -110,6 +110,17 @@ import Testing
     }
   }
 
+  @Test func aConfigThatIsNotJSONKeepsTheParserError() throws {
+    let (path, dir) = try broken("badjson.h5") { try $0.root.setAttribute("config", "{\"a\": ") }
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect {
+      _ = try Case.load(path: path)
+    } throws: { error in
+      guard let e = error as? CaseFileError, e.kind == .invalidAttribute("config") else { return false }
+      return e.underlying != nil && !(e.underlying is CaseFileError)
+    }
+  }
+
   @Test func hdf5ProblemsPassThroughNamingTheFileAndObject() throws {
     // A listed tensor stored as strings: the HDF5 layer's typed error, naming file and dataset.
     let (path, dir) = try broken("strtensor.h5") {
