@@ -3,8 +3,9 @@
 /// the command line; `description` is the raw value, so text output reads the same.
 
 /// A framework whose conventions RNNRef implements: a case file's `framework` attribute, the
-/// folder a case lives in (`fixtures/<framework>/`), `--framework`. `Conventions.convention(for:)`
-/// maps each to its adapter.
+/// folder a case lives in (`fixtures/<framework>/`), `--framework`. Each adapter names its own
+/// (`FrameworkConvention.framework`); Conformance's `Conventions.convention(for:)` maps each to the
+/// adapter its cases run through.
 public enum Framework: String, CaseVocabulary, Codable, Hashable, Sendable, CustomStringConvertible {
   case keras, tf1, pytorch, onnx
 

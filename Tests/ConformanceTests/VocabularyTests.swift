@@ -22,7 +22,6 @@ import RNNRef
     for f in Framework.allCases {
       #expect(Conventions.convention(for: f).framework == f, "\(f)")
     }
-    #expect(Conventions.all.map { $0.framework } == Framework.allCases)
   }
 
   @Test func bundledCaseFoldersAreFrameworks() throws {

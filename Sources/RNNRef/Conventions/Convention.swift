@@ -43,18 +43,8 @@ public protocol FrameworkConvention {
 
 /// Registry of the framework adapters.
 public enum Conventions {
-  /// The adapter for a framework: the one place a `Framework` is mapped to the code that runs it.
-  public static func convention(for framework: Framework) -> any FrameworkConvention.Type {
-    switch framework {
-    case .keras: Keras.self
-    case .tf1: TF1.self
-    case .pytorch: PyTorch.self
-    case .onnx: ONNX.self
-    }
-  }
-
-  /// Every adapter, one file each under `Conventions/`, in `Framework.allCases` order.
-  public static var all: [any FrameworkConvention.Type] { Framework.allCases.map(convention(for:)) }
+  /// Every adapter, one file each under `Conventions/`.
+  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [Keras.self, TF1.self, PyTorch.self, ONNX.self]
 }
 
 /// Converting a network between frameworks: each adapter imports its native
