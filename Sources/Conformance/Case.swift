@@ -10,15 +10,14 @@ public struct Case: Sendable {
   public var path: String
   /// Schema version of the file (`rnnconf_case_schema`).
   public var schemaVersion: Int
-  /// "keras", "tf1", "pytorch" or "onnx": selects the RNNRef convention.
-  public var framework: String
+  /// Selects the RNNRef convention (`Conventions.convention(for:)`).
+  public var framework: Framework
   /// The Python distribution that produced the expected outputs, e.g. "torch".
   public var library: String
   public var libraryVersion: String
-  /// "rnn", "lstm", "gru" or "mixed".
-  public var cell: String
-  /// "float32" or "float64": the precision the framework ran in.
-  public var dtype: String
+  public var cell: CellFamily
+  /// The precision the framework ran in.
+  public var dtype: DType
   public var description: String
   /// The native configuration (framework-specific, documented in fixtures/README.md).
   public var config: JSONValue
@@ -39,8 +38,8 @@ public struct Case: Sendable {
   /// Names of real framework files carried under `/artifacts` (e.g. `model.keras`).
   public var artifactNames: [String]
 
-  public init(name: String, path: String, schemaVersion: Int, framework: String, library: String,
-              libraryVersion: String, cell: String, dtype: String, description: String, config: JSONValue,
+  public init(name: String, path: String, schemaVersion: Int, framework: Framework, library: String,
+              libraryVersion: String, cell: CellFamily, dtype: DType, description: String, config: JSONValue,
               atol: Double, rtol: Double, toleranceReason: String?, nanEqual: Bool,
               weights: NamedTensors<Double>, inputs: NamedTensors<Double>, outputs: NamedTensors<Double>,
               outputDTypes: [String: String], artifactNames: [String]) {

@@ -4,7 +4,7 @@ import RNNRef
 
 /// Why a case file could not be loaded (beyond the HDF5 layer's own `HDF5Error`,
 /// which is passed through unchanged and names the file and object too).
-public struct CaseFileError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct CaseFileError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
   public enum Kind: Sendable, Equatable {
     /// An HDF5 file without the `rnnconf_case_schema` root attribute.
     case notACaseFile
@@ -24,12 +24,21 @@ public struct CaseFileError: Error, Sendable, Equatable, CustomStringConvertible
   public var path: String
   public var detail: String
   public var hint: String
+  /// The error that revealed the problem (e.g. the JSON parser's, for a `config` that is not JSON);
+  /// not part of `description` or equality.
+  public var underlying: (any Error)?
 
-  public init(_ kind: Kind, path: String, detail: String, hint: String) {
-    self.kind = kind; self.path = path; self.detail = detail; self.hint = hint
+  public init(_ kind: Kind, path: String, detail: String, hint: String, underlying: (any Error)? = nil) {
+    self.kind = kind; self.path = path; self.detail = detail; self.hint = hint; self.underlying = underlying
   }
 
   public var description: String { "\(path): \(detail). \(hint)" }
+  /// The same text as `description`, for `localizedDescription`.
+  public var errorDescription: String? { description }
+
+  public static func == (a: CaseFileError, b: CaseFileError) -> Bool {
+    a.kind == b.kind && a.path == b.path && a.detail == b.detail && a.hint == b.hint
+  }
 
   /// True for an HDF5 file that is not a case file: a folder search skips it,
   /// a file named on the command line is an error.
@@ -44,19 +53,17 @@ public struct CaseSummary: Sendable, Equatable {
   public var path: String
   public var schemaVersion: Int
   public var name: String
-  public var framework: String
+  public var framework: Framework
   public var library: String
   public var libraryVersion: String
-  public var cell: String
-  public var dtype: String
+  public var cell: CellFamily
+  public var dtype: DType
   public var description: String
 }
 
 extension Case {
   /// Schema versions this reader understands (fixtures/README.md).
   public static let supportedSchemaVersions: ClosedRange<Int> = 1...1
-  static let cells = ["rnn", "lstm", "gru", "mixed"]
-  static let dtypes = ["float32", "float64"]
 
   /// Whether `path` is an HDF5 file carrying the `rnnconf_case_schema` root attribute.
   public static func isCaseFile(path: String) -> Bool {
@@ -70,9 +77,9 @@ extension Case {
     let version = try schemaVersion(root, path)
     let r = AttributeReader(root: root, path: path)
     return CaseSummary(
-      path: path, schemaVersion: version, name: try r.string("name"), framework: try r.string("framework"),
+      path: path, schemaVersion: version, name: try r.string("name"), framework: try r.framework(),
       library: try r.string("library"), libraryVersion: try r.string("library_version"),
-      cell: try r.string("cell"), dtype: try r.string("dtype"), description: try r.string("description"))
+      cell: try r.cell(), dtype: try r.dtype(), description: try r.string("description"))
   }
 
   /// Loads a case file (schema in fixtures/README.md). Tensors are read as Double;
@@ -90,23 +97,15 @@ extension Case {
     let version = try schemaVersion(root, path)
     let r = AttributeReader(root: root, path: path)
 
-    let framework = try r.string("framework")
-    let cell = try r.string("cell")
-    guard cells.contains(cell) else {
-      throw CaseFileError(.invalidAttribute("cell"), path: path, detail: "root attribute `cell` is `\(cell)`",
-                          hint: "Use one of \(cells.joined(separator: ", ")) (fixtures/README.md)")
-    }
-    let dtype = try r.string("dtype")
-    guard dtypes.contains(dtype) else {
-      throw CaseFileError(.invalidAttribute("dtype"), path: path, detail: "root attribute `dtype` is `\(dtype)`",
-                          hint: "Use float32 or float64 (fixtures/README.md)")
-    }
+    let framework = try r.framework()
+    let cell = try r.cell()
+    let dtype = try r.dtype()
     let configText = try r.string("config")
     let config: JSONValue
     do { config = try JSONValue(parsing: configText) } catch {
       throw CaseFileError(.invalidAttribute("config"), path: path,
                           detail: "root attribute `config` is not valid JSON (\(configText.count) characters, starting `\(configText.prefix(60))`)",
-                          hint: "Write it with json.dumps (casefile.write_case does)")
+                          hint: "Write it with json.dumps (casefile.write_case does)", underlying: error)
     }
     let atol = try r.double("atol"), rtol = try r.double("rtol")
     guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else {
@@ -266,6 +265,20 @@ private struct AttributeReader {
     }
   }
   func string(_ name: String) throws -> String { try require(name, "string"); return try root.stringAttribute(name) }
+  /// A string attribute holding one word of a vocabulary; any other value is an `invalidAttribute` naming the known ones.
+  func word<W: CaseVocabulary>(_ name: String, hint: String? = nil) throws -> W {
+    let text = try string(name)
+    guard let value = W(rawValue: text) else {
+      throw CaseFileError(.invalidAttribute(name), path: path, detail: "root attribute `\(name)` is `\(text)`",
+                          hint: hint ?? "Use one of \(W.spelledOut) (fixtures/README.md)")
+    }
+    return value
+  }
+  func framework() throws -> Framework {
+    try word("framework", hint: "Use one of \(Framework.spelledOut): it selects the convention adapter (fixtures/README.md)")
+  }
+  func cell() throws -> CellFamily { try word("cell") }
+  func dtype() throws -> DType { try word("dtype", hint: "Use float32 or float64 (fixtures/README.md)") }
   func strings(_ name: String) throws -> [String] {
     try require(name, "fixed-length byte strings"); return try root.stringsAttribute(name)
   }

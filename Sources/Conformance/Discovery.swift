@@ -89,10 +89,9 @@ public struct Discovery: Equatable, Sendable {
 
   /// `<framework>/<case>` from the last path component named after a framework, else relative to `root`.
   static func caseName(path: String, root: String?) -> String {
-    let frameworks = Set(Conventions.cases.map { $0.framework })
     var components = path.split(separator: "/").map(String.init)
     if let last = components.last, last.hasSuffix(".h5") { components[components.count - 1] = String(last.dropLast(3)) }
-    if let k = components.dropLast().lastIndex(where: { frameworks.contains($0) }) {
+    if let k = components.dropLast().lastIndex(where: { Framework(rawValue: $0) != nil }) {
       return components[k...].joined(separator: "/")
     }
     if let root, path.hasPrefix(root + "/") {

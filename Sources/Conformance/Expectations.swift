@@ -1,11 +1,38 @@
 import Foundation
 
 /// Run-level problems: the command line exits 64 (usage) on them.
-public enum ConformanceError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum ConformanceError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
+  /// A missing path, a folder without cases, a bad option value, a selection that matches nothing, ...
   case usage(String)
+  /// A file the run is told to read cannot be used (an expectations file that is not valid):
+  /// the message names the file and the fix, `underlying` is the decoder's own error.
+  case invalidFile(String, underlying: any Error)
 
-  public var description: String {
-    switch self { case .usage(let m): m }
+  /// The text the command line prints.
+  public var message: String {
+    switch self {
+    case .usage(let m), .invalidFile(let m, _): m
+    }
+  }
+
+  /// The error the message was written from, when there is one.
+  public var underlying: (any Error)? {
+    switch self {
+    case .usage: nil
+    case .invalidFile(_, let e): e
+    }
+  }
+
+  public var description: String { message }
+  /// The same text as `description`, for `localizedDescription`.
+  public var errorDescription: String? { description }
+
+  /// Equal when of the same kind with the same message (`underlying` is not compared).
+  public static func == (a: ConformanceError, b: ConformanceError) -> Bool {
+    switch (a, b) {
+    case (.usage(let x), .usage(let y)), (.invalidFile(let x, _), .invalidFile(let y, _)): x == y
+    default: false
+    }
   }
 }
 
@@ -51,9 +78,10 @@ public struct Expectations: Codable, Equatable, Sendable {
     do {
       e = try JSONDecoder().decode(Expectations.self, from: data)
     } catch {
-      throw ConformanceError.usage(
+      throw ConformanceError.invalidFile(
         "expectations file `\(path)` is not valid: \(describe(error)); expected "
-          + #"{"schema": 1, "expected_failures": [{"case": "<framework>/<case>", "reason": "..."}]}"#)
+          + #"{"schema": 1, "expected_failures": [{"case": "<framework>/<case>", "reason": "..."}]}"#,
+        underlying: error)
     }
     guard e.schema == currentSchema else {
       throw ConformanceError.usage("expectations file `\(path)` has schema \(e.schema); this rnnconf reads schema \(currentSchema)")

@@ -30,7 +30,7 @@ public enum JUnitReporter {
       x += attr("tests", String(cases.count)) + attr("failures", String(failures))
       x += attr("errors", String(errors)) + attr("time", seconds(time)) + ">\n"
       x += "    <properties>\n"
-      x += "      <property" + attr("name", "precision") + attr("value", report.precision) + "/>\n"
+      x += "      <property" + attr("name", "precision") + attr("value", report.precision.rawValue) + "/>\n"
       if let t = report.toleranceOverride {
         x += "      <property" + attr("name", "atol") + attr("value", "\(t.atol)") + "/>\n"
         x += "      <property" + attr("name", "rtol") + attr("value", "\(t.rtol)") + "/>\n"

@@ -1,4 +1,5 @@
 import Foundation
+import RNNRef
 
 /// One line of `rnnconf list`: a case's framework, cell and tensor shapes, or why it could not be read.
 public struct CaseListing: Codable, Equatable, Sendable {
@@ -9,18 +10,27 @@ public struct CaseListing: Codable, Equatable, Sendable {
   }
   public var name: String
   public var path: String
-  public var framework: String?
-  public var cell: String?
-  public var dtype: String?
+  public var framework: Framework?
+  public var cell: CellFamily?
+  public var dtype: DType?
   public var inputs: [Entry]
   public var outputs: [Entry]
   /// Set when the file could not be loaded.
   public var error: String?
+  /// The typed error `error` was written from; not encoded, not compared.
+  public var underlying: (any Error)?
 
-  public init(name: String, path: String, framework: String? = nil, cell: String? = nil, dtype: String? = nil,
-              inputs: [Entry] = [], outputs: [Entry] = [], error: String? = nil) {
+  public init(name: String, path: String, framework: Framework? = nil, cell: CellFamily? = nil, dtype: DType? = nil,
+              inputs: [Entry] = [], outputs: [Entry] = [], error: String? = nil, underlying: (any Error)? = nil) {
     self.name = name; self.path = path; self.framework = framework; self.cell = cell; self.dtype = dtype
-    self.inputs = inputs; self.outputs = outputs; self.error = error
+    self.inputs = inputs; self.outputs = outputs; self.error = error; self.underlying = underlying
+  }
+
+  enum CodingKeys: String, CodingKey { case name, path, framework, cell, dtype, inputs, outputs, error }
+
+  public static func == (a: CaseListing, b: CaseListing) -> Bool {
+    a.name == b.name && a.path == b.path && a.framework == b.framework && a.cell == b.cell && a.dtype == b.dtype
+      && a.inputs == b.inputs && a.outputs == b.outputs && a.error == b.error
   }
 
   /// "pytorch/lstm_basic  pytorch  lstm  float32  input [5, 3, 4] -> output [5, 3, 6], h_n [1, 3, 6], c_n [1, 3, 6]".
@@ -29,7 +39,7 @@ public struct CaseListing: Codable, Equatable, Sendable {
     func list(_ e: [Entry]) -> String {
       e.map { "\($0.name) [" + $0.shape.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ")
     }
-    return "\(name)  \(framework ?? "?")  \(cell ?? "?")  \(dtype ?? "?")  \(list(inputs)) -> \(list(outputs))"
+    return "\(name)  \(framework?.rawValue ?? "?")  \(cell?.rawValue ?? "?")  \(dtype?.rawValue ?? "?")  \(list(inputs)) -> \(list(outputs))"
   }
 }
 
@@ -50,7 +60,8 @@ extension Runner {
           outputs: c.outputs.entries.map { .init(name: $0.name, shape: $0.tensor.shape) }))
       } catch {
         if !file.explicit && self.isNotACase(error) { return }
-        slots.set(k, CaseListing(name: file.name, path: file.path, error: "could not load the case file: \(error)"))
+        slots.set(k, CaseListing(name: file.name, path: file.path, error: "could not load the case file: \(error)",
+                                 underlying: error))
       }
     }
     return slots.values.compactMap { $0 }

@@ -10,7 +10,8 @@ extension Runner {
 }
 
 /// A loader that refuses every file (tests of the run loop).
-struct CaseLoadingUnavailable: Error, CustomStringConvertible {
+struct CaseLoadingUnavailable: Error, CustomStringConvertible, LocalizedError {
   var path: String
   var description: String { "`\(path)`: case file loading is not available" }
+  var errorDescription: String? { description }
 }

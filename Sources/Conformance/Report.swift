@@ -1,4 +1,5 @@
 import Foundation
+import RNNRef
 
 /// What happened to one case.
 public enum CaseStatus: String, Codable, Sendable, CaseIterable {
@@ -34,13 +35,13 @@ public struct CaseReport: Codable, Equatable, Sendable {
   public var name: String
   public var path: String
   /// From the case file; nil when it could not be read.
-  public var framework: String?
-  public var cell: String?
-  public var dtype: String?
+  public var framework: Framework?
+  public var cell: CellFamily?
+  public var dtype: DType?
   public var library: String?
   public var libraryVersion: String?
-  /// The precision the reference ran in ("float32" or "float64").
-  public var precision: String?
+  /// The precision the reference ran in.
+  public var precision: DType?
   public var tolerance: Tolerance?
   /// "case" (the fixture's) or "command line" (--atol/--rtol).
   public var toleranceSource: String?
@@ -48,27 +49,45 @@ public struct CaseReport: Codable, Equatable, Sendable {
   public var status: CaseStatus
   /// For errors: why the case could not be loaded or run. For failures: a one-line summary.
   public var message: String?
+  /// For errors: the typed error `message` was written from (the loader's `CaseFileError` or
+  /// `HDF5Error`, the adapter's `RNNRefError`, ...). Not part of the JSON report or of equality.
+  public var underlying: (any Error)?
   /// The expectations file's reason, when the case is listed there.
   public var expectedFailureReason: String?
   /// One per output, in the case's output order (then any extra output the reference produced).
   public var outputs: [OutputComparison]
   public var durationSeconds: Double
 
-  public init(name: String, path: String, framework: String? = nil, cell: String? = nil, dtype: String? = nil,
-              library: String? = nil, libraryVersion: String? = nil, precision: String? = nil,
+  public init(name: String, path: String, framework: Framework? = nil, cell: CellFamily? = nil,
+              dtype: DType? = nil, library: String? = nil, libraryVersion: String? = nil, precision: DType? = nil,
               tolerance: Tolerance? = nil, toleranceSource: String? = nil, nanEqual: Bool? = nil,
-              status: CaseStatus, message: String? = nil, expectedFailureReason: String? = nil,
-              outputs: [OutputComparison] = [], durationSeconds: Double = 0) {
+              status: CaseStatus, message: String? = nil, underlying: (any Error)? = nil,
+              expectedFailureReason: String? = nil, outputs: [OutputComparison] = [], durationSeconds: Double = 0) {
     self.name = name; self.path = path; self.framework = framework; self.cell = cell; self.dtype = dtype
     self.library = library; self.libraryVersion = libraryVersion; self.precision = precision
     self.tolerance = tolerance; self.toleranceSource = toleranceSource; self.nanEqual = nanEqual
-    self.status = status; self.message = message; self.expectedFailureReason = expectedFailureReason
-    self.outputs = outputs; self.durationSeconds = durationSeconds
+    self.status = status; self.message = message; self.underlying = underlying
+    self.expectedFailureReason = expectedFailureReason; self.outputs = outputs; self.durationSeconds = durationSeconds
+  }
+
+  /// Every field but `underlying`, in the JSON report's order.
+  enum CodingKeys: String, CodingKey {
+    case name, path, framework, cell, dtype, library, libraryVersion, precision, tolerance, toleranceSource
+    case nanEqual, status, message, expectedFailureReason, outputs, durationSeconds
+  }
+
+  /// Equal when the JSON reports are (`underlying` is not compared).
+  public static func == (a: CaseReport, b: CaseReport) -> Bool {
+    a.name == b.name && a.path == b.path && a.framework == b.framework && a.cell == b.cell && a.dtype == b.dtype
+      && a.library == b.library && a.libraryVersion == b.libraryVersion && a.precision == b.precision
+      && a.tolerance == b.tolerance && a.toleranceSource == b.toleranceSource && a.nanEqual == b.nanEqual
+      && a.status == b.status && a.message == b.message && a.expectedFailureReason == b.expectedFailureReason
+      && a.outputs == b.outputs && a.durationSeconds == b.durationSeconds
   }
 
   /// The framework for grouping (JUnit test suites): the case's, else the name's first component.
   public var group: String {
-    if let framework { return framework }
+    if let framework { return framework.rawValue }
     if let slash = name.firstIndex(of: "/") { return String(name[..<slash]) }
     return "unknown"
   }
@@ -124,13 +143,13 @@ public struct RunReport: Codable, Equatable, Sendable {
   public var startedAt: String
   public var durationSeconds: Double
   /// "case" (each case's own dtype) or "float64".
-  public var precision: String
+  public var precision: Precision
   /// Set when --atol/--rtol replaced the cases' tolerances.
   public var toleranceOverride: Tolerance?
   /// The selection the run used.
   public var filter: String?
-  public var framework: String?
-  public var cell: String?
+  public var framework: Framework?
+  public var cell: CellFamily?
   /// "K/N" when sharded.
   public var shard: String?
   public var expectationsFile: String?
@@ -139,8 +158,8 @@ public struct RunReport: Codable, Equatable, Sendable {
   /// Problems with the run that are not a case's (e.g. a stale expectations entry).
   public var warnings: [String]?
 
-  public init(startedAt: String, durationSeconds: Double, precision: String, toleranceOverride: Tolerance?,
-              filter: String?, framework: String?, cell: String?, shard: String?, expectationsFile: String?,
+  public init(startedAt: String, durationSeconds: Double, precision: Precision, toleranceOverride: Tolerance?,
+              filter: String?, framework: Framework?, cell: CellFamily?, shard: String?, expectationsFile: String?,
               cases: [CaseReport]) {
     self.schema = Self.currentSchema; self.tool = "rnnconf"; self.startedAt = startedAt
     self.durationSeconds = durationSeconds; self.precision = precision
@@ -219,7 +238,7 @@ public struct TextReporter: Sendable {
 
   func headerSuffix(_ c: CaseReport) -> String {
     guard c.status != .error, let precision = c.precision, let t = c.tolerance else { return "" }
-    var parts = [precision]
+    var parts = [precision.rawValue]
     if let dtype = c.dtype, dtype != precision { parts = ["\(precision) reference vs \(dtype) framework"] }
     parts.append("atol \(num(t.atol)), rtol \(num(t.rtol))" + (c.toleranceSource == "command line" ? " (command line)" : ""))
     return "  [" + parts.joined(separator: "; ") + "]"

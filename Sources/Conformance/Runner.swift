@@ -16,8 +16,8 @@ public struct RunOptions: Sendable {
   public var paths: [String] = []
   /// Glob on case names (`pytorch/*`, `*lstm*`).
   public var filter: String?
-  public var framework: String?
-  public var cell: String?
+  public var framework: Framework?
+  public var cell: CellFamily?
   public var shard: Shard?
   /// Replaces every case's tolerance.
   public var tolerance: Tolerance?
@@ -61,10 +61,9 @@ public struct Runner: Sendable {
     if let pattern = options.filter { files = files.filter { globMatch(pattern, $0.name) } }
     // Framework folders narrow before loading, so unrelated broken files stay out of the run.
     if let fw = options.framework {
-      let known = Set(Conventions.cases.map { $0.framework })
       files = files.filter { f in
         let first = f.name.split(separator: "/").first.map(String.init) ?? ""
-        return !known.contains(first) || first == fw
+        return Framework(rawValue: first).map { $0 == fw } ?? true
       }
     }
     if let shard = options.shard {
@@ -131,7 +130,7 @@ public struct Runner: Sendable {
     }
     var report = RunReport(
       startedAt: ISO8601DateFormatter().string(from: started),
-      durationSeconds: Date().timeIntervalSince(started), precision: options.precision.rawValue,
+      durationSeconds: Date().timeIntervalSince(started), precision: options.precision,
       toleranceOverride: options.tolerance, filter: options.filter, framework: options.framework,
       cell: options.cell, shard: options.shard?.description, expectationsFile: expectationsFile, cases: cases)
     if !options.selects {
@@ -166,7 +165,7 @@ public struct Runner: Sendable {
     } catch {
       if !file.explicit && isNotACase(error) { return nil }
       return CaseReport(name: file.name, path: file.path, status: .error,
-                        message: "could not load the case file: \(error)",
+                        message: "could not load the case file: \(error)", underlying: error,
                         expectedFailureReason: expectations.reason(for: file.name),
                         durationSeconds: Date().timeIntervalSince(started))
     }
@@ -190,17 +189,10 @@ public struct Runner: Sendable {
       expectedFailureReason: expectedFailure)
     defer { report.durationSeconds = Date().timeIntervalSince(started) }
 
-    guard let convention = Conventions.cases.first(where: { $0.framework == c.framework }) else {
-      report.message = "unknown framework `\(c.framework)` in the case file; known: "
-        + Conventions.cases.map { $0.framework }.joined(separator: ", ") + "; fix the file's `framework` attribute"
-      return report
-    }
-    guard c.dtype == "float32" || c.dtype == "float64" else {
-      report.message = "unknown dtype `\(c.dtype)` in the case file; expected float32 or float64"
-      return report
-    }
-    let single = precision == .case && c.dtype == "float32"
-    report.precision = single ? "float32" : "float64"
+    let convention = Conventions.convention(for: c.framework)
+    let single = precision == .case && c.dtype == .float32
+    let actualDType: DType = single ? .float32 : .float64
+    report.precision = actualDType
 
     let actual: NamedTensors<Double>
     do {
@@ -214,13 +206,13 @@ public struct Runner: Sendable {
       }
     } catch {
       report.message = "the \(c.framework) adapter could not run the case: \(error)"
+      report.underlying = error
       return report
     }
 
-    let actualDType = single ? "float32" : "float64"
     var outputs: [OutputComparison] = []
     for (outName, expected) in c.outputs.entries {
-      let expectedDType = c.outputDTypes[outName] ?? c.dtype
+      let expectedDType = c.outputDTypes[outName] ?? c.dtype.rawValue
       guard let got = actual[outName] else {
         outputs.append(Comparison.missing(name: outName, expected: expected, expectedDType: expectedDType,
                                           tolerance: tolerance, produced: actual.names))

@@ -1,7 +1,9 @@
+import Foundation
+
 /// Why an HDF5 operation failed. Every error names the file, the object path
 /// inside it (when there is one), the operation, libhdf5's own messages (when
 /// libhdf5 reported the failure) and what to do.
-public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
+public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
   public enum Kind: String, Sendable, Equatable {
     /// The path does not exist.
     case fileNotFound
@@ -53,4 +55,7 @@ public struct HDF5Error: Error, Sendable, Equatable, CustomStringConvertible {
     if let h = hint { s += ". " + h }
     return s
   }
+
+  /// The same text as `description`, for `localizedDescription`.
+  public var errorDescription: String? { description }
 }

@@ -39,7 +39,7 @@ import RNNRef
 /// `state_h` [`state_c`]; Bidirectional `fw_state_h` [`fw_state_c`]
 /// `bw_state_h` [`bw_state_c`]; `RNN(StackedRNNCells)` `cell{k}_state_h` [`cell{k}_state_c`].
 public enum KerasCases: NetworkConvention {
-  public static let framework = "keras"
+  public static let framework = Framework.keras
 
   /// A case's model: the chain from the sequence input to the output.
   public struct Chain: Sendable {

@@ -1,6 +1,8 @@
+import Foundation
+
 /// Why a native network could not be imported, run or exported.
 /// Messages name the weight, its shape, the shape expected and the config value it follows from.
-public enum RNNRefError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum RNNRefError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
   /// A weight the configuration requires is absent.
   case missingWeight(name: String, expectedShape: [Int], reason: String)
   /// Weights nothing in the configuration uses.
@@ -31,5 +33,15 @@ public enum RNNRefError: Error, Equatable, Sendable, CustomStringConvertible {
     case let .unsupported(framework, feature):
       return "\(framework) cannot express \(feature)"
     }
+  }
+
+  /// The same text as `description`, for `localizedDescription`.
+  public var errorDescription: String? { description }
+}
+
+extension RNNRefError {
+  /// `unsupported` naming an adapter's own framework by its case-file spelling ("pytorch cannot express ...").
+  public static func unsupported(framework: Framework, feature: String) -> RNNRefError {
+    .unsupported(framework: framework.rawValue, feature: feature)
   }
 }

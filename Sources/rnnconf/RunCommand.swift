@@ -1,6 +1,7 @@
 import ArgumentParser
 import Conformance
 import Foundation
+import RNNRef
 
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -130,16 +131,9 @@ final class ProgressLine: @unchecked Sendable {
 }
 
 
-/// `--framework` values.
-enum FrameworkName: String, CaseIterable, ExpressibleByArgument {
-  case keras, tf1, pytorch, onnx
-}
-
-/// `--cell` values.
-enum CellName: String, CaseIterable, ExpressibleByArgument {
-  case rnn, lstm, gru, mixed
-}
-
+// `--framework`, `--cell` and `--precision` take the vocabulary's raw values.
+extension Framework: ExpressibleByArgument {}
+extension CellFamily: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 
 /// The selection shared by `run` and `list`.
@@ -154,10 +148,10 @@ struct SelectionOptions: ParsableArguments {
   var filter: String?
 
   @Option(help: "Only cases of this framework.")
-  var framework: FrameworkName?
+  var framework: Framework?
 
   @Option(help: "Only cases of this cell.")
-  var cell: CellName?
+  var cell: CellFamily?
 
   @Option(help: ArgumentHelp(
     "Run the K-th of N stable shards (1...N); every case is in exactly one shard.", valueName: "K/N"))
@@ -173,8 +167,8 @@ struct SelectionOptions: ParsableArguments {
   func apply(to options: inout RunOptions) throws {
     options.paths = paths
     options.filter = filter
-    options.framework = framework?.rawValue
-    options.cell = cell?.rawValue
+    options.framework = framework
+    options.cell = cell
     options.shard = try shard.map { try Shard(parsing: $0) }
   }
 }

@@ -15,8 +15,8 @@ import Testing
     let c = try Case.load(path: Self.sample)
     #expect(c.name == "tf1/sample")
     #expect(c.schemaVersion == 1)
-    #expect(c.framework == "tf1" && c.library == "tensorflow" && c.libraryVersion == "2.21.0")
-    #expect(c.cell == "lstm" && c.dtype == "float32")
+    #expect(c.framework == .tf1 && c.library == "tensorflow" && c.libraryVersion == "2.21.0")
+    #expect(c.cell == .lstm && c.dtype == .float32)
     #expect(c.config["cell"]?.string == "BasicLSTMCell")
     #expect(c.config["num_units"]?.int == 2)
     #expect(c.config["forget_bias"]?.double == 1.0)
@@ -38,7 +38,7 @@ import Testing
 
   @Test func peekReadsOnlyTheRootAttributes() throws {
     let s = try Case.peek(path: Self.sample)
-    #expect(s.name == "tf1/sample" && s.framework == "tf1" && s.cell == "lstm" && s.dtype == "float32")
+    #expect(s.name == "tf1/sample" && s.framework == .tf1 && s.cell == .lstm && s.dtype == .float32)
     #expect(Case.isCaseFile(path: Self.sample))
     #expect(!Case.isCaseFile(path: "/nonexistent.h5"))
   }
@@ -80,6 +80,13 @@ import Testing
     try expectCaseError(.missingAttribute("output_names"), "nonames.h5", mentioning: "`output_names`") {
       try $0.root.deleteAttribute("output_names")
     }
+    // An unknown framework names the value and the known ones.
+    try expectCaseError(.invalidAttribute("framework"), "badfw.h5", mentioning: "`caffe`") {
+      try $0.root.setAttribute("framework", "caffe")
+    }
+    try expectCaseError(.invalidAttribute("framework"), "badfw2.h5", mentioning: "keras, tf1, pytorch, onnx") {
+      try $0.root.setAttribute("framework", "PyTorch")
+    }
     try expectCaseError(.invalidAttribute("cell"), "badcell.h5", mentioning: "`transformer`") {
       try $0.root.setAttribute("cell", "transformer")
     }
@@ -100,6 +107,17 @@ import Testing
     }
     try expectCaseError(.invalidAttribute("input_names"), "dup.h5", mentioning: "twice") {
       try $0.root.setAttribute("input_names", fixedLengthStrings: ["input", "input"])
+    }
+  }
+
+  @Test func aConfigThatIsNotJSONKeepsTheParserError() throws {
+    let (path, dir) = try broken("badjson.h5") { try $0.root.setAttribute("config", "{\"a\": ") }
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect {
+      _ = try Case.load(path: path)
+    } throws: { error in
+      guard let e = error as? CaseFileError, e.kind == .invalidAttribute("config") else { return false }
+      return e.underlying != nil && !(e.underlying is CaseFileError)
     }
   }
 

@@ -15,7 +15,7 @@ import RNNRef
   @Test func identicalOutputsPass() {
     let e = ramp([2, 5, 3])
     let r = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: e,
-                               actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false, axes: axes)
+                               actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false, axes: axes)
     #expect(r.status == .pass)
     #expect(r.mismatched == 0)
     #expect(r.total == 30)
@@ -31,7 +31,7 @@ import RNNRef
     a[[0, 4, 0]] += 5e-5     // fails too, at a later step in another batch
     a[[1, 1, 1]] += 5e-6     // within tolerance
     let r = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: a,
-                               actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false, axes: axes)
+                               actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false, axes: axes)
     #expect(r.status == .fail)
     #expect(r.mismatched == 2)
     #expect(r.maxAbsIndex == [1, 3, 2])
@@ -51,11 +51,11 @@ import RNNRef
     var a = e
     a[[2, 1, 0]] += 1
     a[[3, 0, 0]] += 1
-    let r = Comparison.compare(name: "Y", expected: e, expectedDType: "float32", actual: a, actualDType: "float32",
-                               dtype: "float32", tolerance: tol, nanEqual: false, axes: ["step", "batch", "unit"])
+    let r = Comparison.compare(name: "Y", expected: e, expectedDType: "float32", actual: a, actualDType: .float32,
+                               dtype: .float32, tolerance: tol, nanEqual: false, axes: ["step", "batch", "unit"])
     #expect(r.firstFailingStep == 2)
     let noStep = Comparison.compare(name: "h_n", expected: e, expectedDType: "float32", actual: a,
-                                    actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false,
+                                    actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false,
                                     axes: ["dim0", "dim1", "dim2"])
     #expect(noStep.firstFailingStep == nil)
     #expect(noStep.firstFailingIndex == [2, 1, 0])
@@ -68,7 +68,7 @@ import RNNRef
       a[[0, 2, 1]] = bad
       for nanEqual in [false, true] {
         let r = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: a,
-                                   actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: nanEqual, axes: axes)
+                                   actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: nanEqual, axes: axes)
         #expect(r.status == .fail)
         #expect(r.nonFiniteMismatched == 1)
         #expect(r.maxAbsIndex == [0, 2, 1])
@@ -82,17 +82,17 @@ import RNNRef
     e[[0, 1, 0]] = .nan
     let a = e
     let strict = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: a,
-                                    actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false, axes: axes)
+                                    actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false, axes: axes)
     #expect(strict.status == .fail)
     #expect(strict.expectedNaNs == 1)
     #expect(TextReporter().describe(strict).contains("the expected output holds 1 NaN"))
     let lenient = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: a,
-                                     actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: true, axes: axes)
+                                     actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: true, axes: axes)
     #expect(lenient.status == .pass)
     var b = a
     b[[0, 1, 0]] = 0
     let nanExpectedNumberActual = Comparison.compare(
-      name: "output", expected: e, expectedDType: "float32", actual: b, actualDType: "float32", dtype: "float32",
+      name: "output", expected: e, expectedDType: "float32", actual: b, actualDType: .float32, dtype: .float32,
       tolerance: tol, nanEqual: true, axes: axes)
     #expect(nanExpectedNumberActual.status == .fail)
   }
@@ -101,13 +101,13 @@ import RNNRef
     var e = ramp([1, 2, 2])
     e[[0, 0, 0]] = .infinity
     let r = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: e,
-                               actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false, axes: axes)
+                               actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false, axes: axes)
     #expect(r.status == .pass)
   }
 
   @Test func shapeMismatchFailsBeforeValues() {
     let r = Comparison.compare(name: "h_n", expected: ramp([2, 3, 4]), expectedDType: "float32", actual: ramp([1, 3, 4]),
-                               actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false, axes: axes)
+                               actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false, axes: axes)
     #expect(r.status == .fail)
     #expect(r.problem?.contains("shape mismatch") == true)
     #expect(r.problem?.contains("[2, 3, 4]") == true && r.problem?.contains("[1, 3, 4]") == true)
@@ -115,8 +115,8 @@ import RNNRef
 
   @Test func dtypeMismatchFails() {
     let e = ramp([2, 2])
-    let r = Comparison.compare(name: "Y", expected: e, expectedDType: "float16", actual: e, actualDType: "float32",
-                               dtype: "float32", tolerance: tol, nanEqual: false, axes: ["batch", "unit"])
+    let r = Comparison.compare(name: "Y", expected: e, expectedDType: "float16", actual: e, actualDType: .float32,
+                               dtype: .float32, tolerance: tol, nanEqual: false, axes: ["batch", "unit"])
     #expect(r.status == .fail)
     #expect(r.problem?.contains("float16") == true)
   }
@@ -126,10 +126,10 @@ import RNNRef
     let within = Tensor<Double>(shape: [2], scalars: [1000 + 1e-5 + 1e-2 * 0.999, 1e-5 * 0.999])
     let outside = Tensor<Double>(shape: [2], scalars: [1000 + 1e-5 + 1e-2 * 1.001, 1e-5 * 1.001])
     let t = Tolerance(atol: 1e-5, rtol: 1e-5)
-    #expect(Comparison.compare(name: "x", expected: e, expectedDType: "float64", actual: within, actualDType: "float64",
-                               dtype: "float64", tolerance: t, nanEqual: false, axes: ["a"]).status == .pass)
-    let r = Comparison.compare(name: "x", expected: e, expectedDType: "float64", actual: outside, actualDType: "float64",
-                               dtype: "float64", tolerance: t, nanEqual: false, axes: ["a"])
+    #expect(Comparison.compare(name: "x", expected: e, expectedDType: "float64", actual: within, actualDType: .float64,
+                               dtype: .float64, tolerance: t, nanEqual: false, axes: ["a"]).status == .pass)
+    let r = Comparison.compare(name: "x", expected: e, expectedDType: "float64", actual: outside, actualDType: .float64,
+                               dtype: .float64, tolerance: t, nanEqual: false, axes: ["a"])
     #expect(r.mismatched == 2)
   }
 

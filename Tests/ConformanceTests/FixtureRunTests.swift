@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import Testing
 @testable import Conformance
 import RNNRef
@@ -15,7 +16,7 @@ import RNNRef
     let r = Runner().evaluate(try load(), name: "pytorch/lstm_bidirectional")
     #expect(r.status == .pass, "\(TextReporter(verbose: true).lines(for: r).joined(separator: "\n"))")
     #expect(r.outputs.map(\.name) == ["output", "h_n", "c_n"])
-    #expect(r.precision == "float32")
+    #expect(r.precision == .float32)
   }
 
   @Test func aPerturbedExpectedValueFailsAtItsIndexAndStep() throws {
@@ -64,12 +65,21 @@ import RNNRef
 
   @Test func badCasesAreNamedErrorsOrFailures() throws {
     let runner = Runner()
-    // Unknown framework: error naming the known ones.
-    var unknown = try load()
-    unknown.framework = "caffe"
-    let u = runner.evaluate(unknown)
+    // Unknown framework in the file: that case's error, naming the file, the value and the known
+    // ones, and keeping the loader's typed error.
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unknown-fw-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("caffe_lstm.h5").path
+    try FileManager.default.copyItem(atPath: Self.lstmPath, toPath: path)
+    try File(path: path, writable: true).root.setAttribute("framework", "caffe")
+    let u = try #require(runner.runFile(CaseFile(name: "caffe_lstm", path: path, explicit: true),
+                                        options: RunOptions(), expectations: Expectations()))
     #expect(u.status == .error)
-    #expect(u.message?.contains("caffe") == true && u.message?.contains("pytorch") == true)
+    #expect(u.message?.contains("`caffe`") == true && u.message?.contains("keras, tf1, pytorch, onnx") == true
+              && u.message?.contains(path) == true, "\(u.message ?? "")")
+    #expect((u.underlying as? CaseFileError)?.kind == .invalidAttribute("framework"))
+    #expect(u.framework == nil && u.group == "unknown")
 
     // An output the case does not hold / the reference does not produce.
     var missing = try load()
@@ -107,13 +117,16 @@ import RNNRef
     let w = runner.evaluate(unused)
     #expect(w.status == .error)
     #expect(w.message?.contains("weight_ih_l7") == true, "\(w.message ?? "")")
+    // The adapter's typed error is kept behind the message.
+    let cause = try #require(w.underlying as? RNNRefError)
+    #expect(w.message == "the pytorch adapter could not run the case: \(cause)")
   }
 
   @Test func float64OracleAndToleranceOverride() throws {
     let runner = Runner()
     let exact = runner.evaluate(try load(), precision: .float64)
-    #expect(exact.precision == "float64")
-    #expect(exact.outputs.allSatisfy { $0.actualDType == "float64" })
+    #expect(exact.precision == .float64)
+    #expect(exact.outputs.allSatisfy { $0.actualDType == .float64 })
     // torch's float32 result is within float32 tolerance of the exact result.
     #expect(exact.status == .pass)
     // Zero tolerance: float32 rounding in the framework makes it fail, and the report says the tolerance came from the command line.

@@ -15,15 +15,15 @@ import RNNRef
     a[[1, 2, 0]] += 3e-3
     a[[0, 1, 1]] = .nan
     let failing = Comparison.compare(name: "h_n", expected: e, expectedDType: "float32", actual: a,
-                                     actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false,
+                                     actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false,
                                      axes: ["layer*dir", "batch", "unit"])
     let passing = Comparison.compare(name: "output", expected: e, expectedDType: "float32", actual: e,
-                                     actualDType: "float32", dtype: "float32", tolerance: tol, nanEqual: false,
+                                     actualDType: .float32, dtype: .float32, tolerance: tol, nanEqual: false,
                                      axes: ["batch", "step", "unit"])
     func c(_ name: String, _ status: CaseStatus, _ outputs: [OutputComparison], message: String? = nil,
            reason: String? = nil) -> CaseReport {
-      CaseReport(name: name, path: "/suite/\(name).h5", framework: String(name.split(separator: "/")[0]),
-                 cell: "lstm", dtype: "float32", library: "torch", libraryVersion: "2.15.0", precision: "float32",
+      CaseReport(name: name, path: "/suite/\(name).h5", framework: Framework(rawValue: String(name.split(separator: "/")[0])),
+                 cell: .lstm, dtype: .float32, library: "torch", libraryVersion: "2.15.0", precision: .float32,
                  tolerance: tol, toleranceSource: "case", nanEqual: false, status: status, message: message,
                  expectedFailureReason: reason, outputs: outputs, durationSeconds: 0.0125)
     }
@@ -35,7 +35,7 @@ import RNNRef
       c("onnx/clip", .expectedFailure, [failing], message: "1 of 1 outputs differ: `h_n`", reason: "ORT & spec <differ>"),
       c("onnx/fixed", .unexpectedPass, [passing], reason: "was ort#1"),
     ]
-    return RunReport(startedAt: "2026-11-23T18:40:00Z", durationSeconds: 0.5, precision: "case",
+    return RunReport(startedAt: "2026-11-23T18:40:00Z", durationSeconds: 0.5, precision: .case,
                      toleranceOverride: nil, filter: nil, framework: nil, cell: nil, shard: "1/1",
                      expectationsFile: "/suite/expected-failures.json", cases: cases)
   }

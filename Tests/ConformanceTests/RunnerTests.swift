@@ -181,9 +181,18 @@ final class ScratchFolder {
       #expect {
         _ = try runner.run(bad)
       } throws: { error in
-        guard case ConformanceError.usage(let m) = error else { return false }
+        guard let m = (error as? ConformanceError)?.message else { return false }
         return m.contains(name) && m.contains(words)
       }
+    }
+    // A file that does not decode keeps the decoder's error behind the message.
+    var bad = o
+    bad.expectationsPath = "bad.json"
+    #expect {
+      _ = try runner.run(bad)
+    } throws: { error in
+      guard case ConformanceError.invalidFile(let m, let cause) = error else { return false }
+      return cause is DecodingError && m.contains("missing key `reason`")
     }
   }
 

@@ -11,7 +11,7 @@ import Testing
   /// Keras converts through KerasImport's `KerasCases` (Tests/KerasImportTests/KerasCaseTests.swift).
   static let adapters: [Adapter] = [TF1.self, PyTorch.self, ONNX.self]
   /// Targets that store an input-side and a recurrent-side bias, so a round trip through them is lossless.
-  static let twoBiasTargets: Set<String> = ["pytorch", "onnx"]
+  static let twoBiasTargets: Set<Framework> = [.pytorch, .onnx]
 
   /// Networks each framework family can produce; random weights (a round trip, not a golden value).
   static func sources<S: RNNScalar>(_: S.Type) -> [(String, Network<S>)] {

@@ -27,8 +27,8 @@ public struct NamedTensors<Scalar: RNNScalar>: Equatable, Sendable {
 /// network and back, and a native call (inputs in the framework's layout) to
 /// native outputs.
 public protocol FrameworkConvention {
-  /// The `framework` attribute of a case: "keras", "tf1", "pytorch" or "onnx".
-  static var framework: String { get }
+  /// The `framework` attribute of the cases this adapter runs.
+  static var framework: Framework { get }
 
   /// Runs a native call: `config` is the case's native configuration, `weights`
   /// and `inputs` carry native names, shapes and layouts. Returns the outputs in
@@ -39,13 +39,6 @@ public protocol FrameworkConvention {
 
   /// Names of the axes of a native output (see the default in the extension below).
   static func axisNames(output: String, config: JSONValue) -> [String]?
-}
-
-extension FrameworkConvention {
-  /// The convention for a case's `framework` attribute.
-  public static func named(_ framework: String) -> (any FrameworkConvention.Type)? {
-    Conventions.all.first { $0.framework == framework }
-  }
 }
 
 /// Registry of the framework adapters.

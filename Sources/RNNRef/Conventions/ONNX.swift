@@ -35,7 +35,7 @@
 /// node's input and output lists ("" = absent). Without them, the weights and inputs given
 /// decide what is present and every output is returned.
 public enum ONNX: NetworkConvention {
-  public static let framework = "onnx"
+  public static let framework = Framework.onnx
   /// The opset `exportNetwork` writes.
   public static let exportOpset = 22
 

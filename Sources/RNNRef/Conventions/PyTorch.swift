@@ -38,7 +38,7 @@
 /// `{"module": "LSTM", "kwargs": {constructor kwargs}, "call": {"packed", "enforce_sorted",
 /// "total_length", "initial_state", "batched"}, "dtype", "training"}`.
 public enum PyTorch: NetworkConvention {
-  public static let framework = "pytorch"
+  public static let framework = Framework.pytorch
 
   // MARK: - Configuration
 

@@ -53,7 +53,7 @@
 ///   `outputs_fw`, `outputs_bw`; `static_bidirectional_rnn` gives `outputs (T, N, Pfw+Pbw)`,
 ///   the per-step concat([fw, bw]) stacked.
 public enum TF1: NetworkConvention {
-  public static let framework = "tf1"
+  public static let framework = Framework.tf1
 
   // MARK: - Native description
 
