@@ -76,11 +76,8 @@ public struct OutputComparison: Codable, Equatable, Sendable {
 public enum Comparison {
   /// Axis names for an output of rank `rank`: the adapter's when it gives a list of the right
   /// length, otherwise `dim0`, `dim1`, ...
-  public static func axisNames(framework: String, output: String, config: JSONValue, rank: Int) -> [String] {
-    if let convention = Conventions.all.first(where: { $0.framework == framework }),
-       let names = convention.axisNames(output: output, config: config), names.count == rank {
-      return names
-    }
+  public static func axisNames(_ names: [String]?, rank: Int) -> [String] {
+    if let names, names.count == rank { return names }
     return (0..<rank).map { "dim\($0)" }
   }
 

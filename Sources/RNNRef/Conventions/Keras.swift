@@ -53,6 +53,10 @@
 /// `state_h` [`state_c`]; Bidirectional `fw_state_h` [`fw_state_c`]
 /// `bw_state_h` [`bw_state_c`]; `RNN(StackedRNNCells)` `cell{k}_state_h` [`cell{k}_state_c`].
 public enum Keras: NetworkConvention {
+  /// The Keras adapter parses its model per call (`parse`); its conformance keeps
+  /// the JSON as `Config` (smallest change; the Keras rework may give it a typed one).
+  public typealias Config = JSONValue
+  public static func parseConfig(_ json: JSONValue) throws -> JSONValue { json }
   public static let framework = "keras"
 
   // MARK: - Configuration
