@@ -439,27 +439,26 @@ public enum ONNX: NetworkConvention {
   // MARK: - Run
 
   public static func evaluate<Scalar: RNNScalar>(
-    config node: Node, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config node: Node, weights: NamedTensors<Scalar>, inputs native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
     let layer = try importLayer(node: node, weights: weights)
+    let inputs = InputReader(native)
     let op = node.op, D = node.numDirections
     let H = layer.cells[0].hiddenSize, I = layer.cells[0].inputSize
 
     // Run-time inputs: exactly those the node lists.
-    if let extra = inputs.names.first(where: { !op.runtimeInputNames.contains($0) }) {
-      throw RNNRefError.invalidConfig(key: "inputs", value: "`\(extra)`",
-                                      reason: "not a run-time input of ONNX \(op.rawValue); expected \(op.runtimeInputNames.joined(separator: ", "))")
-    }
+    try inputs.rejectOthers(than: op.runtimeInputNames,
+                            reason: "not a run-time input of ONNX \(op.rawValue); expected \(op.runtimeInputNames.joined(separator: ", "))")
     if let listed = node.inputsPresent {
       for name in op.runtimeInputNames where listed.contains(name) && inputs[name] == nil {
         throw RNNRefError.missingInput(name: name, reason: "inputs_present lists it")
       }
-      if let extra = inputs.names.first(where: { !listed.contains($0) }) {
+      if let extra = native.names.first(where: { !listed.contains($0) }) {
         throw RNNRefError.invalidConfig(key: "inputs_present", value: JSONValue.array(listed.map(JSONValue.string)).jsonText,
                                         reason: "input `\(extra)` is given but not a node input; add it or drop it")
       }
     }
-    guard let X = inputs["X"] else { throw RNNRefError.missingInput(name: "X", reason: "the sequence input of every ONNX \(op.rawValue)") }
+    let X = try inputs.require("X", "the sequence input of every ONNX \(op.rawValue)")
     let layoutText = node.layout == 0 ? "layout 0: [seq_length, batch_size, input_size]" : "layout 1: [batch_size, seq_length, input_size]"
     guard X.rank == 3, X.shape[2] == I else {
       throw RNNRefError.shapeMismatch(name: "X", actual: X.shape, expected: [X.rank == 3 ? X.shape[0] : -1, X.rank == 3 ? X.shape[1] : -1, I],
@@ -468,27 +467,14 @@ public enum ONNX: NetworkConvention {
     let x = StateLayout.timeMajor(X, batchMajor: node.layout == 1)  // (T, N, I)
     let T = x.shape[0], N = x.shape[1]
 
-    var lengths: [Int]? = nil
-    if let L = inputs["sequence_lens"] {
-      guard L.shape == [N] else {
-        throw RNNRefError.shapeMismatch(name: "sequence_lens", actual: L.shape, expected: [N], reason: "one length per sample; batch_size \(N) from X")
-      }
-      lengths = try L.scalars.enumerated().map { n, v in
-        guard v == v.rounded(), v >= 0, v <= Scalar(T) else {
-          throw RNNRefError.invalidConfig(key: "sequence_lens[\(n)]", value: "\(v)",
-                                          reason: "lengths must be integers in 0...\(T) (seq_length of X), as ONNX Runtime requires")
-        }
-        return Int(v)
-      }
-    }
+    let lengths = try inputs.lengths("sequence_lens", batch: N, in: 0...T, shapeMeaning: "one length per sample; batch_size \(N) from X",
+                                     why: "seq_length of X, as ONNX Runtime requires")
     let stateShape = node.layout == 0 ? [D, N, H] : [N, D, H]
     let stateText = node.layout == 0 ? "[num_directions, batch_size, hidden_size]" : "[batch_size, num_directions, hidden_size] (layout 1)"
     func states(_ name: String) throws -> [Tensor<Scalar>]? {
-      guard let s = inputs[name] else { return nil }
-      guard s.shape == stateShape else {
-        throw RNNRefError.shapeMismatch(name: name, actual: s.shape, expected: stateShape,
-                                        reason: "\(stateText); direction = \(node.direction.rawValue), batch_size \(N) from X, hidden_size \(H)")
-      }
+      guard let s = try inputs.optional(name, shape: stateShape,
+                                        "\(stateText); direction = \(node.direction.rawValue), batch_size \(N) from X, hidden_size \(H)")
+      else { return nil }
       // (D, N, H), or (N, D, H) with layout 1
       return StateLayout.unstack(StateLayout.swapLeadingAxes(s, if: node.layout == 1), axis: 0)
     }

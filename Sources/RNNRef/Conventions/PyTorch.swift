@@ -487,26 +487,18 @@ public enum PyTorch: NetworkConvention {
       : try evaluateModule(network, config.module, config.call, inputs)
   }
 
-  static func checkInputNames<Scalar: RNNScalar>(_ inputs: NamedTensors<Scalar>, allowed: [String], _ m: ModuleConfig) throws {
-    for name in inputs.names where !allowed.contains(name) {
-      throw RNNRefError.invalidConfig(
-        key: "inputs", value: name,
-        reason: "nn.\(m.kind.rawValue) with this call takes only " + allowed.joined(separator: ", ")
-          + "; remove it or fix `call` (lengths need packed=true)")
-    }
-  }
-
-  static func requireShape<Scalar: RNNScalar>(_ name: String, _ t: Tensor<Scalar>, _ shape: [Int], _ reason: String) throws {
-    guard t.shape == shape else { throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape, reason: reason) }
+  /// Refuses inputs this module and call do not take.
+  static func checkInputNames<Scalar: RNNScalar>(_ inputs: InputReader<Scalar>, allowed: [String], _ m: ModuleConfig) throws {
+    try inputs.rejectOthers(than: allowed, reason: "nn.\(m.kind.rawValue) with this call takes only " + allowed.joined(separator: ", ")
+                              + "; remove it or fix `call` (lengths need packed=true)")
   }
 
   static func evaluateCell<Scalar: RNNScalar>(
-    _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+    _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    let inputs = InputReader(native)
     try checkInputNames(inputs, allowed: m.kind.isLSTM ? ["input", "hx", "cx"] : ["input", "hx"], m)
-    guard let x = inputs["input"] else {
-      throw RNNRefError.missingInput(name: "input", reason: "nn.\(m.kind.rawValue) needs input (N, input_size) or (input_size)")
-    }
+    let x = try inputs.require("input", "nn.\(m.kind.rawValue) needs input (N, input_size) or (input_size)")
     guard x.rank == 1 || x.rank == 2, x.shape.last == m.inputSize else {
       throw RNNRefError.shapeMismatch(
         name: "input", actual: x.shape, expected: x.rank == 1 ? [m.inputSize] : [x.shape.first ?? 1, m.inputSize],
@@ -528,11 +520,11 @@ public enum PyTorch: NetworkConvention {
                                      reason: "nn.LSTMCell takes the state as a tuple (hx, cx): both or neither")
     }
     if let hx {
-      try requireShape("hx", hx, stateShape, why)
+      try inputs.check("hx", hx, shape: stateShape, why)
       state.h = hx.reshaped([n, m.hiddenSize])
     }
     if let cx {
-      try requireShape("cx", cx, stateShape, why)
+      try inputs.check("cx", cx, shape: stateShape, why)
       state.c = cx.reshaped([n, m.hiddenSize])
     }
     let next = Engine.step(cell, input: x.reshaped([n, m.inputSize]), state: state)
@@ -542,16 +534,15 @@ public enum PyTorch: NetworkConvention {
   }
 
   static func evaluateModule<Scalar: RNNScalar>(
-    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    let inputs = InputReader(native)
     var allowed = ["input", "h0"]
     if m.kind.isLSTM { allowed.append("c0") }
     if call.packed { allowed.append("lengths") }
     try checkInputNames(inputs, allowed: allowed, m)
     let mod = "nn.\(m.kind.rawValue)"
-    guard let x = inputs["input"] else {
-      throw RNNRefError.missingInput(name: "input", reason: "\(mod) needs the input sequence")
-    }
+    let x = try inputs.require("input", "\(mod) needs the input sequence")
     let layoutText = m.batchFirst ? "(N, T, input_size) with batch_first=True" : "(T, N, input_size)"
     guard x.rank == 2 || x.rank == 3, x.shape.last == m.inputSize else {
       throw RNNRefError.shapeMismatch(
@@ -583,12 +574,12 @@ public enum PyTorch: NetworkConvention {
     var initial: [[LayerState<Scalar>]]? = nil
     if let h0 {
       let hShape = batched ? [ld, n, hout] : [ld, hout]
-      try requireShape("h0", h0, hShape,
+      try inputs.check("h0", h0, shape: hShape,
                        "(num_layers*num_directions, " + (batched ? "N, " : "") + (m.projSize > 0 ? "proj_size" : "hidden_size")
                          + ") = \(hShape); h0 is never batch-first")
       let cShape = batched ? [ld, n, m.hiddenSize] : [ld, m.hiddenSize]
       if let c0 {
-        try requireShape("c0", c0, cShape,
+        try inputs.check("c0", c0, shape: cShape,
                          "(num_layers*num_directions, " + (batched ? "N, " : "") + "hidden_size) = \(cShape)")
       }
       initial = StateLayout.layerStates(h: h0.reshaped([ld, n, hout]), c: c0?.reshaped([ld, n, m.hiddenSize]),
@@ -603,19 +594,9 @@ public enum PyTorch: NetworkConvention {
         throw RNNRefError.invalidConfig(key: "call.packed", value: "true",
                                         reason: "pack_padded_sequence needs a batched input; input has shape \(x.shape)")
       }
-      guard let lt = inputs["lengths"] else {
-        throw RNNRefError.missingInput(name: "lengths", reason: "config call.packed is true: lengths (N) int64")
-      }
-      try requireShape("lengths", lt, [n], "one length per sample, N=\(n)")
-      var lengths: [Int] = []
-      for v in lt.scalars {
-        guard v.isFinite, v.rounded() == v, v >= 1, v <= Scalar(steps) else {
-          throw RNNRefError.invalidConfig(
-            key: "lengths", value: "\(lt.scalars.map { Double($0) })",
-            reason: "every length must be an integer in 1...\(steps) (T of the input); torch rejects zero lengths")
-        }
-        lengths.append(Int(v))
-      }
+      _ = try inputs.require("lengths", "config call.packed is true: lengths (N) int64")
+      let lengths = try inputs.lengths("lengths", batch: n, in: 1...steps, shapeMeaning: "one length per sample, N=\(n)",
+                                       why: "T of the input; torch rejects zero lengths") ?? []
       if call.enforceSorted, zip(lengths, lengths.dropFirst()).contains(where: { $0 < $1 }) {
         throw RNNRefError.invalidConfig(
           key: "call.enforce_sorted", value: "true",

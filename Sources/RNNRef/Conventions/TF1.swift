@@ -626,8 +626,7 @@ public enum TF1: NetworkConvention {
 
   /// Native initial-state inputs to canonical per-cell states (nil when none was passed).
   static func readStates<Scalar: RNNScalar>(
-    _ stack: StackSpec, prefix: String, batch: Int, inputs: NamedTensors<Scalar>, used: inout Set<String>,
-    passed: Bool
+    _ stack: StackSpec, prefix: String, batch: Int, inputs: InputReader<Scalar>, passed: Bool
   ) throws -> [LayerState<Scalar>]? {
     let leaves = stateLeaves(stack, prefix: prefix)
     let present = leaves.filter { inputs[$0.name] != nil }
@@ -635,18 +634,10 @@ public enum TF1: NetworkConvention {
     var c: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
     var h: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
     for leaf in leaves {
-      guard let t = inputs[leaf.name] else {
-        throw RNNRefError.missingInput(
-          name: leaf.name,
-          reason: "expected shape [\(batch), \(leaf.width)]; `\(prefix)` needs all of "
-            + leaves.map { "`\($0.name)`" }.joined(separator: ", ") + " (see fixtures/README.md, ### tf1)")
-      }
-      guard t.shape == [batch, leaf.width] else {
-        throw RNNRefError.shapeMismatch(name: leaf.name, actual: t.shape, expected: [batch, leaf.width],
-                                        reason: "(batch, " + leaf.pieces.map { "\($0.part) of cell \($0.cell): \($0.width)" }
-                                          .joined(separator: " + ") + ")")
-      }
-      used.insert(leaf.name)
+      let t = try inputs.require(leaf.name, "expected shape [\(batch), \(leaf.width)]; `\(prefix)` needs all of "
+                                   + leaves.map { "`\($0.name)`" }.joined(separator: ", ") + " (see fixtures/README.md, ### tf1)")
+      try inputs.check(leaf.name, t, shape: [batch, leaf.width],
+                       "(batch, " + leaf.pieces.map { "\($0.part) of cell \($0.cell): \($0.width)" }.joined(separator: " + ") + ")")
       var col = 0
       for piece in leaf.pieces {
         let part = t.slice(axis: 1, range: col..<(col + piece.width))
@@ -654,7 +645,13 @@ public enum TF1: NetworkConvention {
         if piece.part == .c { c[piece.cell] = part } else { h[piece.cell] = part }
       }
     }
-    return stack.cells.indices.map { LayerState(h: h[$0]!, c: c[$0]) }
+    return try stack.cells.indices.map { k in
+      guard let hk = h[k] else {
+        throw RNNRefError.invalidConfig(key: stack.cells[k].path, value: stack.cells[k].cls.rawValue,
+                                        reason: "no state piece carries this cell's h")
+      }
+      return LayerState(h: hk, c: c[k])
+    }
   }
 
   /// Canonical final states to native named tensors.
@@ -680,10 +677,8 @@ public enum TF1: NetworkConvention {
   public static func evaluate<Scalar: RNNScalar>(
     config model: Model, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    guard let x = inputs["inputs"] else {
-      throw RNNRefError.missingInput(name: "inputs",
-                                     reason: model.isTimeMajor ? "expected (T, N, I), time-major" : "expected (N, T, I), batch-major")
-    }
+    let reader = InputReader(inputs)
+    let x = try reader.require("inputs", model.isTimeMajor ? "expected (T, N, I), time-major" : "expected (N, T, I), batch-major")
     guard x.rank == 3 else {
       throw RNNRefError.shapeMismatch(name: "inputs", actual: x.shape, expected: [-1, -1, -1],
                                       reason: model.isTimeMajor ? "(T, N, I): \(model.driver.isStatic ? "the static driver's steps stacked" : "time_major=True")"
@@ -692,43 +687,28 @@ public enum TF1: NetworkConvention {
     let xt = StateLayout.timeMajor(x, batchMajor: !model.isTimeMajor)   // (T, N, I)
     let T = xt.shape[0], N = xt.shape[1], I = xt.shape[2]
     let m = try importModel(model, weights: weights, inputSize: I)
-    var used: Set<String> = ["inputs"]
 
     var mask: StepMask? = nil
-    if let sl = inputs["sequence_length"] {
-      guard sl.shape == [N] else {
-        throw RNNRefError.shapeMismatch(name: "sequence_length", actual: sl.shape, expected: [N], reason: "(batch)")
-      }
-      let lengths: [Int] = try sl.scalars.enumerated().map { n, v in
-        guard v.rounded() == v, v >= 0, v <= Scalar(T) else {
-          throw RNNRefError.invalidConfig(key: "inputs/sequence_length[\(n)]", value: "\(v)",
-                                          reason: "expected an integer in 0...\(T) (the number of time steps)")
-        }
-        return Int(v)
-      }
+    if let lengths = try reader.lengths("sequence_length", key: "inputs/sequence_length", batch: N, in: 0...T,
+                                        shapeMeaning: "(batch)", why: "the number of time steps") {
       mask = StepMask(lengths: lengths, steps: T)
-      used.insert("sequence_length")
     } else if model.passed.contains("sequence_length") {
       throw RNNRefError.missingInput(name: "sequence_length", reason: "the config's driver_kwargs pass it; expected shape [\(N)]")
     }
 
     let bidir = model.driver.isBidirectional
     let fwPrefix = bidir ? "initial_state_fw" : "initial_state"
-    let fwInit = try readStates(model.fw, prefix: fwPrefix, batch: N, inputs: inputs, used: &used,
+    let fwInit = try readStates(model.fw, prefix: fwPrefix, batch: N, inputs: reader,
                                 passed: model.passed.contains(fwPrefix))
     var bwInit: [LayerState<Scalar>]? = nil
     if let bwStack = model.bw {
-      bwInit = try readStates(bwStack, prefix: "initial_state_bw", batch: N, inputs: inputs, used: &used,
+      bwInit = try readStates(bwStack, prefix: "initial_state_bw", batch: N, inputs: reader,
                               passed: model.passed.contains("initial_state_bw"))
     }
-    let unknown = inputs.names.filter { !used.contains($0) }
-    if !unknown.isEmpty {
-      var expected = ["inputs", "sequence_length"] + stateLeaves(model.fw, prefix: fwPrefix).map(\.name)
-      if let bwStack = model.bw { expected += stateLeaves(bwStack, prefix: "initial_state_bw").map(\.name) }
-      throw RNNRefError.invalidConfig(key: "inputs", value: unknown.map { "`\($0)`" }.joined(separator: ", "),
-                                      reason: "not inputs of this \(model.driver.rawValue) call; expected "
-                                        + expected.map { "`\($0)`" }.joined(separator: ", "))
-    }
+    var expected = ["inputs", "sequence_length"] + stateLeaves(model.fw, prefix: fwPrefix).map(\.name)
+    if let bwStack = model.bw { expected += stateLeaves(bwStack, prefix: "initial_state_bw").map(\.name) }
+    try reader.rejectOthers(than: expected, reason: "not inputs of this \(model.driver.rawValue) call; expected "
+                                           + expected.map { "`\($0)`" }.joined(separator: ", "))
 
     func runStack(_ cells: [Cell<Scalar>], specs: [CellSpec], direction: Direction, initial: [LayerState<Scalar>]?)
       throws -> (outputs: Tensor<Scalar>, states: [LayerState<Scalar>]) {
