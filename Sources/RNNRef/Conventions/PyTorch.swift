@@ -493,6 +493,22 @@ public enum PyTorch: NetworkConvention {
                               + "; remove it or fix `call` (lengths need packed=true)")
   }
 
+  /// The initial state inputs `h` and, for an LSTM, `c`: both or neither, and `h`
+  /// present when the config's `call.<flag>` says a state was passed.
+  static func stateTuple<Scalar: RNNScalar>(
+    _ inputs: InputReader<Scalar>, h: String, c: String, _ m: ModuleConfig, _ call: CallConfig, flag: String
+  ) throws -> (h: Tensor<Scalar>?, c: Tensor<Scalar>?) {
+    let ht = inputs[h], ct = inputs[c]
+    if call.initialState == true && ht == nil {
+      throw RNNRefError.missingInput(name: h, reason: "config call.\(flag) is true")
+    }
+    if m.kind.isLSTM && (ht == nil) != (ct == nil) {
+      throw RNNRefError.missingInput(name: ht == nil ? h : c,
+                                     reason: "nn.\(m.kind.rawValue) takes the state as a tuple (\(h), \(c)): both or neither")
+    }
+    return (ht, ct)
+  }
+
   static func evaluateCell<Scalar: RNNScalar>(
     _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
@@ -511,14 +527,7 @@ public enum PyTorch: NetworkConvention {
                       : "(hidden_size) for an unbatched input, hidden_size=\(m.hiddenSize)"
     var state = LayerState<Scalar>(h: Tensor(zeros: [n, m.hiddenSize]),
                                    c: m.kind.isLSTM ? Tensor(zeros: [n, m.hiddenSize]) : nil)
-    let hx = inputs["hx"], cx = inputs["cx"]
-    if call.initialState == true && hx == nil {
-      throw RNNRefError.missingInput(name: "hx", reason: "config call.hx is true")
-    }
-    if m.kind.isLSTM && (hx == nil) != (cx == nil) {
-      throw RNNRefError.missingInput(name: hx == nil ? "hx" : "cx",
-                                     reason: "nn.LSTMCell takes the state as a tuple (hx, cx): both or neither")
-    }
+    let (hx, cx) = try stateTuple(inputs, h: "hx", c: "cx", m, call, flag: "hx")
     if let hx {
       try inputs.check("hx", hx, shape: stateShape, why)
       state.h = hx.reshaped([n, m.hiddenSize])
@@ -563,14 +572,7 @@ public enum PyTorch: NetworkConvention {
     let hout = m.outputSize
 
     // Initial states (L*D, N, Hout) / (L*D, N, H), indexed layer*D + dir.
-    let h0 = inputs["h0"], c0 = inputs["c0"]
-    if call.initialState == true && h0 == nil {
-      throw RNNRefError.missingInput(name: "h0", reason: "config call.initial_state is true")
-    }
-    if m.kind.isLSTM && (h0 == nil) != (c0 == nil) {
-      throw RNNRefError.missingInput(name: h0 == nil ? "h0" : "c0",
-                                     reason: "nn.LSTM takes the state as a tuple (h0, c0): both or neither")
-    }
+    let (h0, c0) = try stateTuple(inputs, h: "h0", c: "c0", m, call, flag: "initial_state")
     var initial: [[LayerState<Scalar>]]? = nil
     if let h0 {
       let hShape = batched ? [ld, n, hout] : [ld, hout]
