@@ -85,6 +85,8 @@ public enum ONNX: NetworkConvention {
     var activationNames: [String]?
     var alphas: [Double]
     var betas: [Double]
+    /// The activations per direction (forward first), alpha/beta resolved.
+    var activations: [[Activation]] = []
     var numDirections: Int { direction == .bidirectional ? 2 : 1 }
 
     init(config: JSONValue) throws {
@@ -138,10 +140,11 @@ public enum ONNX: NetworkConvention {
       activationNames = try attrs.strings("activations", expected: "expected a list of names")
       alphas = try attrs.doubles("activation_alpha", expected: "expected a list of floats")?.map(ONNX.float32) ?? []
       betas = try attrs.doubles("activation_beta", expected: "expected a list of floats")?.map(ONNX.float32) ?? []
+      activations = try resolveActivations()
     }
 
     /// The activations per direction, with alpha/beta consumed in order.
-    func activations() throws -> [[Activation]] {
+    func resolveActivations() throws -> [[Activation]] {
       let d = numDirections, k = op.activationCount
       let names = activationNames ?? Array(Array(repeating: op.defaultActivations, count: d).joined())
       guard names.count == d * k else {
@@ -273,7 +276,7 @@ public enum ONNX: NetworkConvention {
     let P = try reader.takeIfPresent("P", shape: [D, 3 * H], meaning("P", "[num_directions, 3*hidden_size] (i, o, f)"))
     try reader.finish()
 
-    let acts = try node.activations()
+    let acts = node.activations
     var cells: [Cell<Scalar>] = []
     // W[d]: (G*H, I) -> kernel (I, G*H); R[d]: (G*H, H) -> (H, G*H)
     let Ws = StateLayout.unstack(W, axis: 0), Rs = StateLayout.unstack(R, axis: 0)
