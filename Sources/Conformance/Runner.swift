@@ -195,14 +195,16 @@ public struct Runner: Sendable {
     report.precision = actualDType
 
     let actual: NamedTensors<Double>
+    let parsed: any ParsedConfig  // parsed once for the run and the axis names
     do {
+      parsed = try convention.parsed(config: c.config)
       if single {
         let weights: NamedTensors<Float> = Self.convert(c.weights)
         let inputs: NamedTensors<Float> = Self.convert(c.inputs)
-        let out = try convention.evaluate(config: c.config, weights: weights, inputs: inputs)
+        let out = try parsed.evaluate(weights: weights, inputs: inputs)
         actual = Self.convert(out)
       } else {
-        actual = try convention.evaluate(config: c.config, weights: c.weights, inputs: c.inputs)
+        actual = try parsed.evaluate(weights: c.weights, inputs: c.inputs)
       }
     } catch {
       report.message = "the \(c.framework) adapter could not run the case: \(error)"
@@ -218,8 +220,7 @@ public struct Runner: Sendable {
                                           tolerance: tolerance, produced: actual.names))
         continue
       }
-      let axes = Comparison.axisNames(framework: c.framework, output: outName, config: c.config,
-                                      rank: expected.rank)
+      let axes = Comparison.axisNames(parsed.axisNames(output: outName), rank: expected.rank)
       outputs.append(Comparison.compare(
         name: outName, expected: expected, expectedDType: expectedDType, actual: got,
         actualDType: actualDType, dtype: c.dtype, tolerance: tolerance, nanEqual: c.nanEqual, axes: axes))

@@ -41,6 +41,10 @@ import RNNRef
 public enum KerasCases: NetworkConvention {
   public static let framework = Framework.keras
 
+  /// A case is parsed once into its chain, which `evaluate`, `importNetwork` and `axisNames` share.
+  public typealias Config = Chain
+  public static func parseConfig(_ json: JSONValue) throws -> Chain { try chain(json) }
+
   /// A case's model: the chain from the sequence input to the output.
   public struct Chain: Sendable {
     public var version: Keras.Version
@@ -206,8 +210,8 @@ public enum KerasCases: NetworkConvention {
     return out
   }
 
-  public static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {
-    Network(layers: try importLayers(try chain(config), weights: weights).flatMap { $0 })
+  public static func importNetwork<Scalar: RNNScalar>(config: Chain, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {
+    Network(layers: try importLayers(config, weights: weights).flatMap { $0 })
   }
 
   // MARK: - Evaluate
@@ -227,9 +231,8 @@ public enum KerasCases: NetworkConvention {
   }
 
   public static func evaluate<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config m: Chain, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    let m = try chain(config)
     let net = try importLayers(m, weights: weights)
     var out = NamedTensors<Scalar>()
     // Per Keras layer, per canonical layer: the states a stateful layer carries into the next call.
@@ -287,8 +290,8 @@ public enum KerasCases: NetworkConvention {
     return out
   }
 
-  public static func axisNames(output: String, config: JSONValue) -> [String]? {
-    guard let m = try? chain(config), let last = m.layers.last else { return nil }
+  public static func axisNames(output: String, config m: Chain) -> [String]? {
+    guard let last = m.layers.last else { return nil }
     if output.hasPrefix("output") {
       return last.returnSequences ? ["batch", "step", "unit"] : ["batch", "unit"]
     }

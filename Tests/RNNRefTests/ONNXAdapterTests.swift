@@ -287,4 +287,13 @@ import Testing
       }
     }
   }
+
+  @Test func absurdHiddenSizeIsRefusedByKeyPath() {
+    let good = Self.config(#"{"op_type":"GRU","attributes":{"hidden_size":3},"inputs_present":["X","W","R"]}"#)
+    let w = Self.weights(Double.self, good, input: 2, seed: 7)
+    let absurd = Self.config(#"{"op_type":"GRU","attributes":{"hidden_size":1e9},"inputs_present":["X","W","R"]}"#)
+    let e = errorText { _ = try ONNX.importNetwork(config: absurd, weights: w) as Network<Double> }
+    #expect(e?.contains("config `attributes.hidden_size` = 1000000000") == true, "\(e ?? "no error")")
+    #expect(e?.contains("largest is 9") == true, "\(e ?? "no error")")
+  }
 }

@@ -291,4 +291,48 @@ import Testing
     let tm = Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4},"call":{"batched":false}}"#)
     #expect(PyTorch.axisNames(output: "output", config: tm) == ["step", "unit"])
   }
+
+  // MARK: - Absurd sizes are refused against the weights given, before anything is planned
+
+  @Test func absurdSizesAreRefusedByKeyPath() throws {
+    let good = Self.config(#"{"module":"LSTM","kwargs":{"input_size":3,"hidden_size":4}}"#)
+    let w = try Self.randomWeights(Double.self, good, seed: 11)
+    func refused(_ text: String) -> (key: String, value: String, reason: String)? {
+      do {
+        let _: Network<Double> = try PyTorch.importNetwork(config: Self.config(text), weights: w)
+      } catch let RNNRefError.invalidConfig(key, value, reason) {
+        return (key, value, reason)
+      } catch { Issue.record("wrong error \(error)") }
+      return nil
+    }
+    let layers = refused(#"{"module":"LSTM","kwargs":{"input_size":3,"hidden_size":4,"num_layers":1e9}}"#)
+    #expect(layers?.key == "kwargs.num_layers" && layers?.value == "1000000000", "\(String(describing: layers))")
+    #expect(layers?.reason.contains("4 are given") == true && layers?.reason.contains("num_layers") == true,
+            "\(layers?.reason ?? "")")
+    let hidden = refused(#"{"module":"LSTM","kwargs":{"input_size":3,"hidden_size":1e9}}"#)
+    #expect(hidden?.key == "kwargs.hidden_size" && hidden?.reason.contains("largest is 16") == true, "\(String(describing: hidden))")
+    let input = refused(#"{"module":"LSTM","kwargs":{"input_size":1e12,"hidden_size":4}}"#)
+    #expect(input?.key == "kwargs.input_size", "\(String(describing: input))")
+    // The same through evaluate (the runner's path).
+    #expect(throws: RNNRefError.self) {
+      _ = try PyTorch.evaluate(config: Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4,"num_layers":1e9}}"#),
+                               weights: w, inputs: NamedTensors([("input", Tensor<Double>(zeros: [2, 1, 3]))]))
+    }
+  }
+
+  @Test func parsedConfigIsSharedByEvaluateAndAxisNames() throws {
+    let json = Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4,"batch_first":true}}"#)
+    let parsed = try PyTorch.parsed(config: json)
+    #expect(parsed.framework == "pytorch")
+    #expect(parsed.axisNames(output: "output") == ["batch", "step", "unit"])
+    let w = try Self.randomWeights(Double.self, json, seed: 3)
+    let x = NamedTensors([("input", Tensor<Double>(shape: [2, 5, 3], scalars: (0..<30).map { Double($0) / 30 }))])
+    #expect(try parsed.evaluate(weights: w, inputs: x) == PyTorch.evaluate(config: json, weights: w, inputs: x))
+    // A malformed config fails at parse time, naming the key path.
+    #expect(throws: RNNRefError.invalidConfig(key: "kwargs.hidden_sise", value: "4",
+                                              reason: "nn.GRU has no such argument; known: batch_first, bias, bidirectional, device, "
+                                                + "dropout, dtype, hidden_size, input_size, nonlinearity, num_layers, proj_size")) {
+      _ = try PyTorch.parseConfig(Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4,"hidden_sise":4}}"#))
+    }
+  }
 }

@@ -517,4 +517,16 @@ import Testing
       _ = try TF1.exportNetwork(Network(layers: [RecurrentLayer(direction: .reverse, cells: [.lstm(lstm)])]))
     }
   }
+
+  @Test func absurdNumUnitsAreRefusedByKeyPath() {
+    let config = Self.config(#"{"cell":{"class":"MultiRNNCell","cells":[{"class":"LSTMCell","kwargs":{"num_units":4}},{"class":"GRUCell","kwargs":{"num_units":1e9}}]},"driver":"dynamic_rnn"}"#)
+    let w: NamedTensors<Double> = Self.weights([("rnn/multi_rnn_cell/cell_0/lstm_cell/kernel", [7, 16]),
+                                                ("rnn/multi_rnn_cell/cell_0/lstm_cell/bias", [16])])
+    #expect {
+      _ = try TF1.importNetwork(config: config, weights: w)
+    } throws: { error in
+      guard case RNNRefError.invalidConfig(let key, let value, let reason) = error else { return false }
+      return key == "cell.cells[1].kwargs.num_units" && value == "1000000000" && reason.contains("largest is 16")
+    }
+  }
 }

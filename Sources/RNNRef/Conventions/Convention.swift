@@ -26,39 +26,92 @@ public struct NamedTensors<Scalar: RNNScalar>: Equatable, Sendable {
 /// One framework's conventions: native config and weights to the canonical
 /// network and back, and a native call (inputs in the framework's layout) to
 /// native outputs.
+///
+/// An adapter parses a case's native configuration once (`parseConfig`) into its
+/// typed `Config`, which `evaluate`, `importNetwork` and `axisNames` share. The
+/// JSON forms in the extension below parse and forward, for callers holding JSON;
+/// `parsed(config:)` keeps one parse for a caller that only knows the framework
+/// by name (the conformance runner).
 public protocol FrameworkConvention {
   /// The `framework` attribute of the cases this adapter runs.
   static var framework: Framework { get }
 
-  /// Runs a native call: `config` is the case's native configuration, `weights`
-  /// and `inputs` carry native names, shapes and layouts. Returns the outputs in
-  /// native names, order and layout.
+  /// The adapter's parsed native configuration.
+  associatedtype Config
+
+  /// Parses and validates a case's native configuration; errors name the key path
+  /// and the fix (`RNNRefError.invalidConfig`, or `unsupported`).
+  static func parseConfig(_ json: JSONValue) throws -> Config
+
+  /// Runs a native call: `weights` and `inputs` carry native names, shapes and
+  /// layouts. Returns the outputs in native names, order and layout.
   static func evaluate<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config: Config, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar>
 
-  /// Names of the axes of a native output (see the default in the extension below).
-  static func axisNames(output: String, config: JSONValue) -> [String]?
+  /// Names of the axes of a native output, for reports: e.g. `["batch", "step", "unit"]`
+  /// for a batch-major sequence output, `["layer*dir", "batch", "unit"]` for PyTorch `h_n`;
+  /// nil means the report names axes by position.
+  static func axisNames(output: String, config: Config) -> [String]?
 }
 
-/// Registry of the framework adapters.
-public enum Conventions {
-  /// Every case-level adapter in RNNRef, one file each under `Conventions/`. Keras cases
-  /// run through KerasImport's model graph (`KerasCases`), which Conformance adds.
-  nonisolated(unsafe) public static let all: [any FrameworkConvention.Type] = [TF1.self, PyTorch.self, ONNX.self]
+extension FrameworkConvention {
+  /// `evaluate` from the JSON configuration (parsed here, once).
+  public static func evaluate<Scalar: RNNScalar>(
+    config json: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+  ) throws -> NamedTensors<Scalar> {
+    try evaluate(config: parseConfig(json), weights: weights, inputs: inputs)
+  }
+
+  /// `axisNames` from the JSON configuration; nil when it does not parse.
+  public static func axisNames(output: String, config json: JSONValue) -> [String]? {
+    guard let config = try? parseConfig(json) else { return nil }
+    return axisNames(output: output, config: config)
+  }
+
+  /// The configuration parsed once, with this convention, for callers holding
+  /// `any FrameworkConvention.Type`.
+  public static func parsed(config json: JSONValue) throws -> any ParsedConfig {
+    Parsed<Self>(config: try parseConfig(json))
+  }
 }
+
+/// A case's configuration parsed by its adapter: run it and name output axes
+/// without parsing again.
+public protocol ParsedConfig {
+  /// The adapter's `framework` attribute.
+  var framework: Framework { get }
+  func evaluate<Scalar: RNNScalar>(weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>) throws -> NamedTensors<Scalar>
+  func axisNames(output: String) -> [String]?
+}
+
+/// `ParsedConfig` of one convention.
+struct Parsed<Convention: FrameworkConvention>: ParsedConfig {
+  let config: Convention.Config
+  var framework: Framework { Convention.framework }
+  func evaluate<Scalar: RNNScalar>(weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>) throws -> NamedTensors<Scalar> {
+    try Convention.evaluate(config: config, weights: weights, inputs: inputs)
+  }
+  func axisNames(output: String) -> [String]? { Convention.axisNames(output: output, config: config) }
+}
+
+/// Namespace of the framework adapters. The case-level adapters in RNNRef are `TF1`,
+/// `PyTorch` and `ONNX`, one file each under `Conventions/`; Keras cases run through
+/// KerasImport's graph parser (`KerasCases`). The one lookup from a `Framework` to its
+/// adapter, `Conventions.convention(for:)`, lives in Conformance, which sees both modules.
+public enum Conventions {}
 
 /// Converting a network between frameworks: each adapter imports its native
 /// configuration and weights into the canonical `Network` and exports one back,
 /// or throws `RNNRefError.unsupported` naming what it cannot express.
 public protocol NetworkConvention: FrameworkConvention {
-  static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar>
+  static func importNetwork<Scalar: RNNScalar>(config: Config, weights: NamedTensors<Scalar>) throws -> Network<Scalar>
   static func exportNetwork<Scalar: RNNScalar>(_ network: Network<Scalar>) throws -> (config: JSONValue, weights: NamedTensors<Scalar>)
 }
 
-extension FrameworkConvention {
-  /// Names of the axes of a native output, for reports: e.g. `["batch", "step", "unit"]`
-  /// for a batch-major sequence output, `["layer*dir", "batch", "unit"]` for PyTorch `h_n`.
-  /// Adapters override this; nil means the report names axes by position.
-  public static func axisNames(output: String, config: JSONValue) -> [String]? { nil }
+extension NetworkConvention {
+  /// `importNetwork` from the JSON configuration.
+  public static func importNetwork<Scalar: RNNScalar>(config json: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {
+    try importNetwork(config: parseConfig(json), weights: weights)
+  }
 }

@@ -41,7 +41,7 @@ public enum ONNX: NetworkConvention {
 
   // MARK: - Node description
 
-  enum OpType: String {
+  enum OpType: String, CaseIterable {
     case lstm = "LSTM", gru = "GRU", rnn = "RNN"
     var gates: Int { switch self { case .lstm: 4; case .gru: 3; case .rnn: 1 } }
     /// Activations per direction.
@@ -67,10 +67,13 @@ public enum ONNX: NetworkConvention {
     }
   }
 
-  /// The parsed node: op type and attributes.
-  struct Node {
+  public typealias Config = Node
+
+  public static func parseConfig(_ json: JSONValue) throws -> Node { try Node(config: json) }
+
+  /// A case's configuration: the node's op type and attributes, parsed once.
+  public struct Node: Equatable {
     var op: OpType
-    var attributes: [String: JSONValue]
     var inputsPresent: [String]?
     var outputsRequested: [String]?
     var direction: Direction
@@ -82,117 +85,66 @@ public enum ONNX: NetworkConvention {
     var activationNames: [String]?
     var alphas: [Double]
     var betas: [Double]
+    /// The activations per direction (forward first), alpha/beta resolved.
+    var activations: [[Activation]] = []
     var numDirections: Int { direction == .bidirectional ? 2 : 1 }
 
     init(config: JSONValue) throws {
-      guard let obj = config.object else {
-        throw RNNRefError.invalidConfig(key: "config", value: config.jsonText,
-                                        reason: "ONNX config must be an object {\"op_type\", \"attributes\", ...}")
-      }
-      guard let opName = obj["op_type"]?.string, let op = OpType(rawValue: opName) else {
-        throw RNNRefError.invalidConfig(key: "op_type", value: obj["op_type"]?.jsonText ?? "absent",
-                                        reason: "expected \"LSTM\", \"GRU\" or \"RNN\"")
-      }
+      let root = ConfigReader(config)
+      try root.requireObject("ONNX config must be an object {\"op_type\", \"attributes\", ...}")
+      let opText = "expected \"LSTM\", \"GRU\" or \"RNN\""
+      guard let op = try root.enumValue("op_type", as: OpType.self, expected: opText) else { throw root.invalid("op_type", opText) }
       self.op = op
-      if let opset = obj["opset"], opset.int == nil || opset.int! < 7 {
-        throw RNNRefError.invalidConfig(key: "opset", value: opset.jsonText,
-                                        reason: "expected an integer opset >= 7 (LSTM/GRU/RNN versions 7, 14, 22)")
-      }
-      let attrs = obj["attributes"]?.object ?? [:]
-      if let a = obj["attributes"], a.object == nil {
-        throw RNNRefError.invalidConfig(key: "attributes", value: a.jsonText, reason: "expected an object of node attributes")
-      }
-      self.attributes = attrs
-      if let unknown = attrs.keys.filter({ !op.knownAttributes.contains($0) }).sorted().first {
-        throw RNNRefError.invalidConfig(
-          key: "attributes.\(unknown)", value: attrs[unknown]!.jsonText,
-          reason: "not an attribute of ONNX \(op.rawValue); known: \(op.knownAttributes.sorted().joined(separator: ", "))")
-      }
-      func stringList(_ key: String) throws -> [String]? {
-        guard let v = obj[key] else { return nil }
-        guard let a = v.array, a.allSatisfy({ $0.string != nil }) else {
-          throw RNNRefError.invalidConfig(key: key, value: v.jsonText, reason: "expected a list of names (\"\" for absent)")
-        }
-        return a.map { $0.string! }
-      }
-      inputsPresent = try stringList("inputs_present")
-      outputsRequested = try stringList("outputs_requested")
+      _ = try root.int("opset", in: 7...Int.max, expected: "expected an integer opset >= 7 (LSTM/GRU/RNN versions 7, 14, 22)")
+      let attrs = try root.object("attributes", expected: "expected an object of node attributes")
+        ?? ConfigReader(.object([:]), path: "attributes")
+      try attrs.rejectUnknownKeys(
+        known: op.knownAttributes,
+        reason: "not an attribute of ONNX \(op.rawValue); known: \(op.knownAttributes.sorted().joined(separator: ", "))")
+      let names = "expected a list of names (\"\" for absent)"
+      inputsPresent = try root.strings("inputs_present", expected: names)
+      outputsRequested = try root.strings("outputs_requested", expected: names)
       if let ins = inputsPresent {
         for (k, name) in ins.enumerated() where !name.isEmpty {
           guard k < op.inputOrder.count, op.inputOrder[k] == name else {
-            throw RNNRefError.invalidConfig(
-              key: "inputs_present", value: JSONValue.array(ins.map(JSONValue.string)).jsonText,
-              reason: "position \(k) of ONNX \(op.rawValue)'s inputs is `\(k < op.inputOrder.count ? op.inputOrder[k] : "none")`, got `\(name)`; order: \(op.inputOrder.joined(separator: ", "))")
+            throw root.invalid(
+              "inputs_present",
+              "position \(k) of ONNX \(op.rawValue)'s inputs is `\(k < op.inputOrder.count ? op.inputOrder[k] : "none")`, got `\(name)`; order: \(op.inputOrder.joined(separator: ", "))")
           }
         }
         for required in ["X", "W", "R"] where !ins.contains(required) {
-          throw RNNRefError.invalidConfig(key: "inputs_present", value: JSONValue.array(ins.map(JSONValue.string)).jsonText,
-                                          reason: "`\(required)` is a required input of ONNX \(op.rawValue)")
+          throw root.invalid("inputs_present", "`\(required)` is a required input of ONNX \(op.rawValue)")
         }
       }
       if let outs = outputsRequested {
         for (k, name) in outs.enumerated() where !name.isEmpty {
           guard k < op.outputOrder.count, op.outputOrder[k] == name else {
-            throw RNNRefError.invalidConfig(
-              key: "outputs_requested", value: JSONValue.array(outs.map(JSONValue.string)).jsonText,
-              reason: "ONNX \(op.rawValue)'s outputs are \(op.outputOrder.joined(separator: ", ")) in this order; position \(k) got `\(name)`")
+            throw root.invalid(
+              "outputs_requested",
+              "ONNX \(op.rawValue)'s outputs are \(op.outputOrder.joined(separator: ", ")) in this order; position \(k) got `\(name)`")
           }
         }
       }
-
-      func int(_ key: String, default d: Int) throws -> Int {
-        guard let v = attrs[key] else { return d }
-        guard let i = v.int else {
-          throw RNNRefError.invalidConfig(key: "attributes.\(key)", value: v.jsonText, reason: "expected an integer")
-        }
-        return i
-      }
-      func floats(_ key: String) throws -> [Double] {
-        guard let v = attrs[key] else { return [] }
-        guard let a = v.array, a.allSatisfy({ $0.double != nil }) else {
-          throw RNNRefError.invalidConfig(key: "attributes.\(key)", value: v.jsonText, reason: "expected a list of floats")
-        }
-        return a.map { ONNX.float32($0.double!) }
-      }
-      switch attrs["direction"]?.string ?? (attrs["direction"] == nil ? "forward" : "?") {
+      switch try attrs.string("direction", expected: "expected \"forward\", \"reverse\" or \"bidirectional\"") ?? "forward" {
       case "forward": direction = .forward
       case "reverse": direction = .reverse
       case "bidirectional": direction = .bidirectional
-      default:
-        throw RNNRefError.invalidConfig(key: "attributes.direction", value: attrs["direction"]!.jsonText,
-                                        reason: "expected \"forward\", \"reverse\" or \"bidirectional\"")
+      default: throw attrs.invalid("direction", "expected \"forward\", \"reverse\" or \"bidirectional\"")
       }
-      layout = try int("layout", default: 0)
-      guard layout == 0 || layout == 1 else {
-        throw RNNRefError.invalidConfig(key: "attributes.layout", value: "\(layout)", reason: "expected 0 ([T,N,I]) or 1 ([N,T,I])")
-      }
-      if let c = attrs["clip"] {
-        guard let d = c.double, d > 0 else {
-          throw RNNRefError.invalidConfig(key: "attributes.clip", value: c.jsonText, reason: "expected a positive float")
-        }
-        clip = ONNX.float32(d)
-      }
-      inputForget = try int("input_forget", default: 0) != 0
-      linearBeforeReset = try int("linear_before_reset", default: 0) != 0
-      if attrs["hidden_size"] != nil {
-        let h = try int("hidden_size", default: 0)
-        guard h > 0 else {
-          throw RNNRefError.invalidConfig(key: "attributes.hidden_size", value: "\(h)", reason: "expected a positive integer")
-        }
-        hiddenSize = h
-      }
-      if let v = attrs["activations"] {
-        guard let a = v.array, a.allSatisfy({ $0.string != nil }) else {
-          throw RNNRefError.invalidConfig(key: "attributes.activations", value: v.jsonText, reason: "expected a list of names")
-        }
-        activationNames = a.map { $0.string! }
-      }
-      alphas = try floats("activation_alpha")
-      betas = try floats("activation_beta")
+      layout = try attrs.int("layout", default: 0, in: 0...1, expected: "expected 0 ([T,N,I]) or 1 ([N,T,I])")
+      clip = try attrs.double("clip", in: Double.leastNonzeroMagnitude...Double.infinity, expected: "expected a positive float")
+        .map(ONNX.float32)
+      inputForget = try attrs.int("input_forget", default: 0) != 0
+      linearBeforeReset = try attrs.int("linear_before_reset", default: 0) != 0
+      hiddenSize = try attrs.int("hidden_size", in: 1...Int.max, expected: "expected a positive integer")
+      activationNames = try attrs.strings("activations", expected: "expected a list of names")
+      alphas = try attrs.doubles("activation_alpha", expected: "expected a list of floats")?.map(ONNX.float32) ?? []
+      betas = try attrs.doubles("activation_beta", expected: "expected a list of floats")?.map(ONNX.float32) ?? []
+      activations = try resolveActivations()
     }
 
     /// The activations per direction, with alpha/beta consumed in order.
-    func activations() throws -> [[Activation]] {
+    func resolveActivations() throws -> [[Activation]] {
       let d = numDirections, k = op.activationCount
       let names = activationNames ?? Array(Array(repeating: op.defaultActivations, count: d).joined())
       guard names.count == d * k else {
@@ -270,29 +222,32 @@ public enum ONNX: NetworkConvention {
 
   // MARK: - Import
 
-  public static func importNetwork<Scalar: RNNScalar>(config: JSONValue, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {
-    Network(layers: [try importLayer(node: try Node(config: config), weights: weights)])
+  public static func importNetwork<Scalar: RNNScalar>(config: Node, weights: NamedTensors<Scalar>) throws -> Network<Scalar> {
+    Network(layers: [try importLayer(node: config, weights: weights)])
   }
 
   static func importLayer<Scalar: RNNScalar>(node: Node, weights: NamedTensors<Scalar>) throws -> RecurrentLayer<Scalar> {
     let op = node.op, D = node.numDirections, G = op.gates
     let dirText = "direction = \(node.direction.rawValue) gives num_directions \(D)"
+    var reader = WeightReader(weights)
     // Which weights the node has: from inputs_present when given, else from the weights.
     let present: Set<String> = node.inputsPresent.map { Set($0.filter { !$0.isEmpty }) } ?? Set(weights.names)
-    let unused = weights.names.filter { !op.weightNames.contains($0) || !present.contains($0) }
-    if !unused.isEmpty {
-      if node.inputsPresent != nil, unused.allSatisfy({ op.weightNames.contains($0) }) {
-        throw RNNRefError.invalidConfig(
-          key: "inputs_present", value: JSONValue.array(node.inputsPresent!.map(JSONValue.string)).jsonText,
-          reason: "weights \(unused.map { "`\($0)`" }.joined(separator: ", ")) are given but not node inputs; add them to inputs_present or drop them")
-      }
-      throw RNNRefError.unusedWeights(names: unused)
+    let expected = present.intersection(op.weightNames)
+    let unused = weights.names.filter { !expected.contains($0) }
+    if let listed = node.inputsPresent, !unused.isEmpty, unused.allSatisfy(op.weightNames.contains) {
+      throw RNNRefError.invalidConfig(
+        key: "inputs_present", value: JSONValue.array(listed.map(JSONValue.string)).jsonText,
+        reason: "weights \(unused.map { "`\($0)`" }.joined(separator: ", ")) are given but not node inputs; add them to inputs_present or drop them")
     }
-    guard let W = weights["W"] else {
+    try reader.rejectOthers(than: expected)
+    if let h = node.hiddenSize {
+      try reader.checkSize(h, key: "attributes.hidden_size", fix: "set it to R's last dimension or drop it")
+    }
+    guard let W = reader.peek("W") else {
       throw RNNRefError.missingWeight(name: "W", expectedShape: [D, G * (node.hiddenSize ?? 0), 0],
                                       reason: "ONNX \(op.rawValue) W is [num_directions, \(G)*hidden_size, input_size]")
     }
-    guard let R = weights["R"] else {
+    guard let R = reader.peek("R") else {
       throw RNNRefError.missingWeight(name: "R", expectedShape: [D, G * (node.hiddenSize ?? 0), node.hiddenSize ?? 0],
                                       reason: "ONNX \(op.rawValue) R is [num_directions, \(G)*hidden_size, hidden_size]")
     }
@@ -305,44 +260,38 @@ public enum ONNX: NetworkConvention {
       throw RNNRefError.shapeMismatch(name: "R", actual: R.shape, expected: [D, G, 0],
                                       reason: "R is [num_directions, \(G)*hidden_size, hidden_size] and hidden_size is not set")
     }
-    guard W.rank == 3, W.shape[0] == D, W.shape[1] == G * H, W.shape[2] > 0 else {
-      throw RNNRefError.shapeMismatch(
-        name: "W", actual: W.shape, expected: [D, G * H, W.rank == 3 ? W.shape[2] : -1],
-        reason: "ONNX \(op.rawValue) W is [num_directions, \(G)*hidden_size, input_size]; \(dirText), hidden_size = \(H)")
+    // The input size is W's to say: any positive one.
+    let I = W.rank == 3 && W.shape[2] > 0 ? W.shape[2] : -1
+    func meaning(_ name: String, _ what: String) -> String {
+      "ONNX \(op.rawValue) \(name) is \(what); \(dirText), hidden_size = \(H)"
     }
-    let I = W.shape[2]
-    func check(_ name: String, _ t: Tensor<Scalar>, _ expected: [Int], _ what: String) throws {
-      guard t.shape == expected else {
-        throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: expected,
-                                        reason: "ONNX \(op.rawValue) \(name) is \(what); \(dirText), hidden_size = \(H)")
-      }
-    }
-    try check("R", R, [D, G * H, H], "[num_directions, \(G)*hidden_size, hidden_size]")
-    for name in ["B", "P"] where present.contains(name) && op.weightNames.contains(name) && weights[name] == nil {
+    _ = try reader.take("W", shape: [D, G * H, I], meaning("W", "[num_directions, \(G)*hidden_size, input_size]"))
+    _ = try reader.take("R", shape: [D, G * H, H], meaning("R", "[num_directions, \(G)*hidden_size, hidden_size]"))
+    for name in ["B", "P"] where expected.contains(name) && !reader.contains(name) {
       let shape = name == "B" ? [D, 2 * G * H] : [D, 3 * H]
       throw RNNRefError.missingWeight(name: name, expectedShape: shape,
                                       reason: "inputs_present lists `\(name)` (\(dirText), hidden_size = \(H))")
     }
-    let B = weights["B"]
-    if let B { try check("B", B, [D, 2 * G * H], "[num_directions, \(2 * G)*hidden_size] (Wb then Rb)") }
-    let P = weights["P"]
-    if let P { try check("P", P, [D, 3 * H], "[num_directions, 3*hidden_size] (i, o, f)") }
+    let B = try reader.takeIfPresent("B", shape: [D, 2 * G * H], meaning("B", "[num_directions, \(2 * G)*hidden_size] (Wb then Rb)"))
+    let P = try reader.takeIfPresent("P", shape: [D, 3 * H], meaning("P", "[num_directions, 3*hidden_size] (i, o, f)"))
+    try reader.finish()
 
-    let acts = try node.activations()
+    let acts = node.activations
     var cells: [Cell<Scalar>] = []
+    // W[d]: (G*H, I) -> kernel (I, G*H); R[d]: (G*H, H) -> (H, G*H)
+    let Ws = StateLayout.unstack(W, axis: 0), Rs = StateLayout.unstack(R, axis: 0)
+    let Bs = B.map { StateLayout.unstack($0, axis: 0) }, Ps = P.map { StateLayout.unstack($0, axis: 0) }
     for d in 0..<D {
-      // W[d]: (G*H, I) -> kernel (I, G*H); R[d]: (G*H, H) -> (H, G*H)
-      let w = W.slice(axis: 0, range: d..<(d + 1)).reshaped([G * H, I])
-      let r = R.slice(axis: 0, range: d..<(d + 1)).reshaped([G * H, H])
-      let b = B?.slice(axis: 0, range: d..<(d + 1)).reshaped([2 * G * H]) ?? Tensor(zeros: [2 * G * H])
+      let w = Ws[d], r = Rs[d]
+      let b = Bs?[d] ?? Tensor(zeros: [2 * G * H])
       let wb = b.slice(axis: 0, range: 0..<(G * H)), rb = b.slice(axis: 0, range: (G * H)..<(2 * G * H))
       switch op {
       case .lstm:
         // native i, o, f, c -> canonical i, f, g(=c), o
         let order = [0, 2, 3, 1]
         var peep: LSTMCell<Scalar>.Peepholes?
-        if let P {
-          let p = P.slice(axis: 0, range: d..<(d + 1)).reshaped([3 * H]).split(3, axis: 0)  // i, o, f
+        if let Ps {
+          let p = Ps[d].split(3, axis: 0)  // i, o, f
           peep = .init(i: p[0], f: p[2], o: p[1])
         }
         cells.append(.lstm(LSTMCell(
@@ -493,59 +442,44 @@ public enum ONNX: NetworkConvention {
   // MARK: - Run
 
   public static func evaluate<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config node: Node, weights: NamedTensors<Scalar>, inputs native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    let node = try Node(config: config)
     let layer = try importLayer(node: node, weights: weights)
+    let inputs = InputReader(native)
     let op = node.op, D = node.numDirections
     let H = layer.cells[0].hiddenSize, I = layer.cells[0].inputSize
 
     // Run-time inputs: exactly those the node lists.
-    if let extra = inputs.names.first(where: { !op.runtimeInputNames.contains($0) }) {
-      throw RNNRefError.invalidConfig(key: "inputs", value: "`\(extra)`",
-                                      reason: "not a run-time input of ONNX \(op.rawValue); expected \(op.runtimeInputNames.joined(separator: ", "))")
-    }
+    try inputs.rejectOthers(than: op.runtimeInputNames,
+                            reason: "not a run-time input of ONNX \(op.rawValue); expected \(op.runtimeInputNames.joined(separator: ", "))")
     if let listed = node.inputsPresent {
       for name in op.runtimeInputNames where listed.contains(name) && inputs[name] == nil {
         throw RNNRefError.missingInput(name: name, reason: "inputs_present lists it")
       }
-      if let extra = inputs.names.first(where: { !listed.contains($0) }) {
+      if let extra = native.names.first(where: { !listed.contains($0) }) {
         throw RNNRefError.invalidConfig(key: "inputs_present", value: JSONValue.array(listed.map(JSONValue.string)).jsonText,
                                         reason: "input `\(extra)` is given but not a node input; add it or drop it")
       }
     }
-    guard let X = inputs["X"] else { throw RNNRefError.missingInput(name: "X", reason: "the sequence input of every ONNX \(op.rawValue)") }
+    let X = try inputs.require("X", "the sequence input of every ONNX \(op.rawValue)")
     let layoutText = node.layout == 0 ? "layout 0: [seq_length, batch_size, input_size]" : "layout 1: [batch_size, seq_length, input_size]"
     guard X.rank == 3, X.shape[2] == I else {
       throw RNNRefError.shapeMismatch(name: "X", actual: X.shape, expected: [X.rank == 3 ? X.shape[0] : -1, X.rank == 3 ? X.shape[1] : -1, I],
                                       reason: "\(layoutText); input_size \(I) follows from W.shape[2]")
     }
-    let x = node.layout == 0 ? X : X.transposed([1, 0, 2])  // (T, N, I)
+    let x = StateLayout.timeMajor(X, batchMajor: node.layout == 1)  // (T, N, I)
     let T = x.shape[0], N = x.shape[1]
 
-    var lengths: [Int]? = nil
-    if let L = inputs["sequence_lens"] {
-      guard L.shape == [N] else {
-        throw RNNRefError.shapeMismatch(name: "sequence_lens", actual: L.shape, expected: [N], reason: "one length per sample; batch_size \(N) from X")
-      }
-      lengths = try L.scalars.enumerated().map { n, v in
-        guard v == v.rounded(), v >= 0, v <= Scalar(T) else {
-          throw RNNRefError.invalidConfig(key: "sequence_lens[\(n)]", value: "\(v)",
-                                          reason: "lengths must be integers in 0...\(T) (seq_length of X), as ONNX Runtime requires")
-        }
-        return Int(v)
-      }
-    }
+    let lengths = try inputs.lengths("sequence_lens", batch: N, in: 0...T, shapeMeaning: "one length per sample; batch_size \(N) from X",
+                                     why: "seq_length of X, as ONNX Runtime requires")
     let stateShape = node.layout == 0 ? [D, N, H] : [N, D, H]
     let stateText = node.layout == 0 ? "[num_directions, batch_size, hidden_size]" : "[batch_size, num_directions, hidden_size] (layout 1)"
     func states(_ name: String) throws -> [Tensor<Scalar>]? {
-      guard let s = inputs[name] else { return nil }
-      guard s.shape == stateShape else {
-        throw RNNRefError.shapeMismatch(name: name, actual: s.shape, expected: stateShape,
-                                        reason: "\(stateText); direction = \(node.direction.rawValue), batch_size \(N) from X, hidden_size \(H)")
-      }
-      let s0 = node.layout == 0 ? s : s.transposed([1, 0, 2])  // (D, N, H)
-      return (0..<D).map { s0.slice(axis: 0, range: $0..<($0 + 1)).reshaped([N, H]) }
+      guard let s = try inputs.optional(name, shape: stateShape,
+                                        "\(stateText); direction = \(node.direction.rawValue), batch_size \(N) from X, hidden_size \(H)")
+      else { return nil }
+      // (D, N, H), or (N, D, H) with layout 1
+      return StateLayout.unstack(StateLayout.swapLeadingAxes(s, if: node.layout == 1), axis: 0)
     }
     let h0 = try states("initial_h")
     let c0 = op == .lstm ? try states("initial_c") : nil
@@ -559,7 +493,7 @@ public enum ONNX: NetworkConvention {
     let out = try Engine.run(layer, input: x, mask: mask, initialStates: initial)
 
     // Y: per direction (T, N, H) -> [T, D, N, H]
-    var Y = Tensor.concatenate(out.directionOutputs.map { $0.reshaped([T, 1, N, H]) }, axis: 1)
+    var Y = StateLayout.stack(out.directionOutputs, axis: 1)
     var finals = out.finalStates
     if let lengths {
       // ONNX Runtime: a sample of length 0 has Y_h = Y_c = 0, not its initial state.
@@ -572,13 +506,12 @@ public enum ONNX: NetworkConvention {
         }
       }
     }
-    var Yh = Tensor.concatenate(finals.map { $0.h.reshaped([1, N, H]) }, axis: 0)
-    var Yc = op == .lstm ? Tensor.concatenate(finals.map { ($0.c ?? Tensor(zeros: [N, H])).reshaped([1, N, H]) }, axis: 0) : nil
-    if node.layout == 1 {
-      Y = Y.transposed([2, 0, 1, 3])
-      Yh = Yh.transposed([1, 0, 2])
-      Yc = Yc?.transposed([1, 0, 2])
-    }
+    // [D, N, H], or [N, D, H] with layout 1
+    let Yh = StateLayout.swapLeadingAxes(StateLayout.stack(finals.map(\.h), axis: 0), if: node.layout == 1)
+    let Yc = op == .lstm
+      ? StateLayout.swapLeadingAxes(StateLayout.stack(finals.map { $0.c ?? Tensor(zeros: [N, H]) }, axis: 0), if: node.layout == 1)
+      : nil
+    if node.layout == 1 { Y = Y.transposed([2, 0, 1, 3]) }
     let requested = node.outputsRequested ?? op.outputOrder
     var result = NamedTensors<Scalar>()
     for name in requested where !name.isEmpty {
@@ -592,8 +525,8 @@ public enum ONNX: NetworkConvention {
     return result
   }
 
-  public static func axisNames(output: String, config: JSONValue) -> [String]? {
-    let layout = config["attributes"]?["layout"]?.int ?? 0
+  public static func axisNames(output: String, config node: Node) -> [String]? {
+    let layout = node.layout
     switch output {
     case "Y": return layout == 0 ? ["step", "direction", "batch", "unit"] : ["batch", "step", "direction", "unit"]
     case "Y_h", "Y_c": return layout == 0 ? ["direction", "batch", "unit"] : ["batch", "direction", "unit"]

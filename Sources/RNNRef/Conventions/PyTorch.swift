@@ -92,96 +92,47 @@ public enum PyTorch: NetworkConvention {
 
     /// Parses `{"module": ..., "kwargs": {...}}`, validating as torch's constructors do.
     public init(config: JSONValue) throws {
-      guard let moduleName = config["module"]?.string else {
-        throw RNNRefError.invalidConfig(
-          key: "module", value: config["module"]?.jsonText ?? "absent",
-          reason: "expected one of " + ModuleKind.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+      // `null` is Python's None: a wrong value for every kwarg torch takes here.
+      let root = ConfigReader(config, nullIsAbsent: false)
+      let modules = "expected a PyTorch recurrent module: one of " + ModuleKind.allCases.map(\.rawValue).joined(separator: ", ")
+      guard let kind = try root.enumValue("module", as: ModuleKind.self, expected: modules) else {
+        throw root.invalid("module", modules)
       }
-      guard let kind = ModuleKind(rawValue: moduleName) else {
-        throw RNNRefError.invalidConfig(
-          key: "module", value: "\"\(moduleName)\"",
-          reason: "not a PyTorch recurrent module; expected one of "
-            + ModuleKind.allCases.map(\.rawValue).joined(separator: ", "))
-      }
-      guard let kwargs = config["kwargs"]?.object else {
-        throw RNNRefError.invalidConfig(key: "kwargs", value: config["kwargs"]?.jsonText ?? "absent",
-                                        reason: "expected the constructor kwargs as a JSON object")
-      }
+      let kwargsText = "expected the constructor kwargs as a JSON object"
+      guard let kw = try root.object("kwargs", expected: kwargsText) else { throw root.invalid("kwargs", kwargsText) }
       let known: Set<String> = kind.isCell
         ? ["input_size", "hidden_size", "bias", "nonlinearity", "device", "dtype"]
         : ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional",
            "proj_size", "nonlinearity", "device", "dtype"]
-      for key in kwargs.keys.sorted() where !known.contains(key) {
-        throw RNNRefError.invalidConfig(
-          key: "kwargs.\(key)", value: kwargs[key]!.jsonText,
-          reason: "nn.\(kind.rawValue) has no such argument; known: " + known.sorted().joined(separator: ", "))
-      }
-      func int(_ key: String, default d: Int?) throws -> Int {
-        guard let v = kwargs[key] else {
-          if let d { return d }
-          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: "absent",
-                                          reason: "nn.\(kind.rawValue) requires \(key)")
-        }
-        guard let i = v.int else {
-          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: v.jsonText, reason: "expected an integer")
-        }
-        return i
-      }
-      func bool(_ key: String, default d: Bool) throws -> Bool {
-        guard let v = kwargs[key] else { return d }
-        guard let b = v.bool else {
-          throw RNNRefError.invalidConfig(key: "kwargs.\(key)", value: v.jsonText, reason: "expected true or false")
-        }
-        return b
-      }
+      try kw.rejectUnknownKeys(known: known,
+                               reason: "nn.\(kind.rawValue) has no such argument; known: " + known.sorted().joined(separator: ", "))
+      let positive = 1...Int.max
       self.kind = kind
-      inputSize = try int("input_size", default: nil)
-      hiddenSize = try int("hidden_size", default: nil)
-      bias = try bool("bias", default: true)
+      inputSize = try kw.int("input_size", required: "nn.\(kind.rawValue) requires input_size", in: positive)
+      hiddenSize = try kw.int("hidden_size", required: "nn.\(kind.rawValue) requires hidden_size", in: positive)
+      bias = try kw.bool("bias", default: true)
       if !kind.isCell {
-        numLayers = try int("num_layers", default: 1)
-        batchFirst = try bool("batch_first", default: false)
-        bidirectional = try bool("bidirectional", default: false)
-        projSize = try int("proj_size", default: 0)
-        if let v = kwargs["dropout"] {
-          guard let d = v.double, d >= 0, d <= 1 else {
-            throw RNNRefError.invalidConfig(key: "kwargs.dropout", value: v.jsonText,
-                                            reason: "expected a number in [0, 1], as torch requires")
-          }
-          dropout = d
-        }
+        numLayers = try kw.int("num_layers", default: 1, in: positive)
+        batchFirst = try kw.bool("batch_first", default: false)
+        bidirectional = try kw.bool("bidirectional", default: false)
+        projSize = try kw.int("proj_size", default: 0, in: 0...Int.max)
+        dropout = try kw.double("dropout", in: 0...1, expected: "expected a number in [0, 1], as torch requires") ?? 0
       }
-      if let v = kwargs["nonlinearity"] {
-        guard kind.isRNN else {
-          throw RNNRefError.invalidConfig(key: "kwargs.nonlinearity", value: v.jsonText,
-                                          reason: "only nn.RNN and nn.RNNCell take a nonlinearity")
-        }
-        guard let s = v.string, s == "tanh" || s == "relu" else {
-          throw RNNRefError.invalidConfig(key: "kwargs.nonlinearity", value: v.jsonText,
-                                          reason: "torch accepts \"tanh\" or \"relu\"")
-        }
-        nonlinearity = s
-      }
-      guard inputSize > 0 else {
-        throw RNNRefError.invalidConfig(key: "kwargs.input_size", value: "\(inputSize)", reason: "must be positive")
-      }
-      guard hiddenSize > 0 else {
-        throw RNNRefError.invalidConfig(key: "kwargs.hidden_size", value: "\(hiddenSize)", reason: "must be positive")
-      }
-      guard numLayers > 0 else {
-        throw RNNRefError.invalidConfig(key: "kwargs.num_layers", value: "\(numLayers)", reason: "must be positive")
+      if kw.raw("nonlinearity") != nil {
+        guard kind.isRNN else { throw kw.invalid("nonlinearity", "only nn.RNN and nn.RNNCell take a nonlinearity") }
+        let s = try kw.string("nonlinearity", expected: "torch accepts \"tanh\" or \"relu\"")
+        guard s == "tanh" || s == "relu" else { throw kw.invalid("nonlinearity", "torch accepts \"tanh\" or \"relu\"") }
+        nonlinearity = s!
       }
       if projSize != 0 {
         guard kind == .lstm else {
-          throw RNNRefError.invalidConfig(key: "kwargs.proj_size", value: "\(projSize)",
-                                          reason: "proj_size is only supported for LSTM, not RNN or GRU (torch)")
+          throw kw.invalid("proj_size", "proj_size is only supported for LSTM, not RNN or GRU (torch)")
         }
-        guard projSize > 0, projSize < hiddenSize else {
-          throw RNNRefError.invalidConfig(key: "kwargs.proj_size", value: "\(projSize)",
-                                          reason: "proj_size must be >= 0 and smaller than hidden_size=\(hiddenSize)")
+        guard projSize < hiddenSize else {
+          throw kw.invalid("proj_size", "proj_size must be >= 0 and smaller than hidden_size=\(hiddenSize)")
         }
       }
-      if let training = config["training"], training.bool == true {
+      if try ConfigReader(config).bool("training") == true {
         throw RNNRefError.unsupported(framework: framework,
                                       feature: "training mode (dropout is random); run the module in eval()")
       }
@@ -214,29 +165,24 @@ public enum PyTorch: NetworkConvention {
     public var batched: Bool?
 
     public init(config: JSONValue) throws {
-      guard let call = config["call"] else { return }
-      guard call.object != nil else {
-        throw RNNRefError.invalidConfig(key: "call", value: call.jsonText, reason: "expected a JSON object")
-      }
-      func bool(_ key: String) throws -> Bool? {
-        guard let v = call[key], !v.isNull else { return nil }
-        guard let b = v.bool else {
-          throw RNNRefError.invalidConfig(key: "call.\(key)", value: v.jsonText, reason: "expected true or false")
-        }
-        return b
-      }
-      packed = try bool("packed") ?? false
-      enforceSorted = try bool("enforce_sorted") ?? true
-      initialState = try bool("initial_state") ?? bool("hx")
-      batched = try bool("batched")
-      if let v = call["total_length"], !v.isNull {
-        guard let t = v.int, t >= 0 else {
-          throw RNNRefError.invalidConfig(key: "call.total_length", value: v.jsonText,
-                                          reason: "expected null or a non-negative integer")
-        }
-        totalLength = t
-      }
+      guard let call = try ConfigReader(config).object("call") else { return }
+      packed = try call.bool("packed") ?? false
+      enforceSorted = try call.bool("enforce_sorted") ?? true
+      initialState = try call.bool("initial_state") ?? call.bool("hx")
+      batched = try call.bool("batched")
+      totalLength = try call.int("total_length", in: 0...Int.max, expected: "expected null or a non-negative integer")
     }
+  }
+
+  /// A case's configuration: the module and how it was called, parsed once.
+  public struct Config: Equatable, Sendable {
+    public var module: ModuleConfig
+    public var call: CallConfig
+    public init(module: ModuleConfig, call: CallConfig) { self.module = module; self.call = call }
+  }
+
+  public static func parseConfig(_ json: JSONValue) throws -> Config {
+    Config(module: try ModuleConfig(config: json), call: try CallConfig(config: json))
   }
 
   // MARK: - Weights <-> canonical
@@ -261,73 +207,79 @@ public enum PyTorch: NetworkConvention {
     kind.isCell ? "" : "_l\(layer)" + (direction == 1 ? "_reverse" : "")
   }
 
-  /// The native weights a configuration needs, in `state_dict()` order.
-  static func weightSpecs(_ m: ModuleConfig) -> [WeightSpec] {
-    var specs: [WeightSpec] = []
+  /// The native weights of one layer and direction (`layer` 0, `direction` 0 for a cell).
+  struct LayerSpecs {
+    var ih: WeightSpec
+    var hh: WeightSpec
+    var biasIH: WeightSpec?
+    var biasHH: WeightSpec?
+    var hr: WeightSpec?
+    /// In `state_dict()` order.
+    var all: [WeightSpec] { [ih, hh] + [biasIH, biasHH, hr].compactMap { $0 } }
+  }
+
+  static func layerSpecs(_ m: ModuleConfig, layer: Int, direction dir: Int) -> LayerSpecs {
     let gh = m.kind.gates * m.hiddenSize
-    let layers = m.kind.isCell ? 1 : m.numLayers
     let g = m.kind.gateLetters
     let hout = m.projSize > 0 ? "proj_size" : "hidden_size"
     var sizes = "hidden_size=\(m.hiddenSize)"
     if m.projSize > 0 { sizes += ", proj_size=\(m.projSize)" }
     let fix = "; check the kwargs against the state_dict"
-    for layer in 0..<layers {
-      for dir in 0..<(m.kind.isCell ? 1 : m.directions) {
-        let s = suffix(m.kind, layer: layer, direction: dir)
-        let whereText = "nn.\(m.kind.rawValue)" + (m.kind.isCell ? "" : " layer \(layer)" + (dir == 1 ? " reverse" : ""))
-        let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
-        let inWhy = layer == 0
-          ? "(\(g), input_size) with \(sizes), input_size=\(m.inputSize)"
-          : "(\(g), \(m.directions == 2 ? "2*" : "")\(hout)) with \(sizes)"
-            + (m.bidirectional ? ", bidirectional" : "") + ": it reads layer \(layer - 1)'s output"
-        specs.append(WeightSpec(name: "weight_ih\(s)", shape: [gh, inSize], reason: "\(whereText): \(inWhy)\(fix)"))
-        specs.append(WeightSpec(name: "weight_hh\(s)", shape: [gh, m.outputSize],
-                                reason: "\(whereText): (\(g), \(hout)) with \(sizes)\(fix)"))
-        if m.bias {
-          for b in ["bias_ih", "bias_hh"] {
-            specs.append(WeightSpec(name: "\(b)\(s)", shape: [gh],
-                                    reason: "\(whereText) with bias=True: (\(g)) with \(sizes)\(fix)"))
-          }
-        }
-        if m.projSize > 0 {
-          specs.append(WeightSpec(name: "weight_hr\(s)", shape: [m.projSize, m.hiddenSize],
-                                  reason: "\(whereText): (proj_size, hidden_size) with \(sizes)\(fix)"))
-        }
-      }
+    let s = suffix(m.kind, layer: layer, direction: dir)
+    let whereText = "nn.\(m.kind.rawValue)" + (m.kind.isCell ? "" : " layer \(layer)" + (dir == 1 ? " reverse" : ""))
+    let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
+    let inWhy = layer == 0
+      ? "(\(g), input_size) with \(sizes), input_size=\(m.inputSize)"
+      : "(\(g), \(m.directions == 2 ? "2*" : "")\(hout)) with \(sizes)"
+        + (m.bidirectional ? ", bidirectional" : "") + ": it reads layer \(layer - 1)'s output"
+    func bias(_ b: String) -> WeightSpec? {
+      m.bias ? WeightSpec(name: "\(b)\(s)", shape: [gh], reason: "\(whereText) with bias=True: (\(g)) with \(sizes)\(fix)") : nil
     }
-    return specs
+    return LayerSpecs(
+      ih: WeightSpec(name: "weight_ih\(s)", shape: [gh, inSize], reason: "\(whereText): \(inWhy)\(fix)"),
+      hh: WeightSpec(name: "weight_hh\(s)", shape: [gh, m.outputSize], reason: "\(whereText): (\(g), \(hout)) with \(sizes)\(fix)"),
+      biasIH: bias("bias_ih"), biasHH: bias("bias_hh"),
+      hr: m.projSize > 0
+        ? WeightSpec(name: "weight_hr\(s)", shape: [m.projSize, m.hiddenSize],
+                     reason: "\(whereText): (proj_size, hidden_size) with \(sizes)\(fix)")
+        : nil)
   }
 
-  /// Checks names and shapes: missing, wrongly shaped and unused weights are errors.
-  static func verify<Scalar: RNNScalar>(_ weights: NamedTensors<Scalar>, _ m: ModuleConfig) throws {
-    let specs = weightSpecs(m)
-    for spec in specs {
-      guard let w = weights[spec.name] else {
-        throw RNNRefError.missingWeight(name: spec.name, expectedShape: spec.shape, reason: spec.reason)
-      }
-      guard w.shape == spec.shape else {
-        throw RNNRefError.shapeMismatch(name: spec.name, actual: w.shape, expected: spec.shape, reason: spec.reason)
-      }
-    }
-    let needed = Set(specs.map(\.name))
-    let unused = weights.names.filter { !needed.contains($0) }
-    if !unused.isEmpty { throw RNNRefError.unusedWeights(names: unused) }
+  /// The native weights a configuration needs, in `state_dict()` order.
+  static func weightSpecs(_ m: ModuleConfig) -> [WeightSpec] {
+    let layers = m.kind.isCell ? 1 : m.numLayers, dirs = m.kind.isCell ? 1 : m.directions
+    return (0..<layers).flatMap { l in (0..<dirs).flatMap { layerSpecs(m, layer: l, direction: $0).all } }
   }
 
-  /// The canonical cell of one layer and direction.
+  /// Refuses sizes no weight given can match (`num_layers = 1e9`, `hidden_size = 1e9`)
+  /// before the weights are planned.
+  static func checkSizes<Scalar: RNNScalar>(_ m: ModuleConfig, _ reader: WeightReader<Scalar>) throws {
+    let fix = "check the kwargs against the state_dict"
+    try reader.checkSize(m.inputSize, key: "kwargs.input_size", fix: fix)
+    try reader.checkSize(m.hiddenSize, key: "kwargs.hidden_size", fix: fix)
+    if !m.kind.isCell {
+      try reader.checkCount(m.numLayers, key: "kwargs.num_layers", weightsEach: 2 * m.directions,
+                            unit: "layer (weight_ih_l{k}, weight_hh_l{k}" + (m.bidirectional ? " and their _reverse" : "") + ")",
+                            fix: "set num_layers to the number of layers in the state_dict")
+    }
+  }
+
+  /// The canonical cell of one layer and direction, its weights taken from `reader`
+  /// in `state_dict()` order (missing or misshaped weights throw, naming the shape).
   static func canonicalCell<Scalar: RNNScalar>(
-    _ w: NamedTensors<Scalar>, _ m: ModuleConfig, layer: Int, direction: Int
-  ) -> Cell<Scalar> {
-    let s = suffix(m.kind, layer: layer, direction: direction)
+    _ reader: inout WeightReader<Scalar>, _ m: ModuleConfig, layer: Int, direction: Int
+  ) throws -> Cell<Scalar> {
+    let spec = layerSpecs(m, layer: layer, direction: direction)
+    func take(_ s: WeightSpec) throws -> Tensor<Scalar> { try reader.take(s.name, shape: s.shape, s.reason) }
     let order = canonicalOrder(m.kind)
     let gh = m.kind.gates * m.hiddenSize
     let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
-    let kernel = w["weight_ih\(s)"]!.reorderingBlocks(order, axis: 0).transposed2D
-    let recurrent = w["weight_hh\(s)"]!.reorderingBlocks(order, axis: 0).transposed2D
-    let bi = m.bias ? w["bias_ih\(s)"]!.reorderingBlocks(order, axis: 0) : Tensor<Scalar>(zeros: [gh])
-    let bh = m.bias ? w["bias_hh\(s)"]!.reorderingBlocks(order, axis: 0) : Tensor<Scalar>(zeros: [gh])
+    let kernel = try take(spec.ih).reorderingBlocks(order, axis: 0).transposed2D
+    let recurrent = try take(spec.hh).reorderingBlocks(order, axis: 0).transposed2D
+    let bi = try spec.biasIH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(zeros: [gh])
+    let bh = try spec.biasHH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(zeros: [gh])
     if m.kind.isLSTM {
-      let projection = m.projSize > 0 ? w["weight_hr\(s)"]!.transposed2D : nil
+      let projection = try spec.hr.map { try take($0).transposed2D }
       return .lstm(LSTMCell(inputSize: inSize, hiddenSize: m.hiddenSize, kernel: kernel, recurrentKernel: recurrent,
                             inputBias: bi, recurrentBias: bh, projection: projection))
     }
@@ -341,21 +293,25 @@ public enum PyTorch: NetworkConvention {
   }
 
   /// Native config and weights to the canonical network. A cell module becomes
-  /// one forward layer holding that cell.
+  /// one forward layer holding that cell. Missing, misshaped and unused weights throw.
   public static func importNetwork<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>
+    config: Config, weights: NamedTensors<Scalar>
   ) throws -> Network<Scalar> {
-    let m = try ModuleConfig(config: config)
-    try verify(weights, m)
+    let m = config.module
+    var reader = WeightReader(weights)
+    try checkSizes(m, reader)
+    let network: Network<Scalar>
     if m.kind.isCell {
-      return Network(layers: [RecurrentLayer(direction: .forward, cells: [canonicalCell(weights, m, layer: 0, direction: 0)])])
+      network = Network(layers: [RecurrentLayer(direction: .forward, cells: [try canonicalCell(&reader, m, layer: 0, direction: 0)])])
+    } else {
+      network = Network(layers: try (0..<m.numLayers).map { layer in
+        RecurrentLayer(direction: m.bidirectional ? .bidirectional : .forward,
+                       cells: try (0..<m.directions).map { try canonicalCell(&reader, m, layer: layer, direction: $0) },
+                       merge: .concat, padding: .zeroOutput, reverseOutputOrder: .alignedToInput)
+      })
     }
-    let layers = (0..<m.numLayers).map { layer in
-      RecurrentLayer(direction: m.bidirectional ? .bidirectional : .forward,
-                     cells: (0..<m.directions).map { canonicalCell(weights, m, layer: layer, direction: $0) },
-                     merge: .concat, padding: .zeroOutput, reverseOutputOrder: .alignedToInput)
-    }
-    return Network(layers: layers)
+    try reader.finish()
+    return network
   }
 
   /// The canonical network as an `nn.RNN` / `nn.LSTM` / `nn.GRU` (all kwargs written,
@@ -523,36 +479,42 @@ public enum PyTorch: NetworkConvention {
   // MARK: - Running a native call
 
   public static func evaluate<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config: Config, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    let m = try ModuleConfig(config: config)
-    let call = try CallConfig(config: config)
     let network: Network<Scalar> = try importNetwork(config: config, weights: weights)
-    return m.kind.isCell
-      ? try evaluateCell(network.layers[0].cells[0], m, call, inputs)
-      : try evaluateModule(network, m, call, inputs)
+    return config.module.kind.isCell
+      ? try evaluateCell(network.layers[0].cells[0], config.module, config.call, inputs)
+      : try evaluateModule(network, config.module, config.call, inputs)
   }
 
-  static func checkInputNames<Scalar: RNNScalar>(_ inputs: NamedTensors<Scalar>, allowed: [String], _ m: ModuleConfig) throws {
-    for name in inputs.names where !allowed.contains(name) {
-      throw RNNRefError.invalidConfig(
-        key: "inputs", value: name,
-        reason: "nn.\(m.kind.rawValue) with this call takes only " + allowed.joined(separator: ", ")
-          + "; remove it or fix `call` (lengths need packed=true)")
+  /// Refuses inputs this module and call do not take.
+  static func checkInputNames<Scalar: RNNScalar>(_ inputs: InputReader<Scalar>, allowed: [String], _ m: ModuleConfig) throws {
+    try inputs.rejectOthers(than: allowed, reason: "nn.\(m.kind.rawValue) with this call takes only " + allowed.joined(separator: ", ")
+                              + "; remove it or fix `call` (lengths need packed=true)")
+  }
+
+  /// The initial state inputs `h` and, for an LSTM, `c`: both or neither, and `h`
+  /// present when the config's `call.<flag>` says a state was passed.
+  static func stateTuple<Scalar: RNNScalar>(
+    _ inputs: InputReader<Scalar>, h: String, c: String, _ m: ModuleConfig, _ call: CallConfig, flag: String
+  ) throws -> (h: Tensor<Scalar>?, c: Tensor<Scalar>?) {
+    let ht = inputs[h], ct = inputs[c]
+    if call.initialState == true && ht == nil {
+      throw RNNRefError.missingInput(name: h, reason: "config call.\(flag) is true")
     }
-  }
-
-  static func requireShape<Scalar: RNNScalar>(_ name: String, _ t: Tensor<Scalar>, _ shape: [Int], _ reason: String) throws {
-    guard t.shape == shape else { throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape, reason: reason) }
+    if m.kind.isLSTM && (ht == nil) != (ct == nil) {
+      throw RNNRefError.missingInput(name: ht == nil ? h : c,
+                                     reason: "nn.\(m.kind.rawValue) takes the state as a tuple (\(h), \(c)): both or neither")
+    }
+    return (ht, ct)
   }
 
   static func evaluateCell<Scalar: RNNScalar>(
-    _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+    _ cell: Cell<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    let inputs = InputReader(native)
     try checkInputNames(inputs, allowed: m.kind.isLSTM ? ["input", "hx", "cx"] : ["input", "hx"], m)
-    guard let x = inputs["input"] else {
-      throw RNNRefError.missingInput(name: "input", reason: "nn.\(m.kind.rawValue) needs input (N, input_size) or (input_size)")
-    }
+    let x = try inputs.require("input", "nn.\(m.kind.rawValue) needs input (N, input_size) or (input_size)")
     guard x.rank == 1 || x.rank == 2, x.shape.last == m.inputSize else {
       throw RNNRefError.shapeMismatch(
         name: "input", actual: x.shape, expected: x.rank == 1 ? [m.inputSize] : [x.shape.first ?? 1, m.inputSize],
@@ -565,20 +527,13 @@ public enum PyTorch: NetworkConvention {
                       : "(hidden_size) for an unbatched input, hidden_size=\(m.hiddenSize)"
     var state = LayerState<Scalar>(h: Tensor(zeros: [n, m.hiddenSize]),
                                    c: m.kind.isLSTM ? Tensor(zeros: [n, m.hiddenSize]) : nil)
-    let hx = inputs["hx"], cx = inputs["cx"]
-    if call.initialState == true && hx == nil {
-      throw RNNRefError.missingInput(name: "hx", reason: "config call.hx is true")
-    }
-    if m.kind.isLSTM && (hx == nil) != (cx == nil) {
-      throw RNNRefError.missingInput(name: hx == nil ? "hx" : "cx",
-                                     reason: "nn.LSTMCell takes the state as a tuple (hx, cx): both or neither")
-    }
+    let (hx, cx) = try stateTuple(inputs, h: "hx", c: "cx", m, call, flag: "hx")
     if let hx {
-      try requireShape("hx", hx, stateShape, why)
+      try inputs.check("hx", hx, shape: stateShape, why)
       state.h = hx.reshaped([n, m.hiddenSize])
     }
     if let cx {
-      try requireShape("cx", cx, stateShape, why)
+      try inputs.check("cx", cx, shape: stateShape, why)
       state.c = cx.reshaped([n, m.hiddenSize])
     }
     let next = Engine.step(cell, input: x.reshaped([n, m.inputSize]), state: state)
@@ -588,16 +543,15 @@ public enum PyTorch: NetworkConvention {
   }
 
   static func evaluateModule<Scalar: RNNScalar>(
-    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ inputs: NamedTensors<Scalar>
+    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    let inputs = InputReader(native)
     var allowed = ["input", "h0"]
     if m.kind.isLSTM { allowed.append("c0") }
     if call.packed { allowed.append("lengths") }
     try checkInputNames(inputs, allowed: allowed, m)
     let mod = "nn.\(m.kind.rawValue)"
-    guard let x = inputs["input"] else {
-      throw RNNRefError.missingInput(name: "input", reason: "\(mod) needs the input sequence")
-    }
+    let x = try inputs.require("input", "\(mod) needs the input sequence")
     let layoutText = m.batchFirst ? "(N, T, input_size) with batch_first=True" : "(T, N, input_size)"
     guard x.rank == 2 || x.rank == 3, x.shape.last == m.inputSize else {
       throw RNNRefError.shapeMismatch(
@@ -612,42 +566,26 @@ public enum PyTorch: NetworkConvention {
         reason: "input has shape \(x.shape) (rank \(x.rank)): batched input is rank 3, unbatched rank 2")
     }
     // Time-major (T, N, I).
-    let xt: Tensor<Scalar>
-    if !batched { xt = x.reshaped([x.shape[0], 1, m.inputSize]) }
-    else if m.batchFirst { xt = x.transposed([1, 0, 2]) }
-    else { xt = x }
+    let xt = batched ? StateLayout.timeMajor(x, batchMajor: m.batchFirst) : x.reshaped([x.shape[0], 1, m.inputSize])
     let steps = xt.shape[0], n = xt.shape[1]
     let ld = m.numLayers * m.directions
     let hout = m.outputSize
 
     // Initial states (L*D, N, Hout) / (L*D, N, H), indexed layer*D + dir.
-    let h0 = inputs["h0"], c0 = inputs["c0"]
-    if call.initialState == true && h0 == nil {
-      throw RNNRefError.missingInput(name: "h0", reason: "config call.initial_state is true")
-    }
-    if m.kind.isLSTM && (h0 == nil) != (c0 == nil) {
-      throw RNNRefError.missingInput(name: h0 == nil ? "h0" : "c0",
-                                     reason: "nn.LSTM takes the state as a tuple (h0, c0): both or neither")
-    }
+    let (h0, c0) = try stateTuple(inputs, h: "h0", c: "c0", m, call, flag: "initial_state")
     var initial: [[LayerState<Scalar>]]? = nil
     if let h0 {
       let hShape = batched ? [ld, n, hout] : [ld, hout]
-      try requireShape("h0", h0, hShape,
+      try inputs.check("h0", h0, shape: hShape,
                        "(num_layers*num_directions, " + (batched ? "N, " : "") + (m.projSize > 0 ? "proj_size" : "hidden_size")
                          + ") = \(hShape); h0 is never batch-first")
       let cShape = batched ? [ld, n, m.hiddenSize] : [ld, m.hiddenSize]
       if let c0 {
-        try requireShape("c0", c0, cShape,
+        try inputs.check("c0", c0, shape: cShape,
                          "(num_layers*num_directions, " + (batched ? "N, " : "") + "hidden_size) = \(cShape)")
       }
-      let h = h0.reshaped([ld, n, hout]).split(ld, axis: 0)
-      let c = c0?.reshaped([ld, n, m.hiddenSize]).split(ld, axis: 0)
-      initial = (0..<m.numLayers).map { layer in
-        (0..<m.directions).map { dir in
-          let k = layer * m.directions + dir
-          return LayerState(h: h[k].reshaped([n, hout]), c: c?[k].reshaped([n, m.hiddenSize]))
-        }
-      }
+      initial = StateLayout.layerStates(h: h0.reshaped([ld, n, hout]), c: c0?.reshaped([ld, n, m.hiddenSize]),
+                                        layers: m.numLayers, directions: m.directions)
     }
 
     // Packed sequences: a valid prefix per sample.
@@ -658,19 +596,9 @@ public enum PyTorch: NetworkConvention {
         throw RNNRefError.invalidConfig(key: "call.packed", value: "true",
                                         reason: "pack_padded_sequence needs a batched input; input has shape \(x.shape)")
       }
-      guard let lt = inputs["lengths"] else {
-        throw RNNRefError.missingInput(name: "lengths", reason: "config call.packed is true: lengths (N) int64")
-      }
-      try requireShape("lengths", lt, [n], "one length per sample, N=\(n)")
-      var lengths: [Int] = []
-      for v in lt.scalars {
-        guard v.isFinite, v.rounded() == v, v >= 1, v <= Scalar(steps) else {
-          throw RNNRefError.invalidConfig(
-            key: "lengths", value: "\(lt.scalars.map { Double($0) })",
-            reason: "every length must be an integer in 1...\(steps) (T of the input); torch rejects zero lengths")
-        }
-        lengths.append(Int(v))
-      }
+      _ = try inputs.require("lengths", "config call.packed is true: lengths (N) int64")
+      let lengths = try inputs.lengths("lengths", batch: n, in: 1...steps, shapeMeaning: "one length per sample, N=\(n)",
+                                       why: "T of the input; torch rejects zero lengths") ?? []
       if call.enforceSorted, zip(lengths, lengths.dropFirst()).contains(where: { $0 < $1 }) {
         throw RNNRefError.invalidConfig(
           key: "call.enforce_sorted", value: "true",
@@ -698,22 +626,21 @@ public enum PyTorch: NetworkConvention {
     } else if outSteps > steps {
       y = Tensor.concatenate([y, Tensor(zeros: [outSteps - steps, n, width])], axis: 0)
     }
-    let output: Tensor<Scalar>
-    if !batched { output = y.reshaped([outSteps, width]) }
-    else if m.batchFirst { output = y.transposed([1, 0, 2]) }
-    else { output = y }
+    let output = batched ? StateLayout.native(y, batchMajor: m.batchFirst) : y.reshaped([outSteps, width])
 
-    let finals = result.layers.flatMap(\.finalStates)  // layer-major, direction-minor: index layer*D + dir
-    let hn = Tensor.concatenate(finals.map { $0.h.reshaped([1, n, hout]) }, axis: 0)
+    // (L*D, N, Hout), index layer*D + dir
+    let hn = StateLayout.stackLayers(result.layers.map { $0.finalStates.map(\.h) })
     var out = NamedTensors<Scalar>([("output", output), ("h_n", batched ? hn : hn.reshaped([ld, hout]))])
     if m.kind.isLSTM {
-      let cs = try finals.map { s -> Tensor<Scalar> in
-        guard let c = s.c else {
-          throw RNNRefError.unsupported(framework: framework, feature: "an LSTM final state without c (engine returned none)")
+      let cs = try result.layers.map { layer in
+        try layer.finalStates.map { s -> Tensor<Scalar> in
+          guard let c = s.c else {
+            throw RNNRefError.unsupported(framework: framework, feature: "an LSTM final state without c (engine returned none)")
+          }
+          return c
         }
-        return c.reshaped([1, n, m.hiddenSize])
       }
-      let cn = Tensor.concatenate(cs, axis: 0)
+      let cn = StateLayout.stackLayers(cs)
       out.append("c_n", batched ? cn : cn.reshaped([ld, m.hiddenSize]))
     }
     return out
@@ -721,9 +648,9 @@ public enum PyTorch: NetworkConvention {
 
   // MARK: - Reports
 
-  public static func axisNames(output: String, config: JSONValue) -> [String]? {
-    guard let m = try? ModuleConfig(config: config) else { return nil }
-    let batched = (try? CallConfig(config: config))?.batched ?? true
+  public static func axisNames(output: String, config: Config) -> [String]? {
+    let m = config.module
+    let batched = config.call.batched ?? true
     switch output {
     case "output":
       if !batched { return ["step", "unit"] }

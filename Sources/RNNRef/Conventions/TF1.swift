@@ -95,6 +95,8 @@ public enum TF1: NetworkConvention {
     var projClip: Double? = nil
     /// Wrapped in `ResidualWrapper`: the cell's output is `input + output`.
     var residual = false
+    /// Key path of the cell in the config (`cell`, `cell.cells[1]`), for errors.
+    var path = "cell"
 
     var isLSTM: Bool { cls == .basicLSTM || cls == .lstm }
     var outputSize: Int { numProj ?? numUnits }
@@ -122,7 +124,8 @@ public enum TF1: NetworkConvention {
     var defaultScope: String { isBidirectional ? "bidirectional_rnn" : "rnn" }
   }
 
-  struct Model: Equatable {
+  /// A case's configuration: the cells and the driver call, parsed once.
+  public struct Model: Equatable {
     var fw: StackSpec
     var bw: StackSpec?
     var driver: Driver
@@ -140,53 +143,32 @@ public enum TF1: NetworkConvention {
 
   // MARK: - Config parsing
 
+  public typealias Config = Model
+
+  public static func parseConfig(_ json: JSONValue) throws -> Model { try parseModel(json) }
+
   static func parseModel(_ config: JSONValue) throws -> Model {
-    guard config.object != nil else {
-      throw RNNRefError.invalidConfig(key: "config", value: config.jsonText,
-                                      reason: "expected a JSON object with `cell`, `driver` (fixtures/README.md, ### tf1)")
+    let root = ConfigReader(config)
+    try root.requireObject("expected a JSON object with `cell`, `driver` (fixtures/README.md, ### tf1)")
+    let driver = try root.enumValue("driver", as: Driver.self) ?? .dynamicRNN
+    guard let cell = root.child("cell") else {
+      throw root.invalid("cell", "the config needs the cell the driver runs")
     }
-    let driverName = config["driver"]?.string ?? "dynamic_rnn"
-    guard let driver = Driver(rawValue: driverName) else {
-      throw RNNRefError.invalidConfig(key: "driver", value: driverName,
-                                      reason: "expected one of " + Driver.allCases.map(\.rawValue).joined(separator: ", "))
-    }
-    guard let cellJSON = config["cell"] else {
-      throw RNNRefError.invalidConfig(key: "cell", value: "absent", reason: "the config needs the cell the driver runs")
-    }
-    let fw = try parseStack(cellJSON, key: "cell")
+    let fw = try parseStack(cell)
     var bw: StackSpec? = nil
     if driver.isBidirectional {
-      guard let bwJSON = config["cell_bw"] else {
-        throw RNNRefError.invalidConfig(key: "cell_bw", value: "absent", reason: "\(driver.rawValue) needs `cell_bw`")
-      }
-      bw = try parseStack(bwJSON, key: "cell_bw")
-    } else if let extra = config["cell_bw"], !extra.isNull {
-      throw RNNRefError.invalidConfig(key: "cell_bw", value: extra.jsonText,
-                                      reason: "\(driver.rawValue) runs one direction; use a bidirectional driver or drop `cell_bw`")
+      guard let cellBW = root.child("cell_bw") else { throw root.invalid("cell_bw", "\(driver.rawValue) needs `cell_bw`") }
+      bw = try parseStack(cellBW)
+    } else if root.raw("cell_bw") != nil {
+      throw root.invalid("cell_bw", "\(driver.rawValue) runs one direction; use a bidirectional driver or drop `cell_bw`")
     }
-    let kwargs = config["driver_kwargs"]?.object ?? [:]
-    var timeMajor = false
-    if let tm = kwargs["time_major"], !tm.isNull {
-      guard let b = tm.bool else {
-        throw RNNRefError.invalidConfig(key: "driver_kwargs.time_major", value: tm.jsonText, reason: "expected true or false")
-      }
-      if driver.isStatic && b {
-        throw RNNRefError.invalidConfig(key: "driver_kwargs.time_major", value: "true",
-                                        reason: "\(driver.rawValue) takes a list of time steps and has no time_major")
-      }
-      timeMajor = b
+    let kwargs = try root.object("driver_kwargs") ?? ConfigReader(.object([:]), path: "driver_kwargs")
+    let timeMajor = try kwargs.bool("time_major", default: false)
+    if driver.isStatic && timeMajor {
+      throw kwargs.invalid("time_major", "\(driver.rawValue) takes a list of time steps and has no time_major")
     }
-    var passed: Set<String> = []
-    for key in ["sequence_length", "initial_state", "initial_state_fw", "initial_state_bw"] {
-      if let v = kwargs[key], !v.isNull { passed.insert(key) }
-    }
-    var scope: String? = nil
-    if let s = config["scope"], !s.isNull {
-      guard let str = s.string, !str.isEmpty else {
-        throw RNNRefError.invalidConfig(key: "scope", value: s.jsonText, reason: "expected a variable scope name or null")
-      }
-      scope = str
-    }
+    let passed = Set(["sequence_length", "initial_state", "initial_state_fw", "initial_state_bw"].filter { kwargs.raw($0) != nil })
+    let scope = try root.string("scope", nonEmpty: true, expected: "expected a variable scope name or null")
     return Model(fw: fw, bw: bw, driver: driver, timeMajor: timeMajor, scope: scope, passed: passed)
   }
 
@@ -194,146 +176,101 @@ public enum TF1: NetworkConvention {
 
   /// Peels `DropoutWrapper` (every keep probability 1.0: inference), `DeviceWrapper`
   /// and `ResidualWrapper` (default `residual_fn`) off a cell; none changes the
-  /// variable names. Returns the wrapped cell, its key and whether a residual wraps it.
-  static func peelWrappers(_ json: JSONValue, key: String) throws -> (JSONValue, String, Bool) {
-    var current = json, k = key, residual = false
-    while let cls = current["class"]?.string, wrapperClasses.contains(cls) {
-      let kw = current["kwargs"]?.object ?? [:]
+  /// variable names. Returns the wrapped cell and whether a residual wraps it.
+  static func peelWrappers(_ outer: ConfigReader) throws -> (ConfigReader, Bool) {
+    var current = outer, residual = false
+    while let cls = current.value["class"]?.string, wrapperClasses.contains(cls) {
+      let kw = try current.object("kwargs") ?? ConfigReader(.object([:]), path: current.path("kwargs"))
       let allowed: Set<String>
       switch cls {
       case "DropoutWrapper":
         allowed = ["input_keep_prob", "output_keep_prob", "state_keep_prob", "variational_recurrent", "input_size",
                    "dtype", "seed", "dropout_state_filter_visitor"]
         for p in ["input_keep_prob", "output_keep_prob", "state_keep_prob"] {
-          if let v = kw[p], !v.isNull, v.double != 1.0 {
+          if let v = kw.raw(p), v.double != 1.0 {
             throw RNNRefError.unsupported(
-              framework: "a reference run", feature: "`\(k).kwargs.\(p)` = \(v.jsonText): dropout is random; "
+              framework: "a reference run", feature: "`\(kw.path(p))` = \(v.jsonText): dropout is random; "
                 + "capture the inference graph (keep probabilities 1.0)")
           }
         }
       case "ResidualWrapper":
         allowed = ["residual_fn"]
-        if let v = kw["residual_fn"], !v.isNull {
-          throw RNNRefError.unsupported(framework: framework, feature: "a custom `residual_fn` in `\(k)` (only the default input + output)")
+        if kw.raw("residual_fn") != nil {
+          throw RNNRefError.unsupported(framework: framework, feature: "a custom `residual_fn` in `\(current.path)` (only the default input + output)")
         }
         if residual {
-          throw RNNRefError.unsupported(framework: framework, feature: "nested ResidualWrappers in `\(k)`")
+          throw RNNRefError.unsupported(framework: framework, feature: "nested ResidualWrappers in `\(current.path)`")
         }
         residual = true
       default:
         allowed = ["device"]
       }
-      for name in kw.keys.sorted() where !allowed.contains(name) {
-        throw RNNRefError.invalidConfig(key: "\(k).kwargs.\(name)", value: kw[name]!.jsonText,
-                                        reason: "not a \(cls) argument this adapter knows")
-      }
-      guard let inner = current["cell"] else {
-        throw RNNRefError.invalidConfig(key: "\(k).cell", value: "absent", reason: "\(cls) needs the `cell` it wraps")
-      }
+      try kw.rejectUnknownKeys(known: allowed, reason: "not a \(cls) argument this adapter knows")
+      guard let inner = current.child("cell") else { throw current.invalid("cell", "\(cls) needs the `cell` it wraps") }
       current = inner
-      k += ".cell"
     }
-    return (current, k, residual)
+    return (current, residual)
   }
 
-  static func parseStack(_ outer: JSONValue, key outerKey: String) throws -> StackSpec {
-    let (json, key, residual) = try peelWrappers(outer, key: outerKey)
-    if residual && json["class"]?.string == "MultiRNNCell" {
+  static func parseStack(_ outer: ConfigReader) throws -> StackSpec {
+    let (json, residual) = try peelWrappers(outer)
+    if residual && json.value["class"]?.string == "MultiRNNCell" {
       throw RNNRefError.unsupported(framework: framework,
-                                    feature: "a ResidualWrapper around a MultiRNNCell (`\(outerKey)`); wrap the cells inside it")
+                                    feature: "a ResidualWrapper around a MultiRNNCell (`\(outer.path)`); wrap the cells inside it")
     }
-    guard let cls = json["class"]?.string else {
-      throw RNNRefError.invalidConfig(key: "\(key).class", value: json["class"]?.jsonText ?? "absent",
-                                      reason: "expected MultiRNNCell or one of "
-                                        + CellClass.allCases.map(\.rawValue).joined(separator: ", "))
+    guard let cls = json.value["class"]?.string else {
+      throw json.invalid("class", "expected MultiRNNCell or one of " + CellClass.allCases.map(\.rawValue).joined(separator: ", "))
     }
     if cls == "MultiRNNCell" {
-      guard let cells = json["cells"]?.array, !cells.isEmpty else {
-        throw RNNRefError.invalidConfig(key: "\(key).cells", value: json["cells"]?.jsonText ?? "absent",
-                                        reason: "MultiRNNCell needs a non-empty list of cells")
+      let cellsText = "MultiRNNCell needs a non-empty list of cells"
+      guard let cells = try json.elements("cells", expected: cellsText), !cells.isEmpty else {
+        throw json.invalid("cells", cellsText)
       }
-      let specs = try cells.enumerated().map { try parseCell($1, key: "\(key).cells[\($0)]") }
-      let isTuple = json["state_is_tuple"]?.bool ?? true
+      let specs = try cells.map(parseCell)
+      let isTuple = json.value["state_is_tuple"]?.bool ?? true
       if !isTuple, let k = specs.firstIndex(where: { $0.isLSTM && $0.stateIsTuple }) {
-        throw RNNRefError.invalidConfig(
-          key: "\(key).state_is_tuple", value: "false",
-          reason: "cell \(k) (\(specs[k].cls.rawValue)) returns an LSTMStateTuple; TensorFlow rejects this "
+        throw json.invalid(
+          "state_is_tuple",
+          "cell \(k) (\(specs[k].cls.rawValue)) returns an LSTMStateTuple; TensorFlow rejects this "
             + "(\"Some cells return tuples of states, but the flag state_is_tuple is not set\"): "
             + "give the LSTM cells state_is_tuple=False")
       }
       return StackSpec(cells: specs, isMulti: true, stateIsTuple: isTuple)
     }
-    return StackSpec(cells: [try parseCell(outer, key: outerKey)], isMulti: false, stateIsTuple: true)
+    return StackSpec(cells: [try parseCell(outer)], isMulti: false, stateIsTuple: true)
   }
 
-  static func parseCell(_ outer: JSONValue, key outerKey: String) throws -> CellSpec {
-    let (json, key, residual) = try peelWrappers(outer, key: outerKey)
-    let name = json["class"]?.string ?? ""
-    guard let cls = CellClass(rawValue: name) else {
-      throw RNNRefError.invalidConfig(key: "\(key).class", value: name.isEmpty ? "absent" : name,
-                                      reason: "expected one of " + CellClass.allCases.map(\.rawValue).joined(separator: ", ")
-                                        + " (MultiRNNCell only at the top level)")
+  static func parseCell(_ outer: ConfigReader) throws -> CellSpec {
+    let (json, residual) = try peelWrappers(outer)
+    guard let cls = CellClass(rawValue: json.value["class"]?.string ?? "") else {
+      throw json.invalid("class", "expected one of " + CellClass.allCases.map(\.rawValue).joined(separator: ", ")
+                           + " (MultiRNNCell only at the top level)")
     }
-    let kw = json["kwargs"]?.object ?? [:]
-    for k in kw.keys.sorted() where !cls.allowedKwargs.contains(k) {
-      throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: kw[k]!.jsonText,
-                                      reason: "not a \(cls.rawValue) argument this adapter knows")
-    }
-    func number(_ k: String) throws -> Double? {
-      guard let v = kw[k], !v.isNull else { return nil }
-      guard let d = v.double else {
-        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected a number")
-      }
-      return d
-    }
-    func positiveInt(_ k: String) throws -> Int? {
-      guard let v = kw[k], !v.isNull else { return nil }
-      guard let i = v.int, i >= 1 else {
-        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected an integer >= 1")
-      }
-      return i
-    }
-    func flag(_ k: String, default d: Bool) throws -> Bool {
-      guard let v = kw[k], !v.isNull else { return d }
-      guard let b = v.bool else {
-        throw RNNRefError.invalidConfig(key: "\(key).kwargs.\(k)", value: v.jsonText, reason: "expected true or false")
-      }
-      return b
-    }
-    guard let units = try positiveInt("num_units") else {
-      throw RNNRefError.invalidConfig(key: "\(key).kwargs.num_units", value: "absent", reason: "\(cls.rawValue) needs num_units")
-    }
+    let kw = try json.object("kwargs") ?? ConfigReader(.object([:]), path: json.path("kwargs"))
+    try kw.rejectUnknownKeys(known: cls.allowedKwargs, reason: "not a \(cls.rawValue) argument this adapter knows")
+    let positive = 1...Int.max
+    let units = try kw.int("num_units", required: "\(cls.rawValue) needs num_units", in: positive)
     var spec = CellSpec(cls: cls, numUnits: units, scopeName: cls.defaultScopeName)
     spec.residual = residual
-    if let n = kw["name"], !n.isNull {
-      guard let s = n.string, !s.isEmpty else {
-        throw RNNRefError.invalidConfig(key: "\(key).kwargs.name", value: n.jsonText, reason: "expected a non-empty string")
-      }
-      spec.scopeName = s
-    }
-    if let a = kw["activation"], !a.isNull {
-      guard let s = a.string, let act = activation(named: s) else {
-        throw RNNRefError.invalidConfig(key: "\(key).kwargs.activation", value: a.jsonText,
-                                        reason: "expected a tf-keras activation name: "
-                                          + activationNames.map(\.0).joined(separator: ", "))
-      }
+    spec.path = json.path
+    spec.scopeName = try kw.string("name", nonEmpty: true) ?? spec.scopeName
+    if let s = try kw.string("activation", expected: activationExpected) {
+      guard let act = activation(named: s) else { throw kw.invalid("activation", activationExpected) }
       spec.activation = act
       spec.activationName = s
     }
     if cls == .basicLSTM || cls == .lstm {
-      spec.forgetBias = try number("forget_bias") ?? 1.0
-      spec.stateIsTuple = try flag("state_is_tuple", default: true)
+      spec.forgetBias = try kw.double("forget_bias") ?? 1.0
+      spec.stateIsTuple = try kw.bool("state_is_tuple", default: true)
     }
     if cls == .lstm {
-      spec.usePeepholes = try flag("use_peepholes", default: false)
-      spec.cellClip = try number("cell_clip")
-      spec.numProj = try positiveInt("num_proj")
-      spec.projClip = try number("proj_clip")
-      for k in ["num_unit_shards", "num_proj_shards"] {
-        if let v = kw[k], !v.isNull {
-          throw RNNRefError.unsupported(framework: framework,
-                                        feature: "`\(k)` (partitioned variables `kernel/part_<k>`); save the cell unsharded")
-        }
+      spec.usePeepholes = try kw.bool("use_peepholes", default: false)
+      spec.cellClip = try kw.double("cell_clip")
+      spec.numProj = try kw.int("num_proj", in: positive)
+      spec.projClip = try kw.double("proj_clip")
+      for k in ["num_unit_shards", "num_proj_shards"] where kw.raw(k) != nil {
+        throw RNNRefError.unsupported(framework: framework,
+                                      feature: "`\(k)` (partitioned variables `kernel/part_<k>`); save the cell unsharded")
       }
       if spec.projClip != nil && spec.numProj == nil {
         // TensorFlow ignores proj_clip without num_proj; so do we, but keep it out of the canonical form.
@@ -341,6 +278,10 @@ public enum TF1: NetworkConvention {
       }
     }
     return spec
+  }
+
+  static var activationExpected: String {
+    "expected a tf-keras activation name: " + activationNames.map(\.0).joined(separator: ", ")
   }
 
   /// tf-keras `activations.get(name)` names the cells accept, with their canonical form.
@@ -358,28 +299,6 @@ public enum TF1: NetworkConvention {
   static func cellPath(_ stack: StackSpec, _ k: Int, scope: String) -> String {
     stack.isMulti ? "\(scope)/multi_rnn_cell/cell_\(k)/\(stack.cells[k].scopeName)"
       : "\(scope)/\(stack.cells[k].scopeName)"
-  }
-
-  /// Reads weights by name, checking shapes, and remembers which were used.
-  struct WeightReader<Scalar: RNNScalar> {
-    let weights: NamedTensors<Scalar>
-    var used: Set<String> = []
-
-    mutating func take(_ name: String, _ shape: [Int], _ reason: @autoclosure () -> String) throws -> Tensor<Scalar> {
-      guard let t = weights[name] else {
-        throw RNNRefError.missingWeight(name: name, expectedShape: shape, reason: reason())
-      }
-      guard t.shape == shape else {
-        throw RNNRefError.shapeMismatch(name: name, actual: t.shape, expected: shape, reason: reason())
-      }
-      used.insert(name)
-      return t
-    }
-
-    func checkAllUsed() throws {
-      let unused = weights.names.filter { !used.contains($0) }
-      if !unused.isEmpty { throw RNNRefError.unusedWeights(names: unused) }
-    }
   }
 
   /// The input size of the first cell, read from its kernel (rows = I + P).
@@ -417,26 +336,26 @@ public enum TF1: NetworkConvention {
       }
       switch spec.cls {
       case .basicRNN:
-        let kernel = try reader.take("\(path)/kernel", [I + H, H], "\(what): (input size + num_units, num_units)")
-        let bias = try reader.take("\(path)/bias", [H], "\(what): (num_units)")
+        let kernel = try reader.take("\(path)/kernel", shape: [I + H, H], "\(what): (input size + num_units, num_units)")
+        let bias = try reader.take("\(path)/bias", shape: [H], "\(what): (num_units)")
         cells.append(.simple(SimpleRNNCell(
           inputSize: I, hiddenSize: H,
           kernel: kernel.slice(axis: 0, range: 0..<I), recurrentKernel: kernel.slice(axis: 0, range: I..<(I + H)),
           inputBias: bias, recurrentBias: Tensor(zeros: [H]), activation: spec.activation)))
       case .basicLSTM, .lstm:
-        let kernel = try reader.take("\(path)/kernel", [I + P, 4 * H],
+        let kernel = try reader.take("\(path)/kernel", shape: [I + P, 4 * H],
                                      "\(what): (input size + \(spec.numProj == nil ? "num_units" : "num_proj"), 4*num_units), gates i, j, f, o")
-        let bias = try reader.take("\(path)/bias", [4 * H], "\(what): (4*num_units), gates i, j, f, o")
+        let bias = try reader.take("\(path)/bias", shape: [4 * H], "\(what): (4*num_units), gates i, j, f, o")
         var peepholes: LSTMCell<Scalar>.Peepholes? = nil
         if spec.usePeepholes {
-          let wf = try reader.take("\(path)/w_f_diag", [H], "\(what), use_peepholes=True: (num_units)")
-          let wi = try reader.take("\(path)/w_i_diag", [H], "\(what), use_peepholes=True: (num_units)")
-          let wo = try reader.take("\(path)/w_o_diag", [H], "\(what), use_peepholes=True: (num_units)")
+          let wf = try reader.take("\(path)/w_f_diag", shape: [H], "\(what), use_peepholes=True: (num_units)")
+          let wi = try reader.take("\(path)/w_i_diag", shape: [H], "\(what), use_peepholes=True: (num_units)")
+          let wo = try reader.take("\(path)/w_o_diag", shape: [H], "\(what), use_peepholes=True: (num_units)")
           peepholes = .init(i: wi, f: wf, o: wo)
         }
         var projection: Tensor<Scalar>? = nil
         if let p = spec.numProj {
-          projection = try reader.take("\(path)/projection/kernel", [H, p], "\(what): (num_units, num_proj)")
+          projection = try reader.take("\(path)/projection/kernel", shape: [H, p], "\(what): (num_units, num_proj)")
         }
         // native i, j, f, o -> canonical i, f, g(=j), o
         let order = [0, 2, 1, 3]
@@ -449,10 +368,10 @@ public enum TF1: NetworkConvention {
           forgetBias: spec.forgetBias, gateActivation: .sigmoid,
           cellActivation: spec.activation, outputActivation: spec.activation)))
       case .gru:
-        let gk = try reader.take("\(path)/gates/kernel", [I + H, 2 * H], "\(what): (input size + num_units, 2*num_units), gates r, u")
-        let gb = try reader.take("\(path)/gates/bias", [2 * H], "\(what): (2*num_units), gates r, u")
-        let ck = try reader.take("\(path)/candidate/kernel", [I + H, H], "\(what): (input size + num_units, num_units)")
-        let cb = try reader.take("\(path)/candidate/bias", [H], "\(what): (num_units)")
+        let gk = try reader.take("\(path)/gates/kernel", shape: [I + H, 2 * H], "\(what): (input size + num_units, 2*num_units), gates r, u")
+        let gb = try reader.take("\(path)/gates/bias", shape: [2 * H], "\(what): (2*num_units), gates r, u")
+        let ck = try reader.take("\(path)/candidate/kernel", shape: [I + H, H], "\(what): (input size + num_units, num_units)")
+        let cb = try reader.take("\(path)/candidate/bias", shape: [H], "\(what): (num_units)")
         // native [r, u] + candidate -> canonical z(=u), r, n(=candidate)
         let g = gk.split(2, axis: 1), b = gb.split(2, axis: 0)
         let full = Tensor.concatenate([g[1], g[0], ck], axis: 1)
@@ -476,17 +395,22 @@ public enum TF1: NetworkConvention {
   }
 
   static func importModel<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputSize: Int?
+    _ model: Model, weights: NamedTensors<Scalar>, inputSize: Int?
   ) throws -> Imported<Scalar> {
-    let model = try parseModel(config)
+    var reader = WeightReader(weights)
+    // Sizes no weight can match (`num_units = 1e9`) are refused before any shape is planned.
+    for cell in model.fw.cells + (model.bw?.cells ?? []) {
+      let fix = "check the cell kwargs against the checkpoint's variables"
+      try reader.checkSize(cell.numUnits, key: "\(cell.path).kwargs.num_units", fix: fix)
+      if let p = cell.numProj { try reader.checkSize(p, key: "\(cell.path).kwargs.num_proj", fix: fix) }
+    }
     let I = try inputSize ?? inferInputSize(model.fw, scope: model.fwScope, weights: weights)
-    var reader = WeightReader(weights: weights)
     let fw = try importStack(model.fw, inputSize: I, scope: model.fwScope, reader: &reader)
     var bw: [Cell<Scalar>]? = nil
     if let bwStack = model.bw {
       bw = try importStack(bwStack, inputSize: I, scope: model.bwScope, reader: &reader)
     }
-    try reader.checkAllUsed()
+    try reader.finish()
     return Imported(model: model, inputSize: I, fw: fw, bw: bw)
   }
 
@@ -499,9 +423,9 @@ public enum TF1: NetworkConvention {
   /// which the canonical `Network` (layer k+1 reads both directions of layer k)
   /// cannot express: that throws `unsupported` (`evaluate` still runs it).
   public static func importNetwork<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>
+    config: Model, weights: NamedTensors<Scalar>
   ) throws -> Network<Scalar> {
-    let m = try importModel(config: config, weights: weights, inputSize: nil)
+    let m = try importModel(config, weights: weights, inputSize: nil)
     let specs = m.model.fw.cells + (m.model.bw?.cells ?? [])
     if specs.contains(where: \.residual) {
       throw RNNRefError.unsupported(framework: "the canonical Network",
@@ -702,8 +626,7 @@ public enum TF1: NetworkConvention {
 
   /// Native initial-state inputs to canonical per-cell states (nil when none was passed).
   static func readStates<Scalar: RNNScalar>(
-    _ stack: StackSpec, prefix: String, batch: Int, inputs: NamedTensors<Scalar>, used: inout Set<String>,
-    passed: Bool
+    _ stack: StackSpec, prefix: String, batch: Int, inputs: InputReader<Scalar>, passed: Bool
   ) throws -> [LayerState<Scalar>]? {
     let leaves = stateLeaves(stack, prefix: prefix)
     let present = leaves.filter { inputs[$0.name] != nil }
@@ -711,18 +634,10 @@ public enum TF1: NetworkConvention {
     var c: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
     var h: [Tensor<Scalar>?] = Array(repeating: nil, count: stack.cells.count)
     for leaf in leaves {
-      guard let t = inputs[leaf.name] else {
-        throw RNNRefError.missingInput(
-          name: leaf.name,
-          reason: "expected shape [\(batch), \(leaf.width)]; `\(prefix)` needs all of "
-            + leaves.map { "`\($0.name)`" }.joined(separator: ", ") + " (see fixtures/README.md, ### tf1)")
-      }
-      guard t.shape == [batch, leaf.width] else {
-        throw RNNRefError.shapeMismatch(name: leaf.name, actual: t.shape, expected: [batch, leaf.width],
-                                        reason: "(batch, " + leaf.pieces.map { "\($0.part) of cell \($0.cell): \($0.width)" }
-                                          .joined(separator: " + ") + ")")
-      }
-      used.insert(leaf.name)
+      let t = try inputs.require(leaf.name, "expected shape [\(batch), \(leaf.width)]; `\(prefix)` needs all of "
+                                   + leaves.map { "`\($0.name)`" }.joined(separator: ", ") + " (see fixtures/README.md, ### tf1)")
+      try inputs.check(leaf.name, t, shape: [batch, leaf.width],
+                       "(batch, " + leaf.pieces.map { "\($0.part) of cell \($0.cell): \($0.width)" }.joined(separator: " + ") + ")")
       var col = 0
       for piece in leaf.pieces {
         let part = t.slice(axis: 1, range: col..<(col + piece.width))
@@ -730,7 +645,13 @@ public enum TF1: NetworkConvention {
         if piece.part == .c { c[piece.cell] = part } else { h[piece.cell] = part }
       }
     }
-    return stack.cells.indices.map { LayerState(h: h[$0]!, c: c[$0]) }
+    return try stack.cells.indices.map { k in
+      guard let hk = h[k] else {
+        throw RNNRefError.invalidConfig(key: stack.cells[k].path, value: stack.cells[k].cls.rawValue,
+                                        reason: "no state piece carries this cell's h")
+      }
+      return LayerState(h: hk, c: c[k])
+    }
   }
 
   /// Canonical final states to native named tensors.
@@ -754,58 +675,40 @@ public enum TF1: NetworkConvention {
   // MARK: - Running
 
   public static func evaluate<Scalar: RNNScalar>(
-    config: JSONValue, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+    config model: Model, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
-    let model = try parseModel(config)
-    guard let x = inputs["inputs"] else {
-      throw RNNRefError.missingInput(name: "inputs",
-                                     reason: model.isTimeMajor ? "expected (T, N, I), time-major" : "expected (N, T, I), batch-major")
-    }
+    let reader = InputReader(inputs)
+    let x = try reader.require("inputs", model.isTimeMajor ? "expected (T, N, I), time-major" : "expected (N, T, I), batch-major")
     guard x.rank == 3 else {
       throw RNNRefError.shapeMismatch(name: "inputs", actual: x.shape, expected: [-1, -1, -1],
                                       reason: model.isTimeMajor ? "(T, N, I): \(model.driver.isStatic ? "the static driver's steps stacked" : "time_major=True")"
                                         : "(N, T, I): time_major=False")
     }
-    let xt = model.isTimeMajor ? x : x.transposed([1, 0, 2])   // (T, N, I)
+    let xt = StateLayout.timeMajor(x, batchMajor: !model.isTimeMajor)   // (T, N, I)
     let T = xt.shape[0], N = xt.shape[1], I = xt.shape[2]
-    let m = try importModel(config: config, weights: weights, inputSize: I)
-    var used: Set<String> = ["inputs"]
+    let m = try importModel(model, weights: weights, inputSize: I)
 
     var mask: StepMask? = nil
-    if let sl = inputs["sequence_length"] {
-      guard sl.shape == [N] else {
-        throw RNNRefError.shapeMismatch(name: "sequence_length", actual: sl.shape, expected: [N], reason: "(batch)")
-      }
-      let lengths: [Int] = try sl.scalars.enumerated().map { n, v in
-        guard v.rounded() == v, v >= 0, v <= Scalar(T) else {
-          throw RNNRefError.invalidConfig(key: "inputs/sequence_length[\(n)]", value: "\(v)",
-                                          reason: "expected an integer in 0...\(T) (the number of time steps)")
-        }
-        return Int(v)
-      }
+    if let lengths = try reader.lengths("sequence_length", key: "inputs/sequence_length", batch: N, in: 0...T,
+                                        shapeMeaning: "(batch)", why: "the number of time steps") {
       mask = StepMask(lengths: lengths, steps: T)
-      used.insert("sequence_length")
     } else if model.passed.contains("sequence_length") {
       throw RNNRefError.missingInput(name: "sequence_length", reason: "the config's driver_kwargs pass it; expected shape [\(N)]")
     }
 
     let bidir = model.driver.isBidirectional
     let fwPrefix = bidir ? "initial_state_fw" : "initial_state"
-    let fwInit = try readStates(model.fw, prefix: fwPrefix, batch: N, inputs: inputs, used: &used,
+    let fwInit = try readStates(model.fw, prefix: fwPrefix, batch: N, inputs: reader,
                                 passed: model.passed.contains(fwPrefix))
     var bwInit: [LayerState<Scalar>]? = nil
     if let bwStack = model.bw {
-      bwInit = try readStates(bwStack, prefix: "initial_state_bw", batch: N, inputs: inputs, used: &used,
+      bwInit = try readStates(bwStack, prefix: "initial_state_bw", batch: N, inputs: reader,
                               passed: model.passed.contains("initial_state_bw"))
     }
-    let unknown = inputs.names.filter { !used.contains($0) }
-    if !unknown.isEmpty {
-      var expected = ["inputs", "sequence_length"] + stateLeaves(model.fw, prefix: fwPrefix).map(\.name)
-      if let bwStack = model.bw { expected += stateLeaves(bwStack, prefix: "initial_state_bw").map(\.name) }
-      throw RNNRefError.invalidConfig(key: "inputs", value: unknown.map { "`\($0)`" }.joined(separator: ", "),
-                                      reason: "not inputs of this \(model.driver.rawValue) call; expected "
-                                        + expected.map { "`\($0)`" }.joined(separator: ", "))
-    }
+    var expected = ["inputs", "sequence_length"] + stateLeaves(model.fw, prefix: fwPrefix).map(\.name)
+    if let bwStack = model.bw { expected += stateLeaves(bwStack, prefix: "initial_state_bw").map(\.name) }
+    try reader.rejectOthers(than: expected, reason: "not inputs of this \(model.driver.rawValue) call; expected "
+                                           + expected.map { "`\($0)`" }.joined(separator: ", "))
 
     func runStack(_ cells: [Cell<Scalar>], specs: [CellSpec], direction: Direction, initial: [LayerState<Scalar>]?)
       throws -> (outputs: Tensor<Scalar>, states: [LayerState<Scalar>]) {
@@ -837,7 +740,7 @@ public enum TF1: NetworkConvention {
       }
       return (current, states)
     }
-    func native(_ y: Tensor<Scalar>) -> Tensor<Scalar> { model.isTimeMajor ? y : y.transposed([1, 0, 2]) }
+    func native(_ y: Tensor<Scalar>) -> Tensor<Scalar> { StateLayout.native(y, batchMajor: !model.isTimeMajor) }
 
     var result = NamedTensors<Scalar>()
     let fw = try runStack(m.fw, specs: model.fw.cells, direction: .forward, initial: fwInit)
@@ -858,9 +761,8 @@ public enum TF1: NetworkConvention {
     return result
   }
 
-  public static func axisNames(output: String, config: JSONValue) -> [String]? {
+  public static func axisNames(output: String, config model: Model) -> [String]? {
     if output.hasPrefix("outputs") {
-      guard let model = try? parseModel(config) else { return nil }
       return model.isTimeMajor ? ["step", "batch", "unit"] : ["batch", "step", "unit"]
     }
     if output.hasPrefix("state") { return ["batch", "unit"] }
