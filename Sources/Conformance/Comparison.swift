@@ -24,10 +24,10 @@ public struct OutputComparison: Codable, Equatable, Sendable {
   public var problem: String?
   public var expectedShape: [Int]?
   public var actualShape: [Int]?
-  /// Stored dtype of the expected output.
+  /// Stored dtype of the expected output (an HDF5 type name: float32, float64, int64, ...).
   public var expectedDType: String?
   /// The dtype the reference ran in.
-  public var actualDType: String?
+  public var actualDType: DType?
   /// Names of the output's axes, in order (from the framework adapter, else `dim0`, `dim1`, ...).
   public var axes: [String]
   public var tolerance: Tolerance
@@ -55,7 +55,7 @@ public struct OutputComparison: Codable, Equatable, Sendable {
   public var firstFailingIndex: [Int]?
 
   public init(name: String, status: Status, problem: String? = nil, expectedShape: [Int]? = nil,
-              actualShape: [Int]? = nil, expectedDType: String? = nil, actualDType: String? = nil,
+              actualShape: [Int]? = nil, expectedDType: String? = nil, actualDType: DType? = nil,
               axes: [String] = [], tolerance: Tolerance, total: Int = 0, mismatched: Int = 0,
               nonFiniteMismatched: Int = 0, expectedNaNs: Int = 0, maxAbsError: Double? = nil,
               maxAbsIndex: [Int]? = nil, maxAbsAllowed: Double? = nil, maxRelError: Double? = nil,
@@ -89,7 +89,7 @@ public enum Comparison {
   /// Compares one output. `dtype` is the case's dtype: ULP distances are measured in it.
   public static func compare(
     name: String, expected: Tensor<Double>, expectedDType: String, actual: Tensor<Double>,
-    actualDType: String, dtype: String, tolerance: Tolerance, nanEqual: Bool, axes: [String]
+    actualDType: DType, dtype: DType, tolerance: Tolerance, nanEqual: Bool, axes: [String]
   ) -> OutputComparison {
     var result = OutputComparison(
       name: name, status: .pass, expectedShape: expected.shape, actualShape: actual.shape,
@@ -102,7 +102,7 @@ public enum Comparison {
         + "the reference produced \(dims(actual.shape))"
       return result
     }
-    guard expectedDType == dtype else {
+    guard expectedDType == dtype.rawValue else {
       result.status = .fail
       result.problem = "dtype mismatch: the framework's output is stored as \(expectedDType) but the case "
         + "runs in \(dtype); regenerate the case so its outputs keep the framework's dtype"
@@ -119,7 +119,7 @@ public enum Comparison {
     var maxULP: UInt64? = nil
     var firstFail = -1
     var firstStep = Int.max
-    let single = dtype == "float32"
+    let single = dtype == .float32
     for k in 0..<expected.count {
       let e = expected.scalars[k], a = actual.scalars[k]
       var diff: Double
@@ -182,7 +182,7 @@ public enum Comparison {
   }
 
   /// An output the reference produced that the case does not hold.
-  public static func unexpected(name: String, actual: Tensor<Double>, actualDType: String,
+  public static func unexpected(name: String, actual: Tensor<Double>, actualDType: DType,
                                 tolerance: Tolerance, stored: [String]) -> OutputComparison {
     OutputComparison(
       name: name, status: .fail,

@@ -323,7 +323,7 @@ import Testing
   @Test func parsedConfigIsSharedByEvaluateAndAxisNames() throws {
     let json = Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4,"batch_first":true}}"#)
     let parsed = try PyTorch.parsed(config: json)
-    #expect(parsed.framework == "pytorch")
+    #expect(parsed.framework == .pytorch)
     #expect(parsed.axisNames(output: "output") == ["batch", "step", "unit"])
     let w = try Self.randomWeights(Double.self, json, seed: 3)
     let x = NamedTensors([("input", Tensor<Double>(shape: [2, 5, 3], scalars: (0..<30).map { Double($0) / 30 }))])
