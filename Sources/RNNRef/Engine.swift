@@ -220,22 +220,7 @@ public enum Engine {
       outputs.append(out)
       finals.append(final)
     }
-    let merged: Tensor<Scalar>
-    if directions == 1 {
-      merged = outputs[0]
-    } else {
-      switch layer.merge {
-      case .concat, .none:
-        merged = Tensor.concatenate(outputs, axis: 2)
-      case .sum:
-        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 + $1 })
-      case .mul:
-        merged = Tensor(shape: outputs[0].shape, scalars: zip(outputs[0].scalars, outputs[1].scalars).map { $0 * $1 })
-      case .ave:
-        merged = Tensor(shape: outputs[0].shape,
-                        scalars: zip(outputs[0].scalars, outputs[1].scalars).map { ($0 + $1) / 2 })
-      }
-    }
+    let merged = directions == 1 ? outputs[0] : layer.merge.merge(fw: outputs[0], bw: outputs[1])
     return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
   }
 
@@ -302,5 +287,28 @@ public enum Engine {
     let final = LayerState(h: Tensor(shape: [N, Hout], scalars: h),
                            c: cell.hasCellState ? Tensor(shape: [N, H], scalars: c) : nil)
     return (Tensor(shape: [T, N, Hout], scalars: out), final)
+  }
+}
+
+extension MergeMode {
+  /// A bidirectional layer's two directions joined along the last axis: `fw` then `bw` for `.concat`
+  /// and `.none` (the engine's `merged` for `.none` is what a next layer reads), element-wise
+  /// `fw + bw`, `fw * bw`, `(fw + bw) / 2` for `.sum`, `.mul`, `.ave` (same shapes required; the
+  /// engine checks the directions' output sizes before). Works on any rank: `(T, N, H)` sequences
+  /// or `(N, H)` last steps.
+  func merge<S: RNNScalar>(fw: Tensor<S>, bw: Tensor<S>) -> Tensor<S> {
+    switch self {
+    case .concat, .none:
+      return Tensor.concatenate([fw, bw], axis: max(fw.rank - 1, 0))
+    case .sum, .mul, .ave:
+      precondition(fw.shape == bw.shape, "MergeMode.\(self): directions' shapes \(fw.shape) and \(bw.shape) differ")
+      let combine: (S, S) -> S
+      switch self {
+      case .sum: combine = { $0 + $1 }
+      case .mul: combine = { $0 * $1 }
+      default: combine = { ($0 + $1) / 2 }
+      }
+      return Tensor(shape: fw.shape, scalars: zip(fw.scalars, bw.scalars).map(combine))
+    }
   }
 }
