@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The Keras adapter: import then export is the identity for every option it
 /// supports, loading verifies weight names and shapes, export names what Keras

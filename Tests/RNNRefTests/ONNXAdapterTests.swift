@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The ONNX adapter: import then export is the identity, loading verifies names and
 /// shapes, the native layouts and requested outputs are honoured, export names what
