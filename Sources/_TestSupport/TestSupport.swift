@@ -4,10 +4,11 @@ import RNNRef
 
 /// Seeded generator for random weights and inputs (SplitMix64): tests are
 /// reproducible and need no golden numbers, only relations between runs.
+@frozen
 public struct SeededRNG: RandomNumberGenerator {
   public var state: UInt64
-  public init(seed: UInt64) { state = seed }
-  public mutating func next() -> UInt64 {
+  @inlinable public init(seed: UInt64) { state = seed }
+  @inlinable public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -30,6 +31,7 @@ public struct Rand {
 }
 
 extension Tensor {
+  @inlinable  // specialised at the call site: the benchmark draws millions of values
   public static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
     let n = shape.reduce(1, *)
     return Tensor(shape: shape, scalars: (0..<n).map { _ in Scalar(Double.random(in: -scale...scale, using: &rng)) })
