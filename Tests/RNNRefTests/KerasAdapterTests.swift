@@ -9,9 +9,7 @@ import _TestSupport
 /// (`rnnconf run fixtures/keras`).
 @Suite struct KerasAdapterTests {
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })
-  }
+  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> { .random(shape, rng: &rng) }
 
   enum Kind { case simple, lstm, gru(resetAfter: Bool) }
 

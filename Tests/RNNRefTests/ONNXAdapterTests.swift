@@ -10,9 +10,7 @@ import _TestSupport
 
   static func config(_ text: String) -> JSONValue { try! JSONValue(parsing: text) }
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })
-  }
+  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> { .random(shape, rng: &rng) }
 
   /// Native weights for a config: W, R and, when listed in inputs_present, B and P.
   static func weights<S: RNNScalar>(_ s: S.Type, _ cfg: JSONValue, input: Int, seed: UInt64) -> NamedTensors<S> {
