@@ -50,11 +50,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
-    .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef"]),
+    .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef", "_TestSupport"]),
+    // Seeded generator and random cells shared by the tests and the benchmark (not a product).
+    .target(name: "_TestSupport", dependencies: ["RNNRef"]),
 
     // MARK: - Tests
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
-    .testTarget(name: "RNNRefTests", dependencies: ["RNNRef"]),
+    .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(
       name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
       exclude: ["JUnitSchema", "Snapshots"]

@@ -15,33 +15,18 @@
 public enum Engine {
   /// Runs one layer. `initialStates`: one per direction (zeros when nil).
   /// `mask`: `(N, T)` valid steps; masked steps follow `layer.padding` and carry the state.
+  /// `backend`: the matrix products (`Matmul.default` unless given).
   public static func run<Scalar: RNNScalar>(
     _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
-    initialStates: [LayerState<Scalar>]? = nil
+    initialStates: [LayerState<Scalar>]? = nil, backend: any MatmulBackend = Matmul.default
   ) throws -> LayerOutput<Scalar> {
-    try run(layer, input: x, mask: mask, initialStates: initialStates, backend: Matmul.default)
-  }
-
-  /// Runs one layer with an explicit matmul backend.
-  public static func run<Scalar: RNNScalar>(
-    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
-    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend
-  ) throws -> LayerOutput<Scalar> {
-    try run(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: "layer")
+    try runLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: "layer")
   }
 
   /// Runs a stack. `initialStates[layer][direction]`.
   public static func run<Scalar: RNNScalar>(
     _ network: Network<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
-    initialStates: [[LayerState<Scalar>]]? = nil
-  ) throws -> NetworkOutput<Scalar> {
-    try run(network, input: x, mask: mask, initialStates: initialStates, backend: Matmul.default)
-  }
-
-  /// Runs a stack with an explicit matmul backend.
-  public static func run<Scalar: RNNScalar>(
-    _ network: Network<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
-    initialStates: [[LayerState<Scalar>]]?, backend: any MatmulBackend
+    initialStates: [[LayerState<Scalar>]]? = nil, backend: any MatmulBackend = Matmul.default
   ) throws -> NetworkOutput<Scalar> {
     if let initialStates, initialStates.count != network.layers.count {
       throw RNNRefError.shapeMismatch(
@@ -51,8 +36,8 @@ public enum Engine {
     var layers: [LayerOutput<Scalar>] = []
     var current = x
     for (k, layer) in network.layers.enumerated() {
-      let out = try run(layer, input: current, mask: mask, initialStates: initialStates?[k],
-                        backend: backend, name: "layer \(k)")
+      let out = try runLayer(layer, input: current, mask: mask, initialStates: initialStates?[k],
+                             backend: backend, name: "layer \(k)")
       layers.append(out)
       current = out.merged
     }
@@ -60,65 +45,80 @@ public enum Engine {
   }
 
   /// One step of one cell: `x: (N, I)`, `state.h: (N, Hout)`, `state.c: (N, H)`
-  /// (LSTM; zeros when nil) -> the new state. Shapes are preconditions.
+  /// (LSTM; zeros when nil) -> the new state. Throws on a malformed cell or mismatched shapes.
   public static func step<Scalar: RNNScalar>(
-    _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>
-  ) -> LayerState<Scalar> {
-    step(cell, input: x, state: state, backend: Matmul.default)
+    _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>,
+    backend: any MatmulBackend = Matmul.default
+  ) throws -> LayerState<Scalar> {
+    let prepared = try PreparedCell(cell, name: "cell", backend: backend)
+    guard x.rank == 2 && x.shape[1] == prepared.inputSize else {
+      throw RNNRefError.shapeMismatch(name: "step input", actual: x.shape, expected: [-1, prepared.inputSize],
+                                      reason: "one step takes (N, inputSize); -1 stands for any N")
+    }
+    let n = x.shape[0]
+    guard state.h.shape == [n, prepared.outputSize] else {
+      throw RNNRefError.shapeMismatch(name: "step state h", actual: state.h.shape, expected: [n, prepared.outputSize],
+                                      reason: "h is (N, outputSize)")
+    }
+    if let c = state.c {
+      guard prepared.hasCellState else {
+        throw RNNRefError.shapeMismatch(name: "step state c", actual: c.shape, expected: [],
+                                        reason: "only an LSTM has a cell state; pass c = nil")
+      }
+      guard c.shape == [n, prepared.hidden] else {
+        throw RNNRefError.shapeMismatch(name: "step state c", actual: c.shape, expected: [n, prepared.hidden],
+                                        reason: "c is (N, hiddenSize)")
+      }
+    }
+    switch prepared {
+    case .simple(let p): return step(p, x: x, state: state, backend: backend)
+    case .lstm(let p): return step(p, x: x, state: state, backend: backend)
+    case .gru(let p): return step(p, x: x, state: state, backend: backend)
+    case .resetBeforeGRU(let p): return step(p, x: x, state: state, backend: backend)
+    }
   }
 
-  /// One step with an explicit matmul backend.
-  public static func step<Scalar: RNNScalar>(
-    _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>, backend: any MatmulBackend
-  ) -> LayerState<Scalar> {
-    let prepared: PreparedCell<Scalar>
-    do { prepared = try PreparedCell(cell, name: "cell", backend: backend) } catch {
-      preconditionFailure("Engine.step: \(error)")
-    }
-    precondition(x.rank == 2 && x.shape[1] == prepared.inputSize,
-                 "Engine.step: input has shape \(x.shape), expected (N, \(prepared.inputSize))")
-    let n = x.shape[0]
-    precondition(state.h.shape == [n, prepared.outputSize],
-                 "Engine.step: state.h has shape \(state.h.shape), expected [\(n), \(prepared.outputSize)]")
-    if let c = state.c {
-      precondition(prepared.hasCellState, "Engine.step: state.c given for a cell without a cell state")
-      precondition(c.shape == [n, prepared.hidden],
-                   "Engine.step: state.c has shape \(c.shape), expected [\(n), \(prepared.hidden)]")
-    }
-    var pre = projectInputs(prepared, x: x.scalars, rows: n, backend: backend)
-    let ws = StepWorkspace(cell: prepared, batch: n)
-    var newH = [Scalar](repeating: 0, count: n * prepared.outputSize)
-    var newC = [Scalar](repeating: 0, count: prepared.hasCellState ? n * prepared.hidden : 0)
-    let c = prepared.hasCellState ? (state.c?.scalars ?? [Scalar](repeating: 0, count: n * prepared.hidden)) : []
-    pre.withUnsafeMutableBufferPointer { preP in
-      state.h.scalars.withUnsafeBufferPointer { hP in
-        c.withUnsafeBufferPointer { cP in
-          newH.withUnsafeMutableBufferPointer { nh in
-            newC.withUnsafeMutableBufferPointer { nc in
-              prepared.step(batch: n, pre: preP.baseAddress!, h: hP.baseAddress!,
-                            c: prepared.hasCellState ? cP.baseAddress! : nil,
-                            newH: nh.baseAddress!, newC: prepared.hasCellState ? nc.baseAddress! : nil,
-                            workspace: ws, backend: backend)
+  // MARK: - Implementation
+
+  static func step<C: PreparedCellKind>(
+    _ cell: C, x: Tensor<C.S>, state: LayerState<C.S>, backend: any MatmulBackend
+  ) -> LayerState<C.S> {
+    typealias S = C.S
+    let n = x.shape[0], H = cell.hidden, Hout = cell.outputSize
+    var pre = projectInputs(cell, x: x.scalars, rows: n, backend: backend)
+    let ws = StepWorkspace(cell: cell, batch: n)
+    var newH = [S](repeating: 0, count: n * Hout)
+    var newC = [S](repeating: 0, count: cell.hasCellState ? n * H : 0)
+    let c = cell.hasCellState ? (state.c?.scalars ?? [S](repeating: 0, count: n * H)) : []
+    if n > 0 {
+      pre.withUnsafeMutableBufferPointer { preP in
+        state.h.scalars.withUnsafeBufferPointer { hP in
+          c.withUnsafeBufferPointer { cP in
+            newH.withUnsafeMutableBufferPointer { nh in
+              newC.withUnsafeMutableBufferPointer { nc in
+                if let pre = preP.baseAddress, let h = hP.baseAddress, let newH = nh.baseAddress {
+                  cell.step(batch: n, pre: pre, h: h, c: cell.hasCellState ? cP.baseAddress : nil, newH: newH,
+                            newC: cell.hasCellState ? nc.baseAddress : nil, workspace: ws, backend: backend)
+                }
+              }
             }
           }
         }
       }
     }
-    return LayerState(h: Tensor(shape: [n, prepared.outputSize], scalars: newH),
-                      c: prepared.hasCellState ? Tensor(shape: [n, prepared.hidden], scalars: newC) : nil)
+    return LayerState(h: Tensor(shape: [n, Hout], scalars: newH),
+                      c: cell.hasCellState ? Tensor(shape: [n, H], scalars: newC) : nil)
   }
-
-  // MARK: - Implementation
 
   /// `x (rows, I) W -> (rows, G*H)` (the folded bias is added per step, with the
   /// recurrent product: one pass instead of a fill pass over this T*N*G*H buffer).
-  static func projectInputs<S: RNNScalar>(
-    _ cell: PreparedCell<S>, x: [S], rows: Int, backend: any MatmulBackend
-  ) -> [S] {
+  static func projectInputs<C: PreparedCellKind>(
+    _ cell: C, x: [C.S], rows: Int, backend: any MatmulBackend
+  ) -> [C.S] {
     let w = cell.width
-    guard rows > 0, w > 0, cell.inputSize > 0 else { return [S](repeating: 0, count: rows * w) }
+    guard rows > 0, w > 0, cell.inputSize > 0 else { return [C.S](repeating: 0, count: rows * w) }
     // `multiply` with accumulate: false writes every element of C.
-    return [S](unsafeUninitializedCapacity: rows * w) { buf, count in
+    return [C.S](unsafeUninitializedCapacity: rows * w) { buf, count in
       x.withUnsafeBufferPointer { xp in
         backend.multiply(m: rows, a: xp.baseAddress!, lda: cell.inputSize, b: cell.kernel, c: buf.baseAddress!,
                          ldc: w, accumulate: false)
@@ -127,27 +127,19 @@ public enum Engine {
     }
   }
 
-  static func run<Scalar: RNNScalar>(
-    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
-    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
+  /// Runs one layer; `name` prefixes error messages ("layer 2"). Goes through `Scalar._runEngineLayer`,
+  /// which Float and Double implement with a concrete call to `layerBody`: the optimizer then
+  /// specialises the whole cell math for them (a generic call from another module would otherwise
+  /// run the unspecialised code, several times slower).
+  static func runLayer<Scalar: RNNScalar>(
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
+    initialStates: [LayerState<Scalar>]? = nil, backend: any MatmulBackend = Matmul.default, name: String = "layer"
   ) throws -> LayerOutput<Scalar> {
-    // Call the implementation with a concrete scalar type so the compiler
-    // specialises the whole cell math for it (a generic call from another module
-    // would otherwise run the unspecialised code, several times slower).
-    if Scalar.self == Float.self {
-      let out = try runLayer(layer as! RecurrentLayer<Float>, input: x as! Tensor<Float>, mask: mask,
-                             initialStates: initialStates as! [LayerState<Float>]?, backend: backend, name: name)
-      return out as! LayerOutput<Scalar>
-    }
-    if Scalar.self == Double.self {
-      let out = try runLayer(layer as! RecurrentLayer<Double>, input: x as! Tensor<Double>, mask: mask,
-                             initialStates: initialStates as! [LayerState<Double>]?, backend: backend, name: name)
-      return out as! LayerOutput<Scalar>
-    }
-    return try runLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+    try Scalar._runEngineLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend,
+                               name: name)
   }
 
-  static func runLayer<Scalar: RNNScalar>(
+  static func layerBody<Scalar: RNNScalar>(
     _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
     initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
   ) throws -> LayerOutput<Scalar> {
@@ -224,11 +216,32 @@ public enum Engine {
     return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
   }
 
-  /// One direction over all steps. Returns `(T, N, Hout)` and the final state.
+  /// One direction over all steps, for the cell's kind. Returns `(T, N, Hout)` and the final state.
   static func runDirection<S: RNNScalar>(
     _ cell: PreparedCell<S>, x: Tensor<S>, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
     mask: StepMask?, padding: PaddingPolicy, initial: LayerState<S>?, backend: any MatmulBackend
   ) -> (Tensor<S>, LayerState<S>) {
+    switch cell {
+    case .simple(let c):
+      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
+                   padding: padding, initial: initial, backend: backend)
+    case .lstm(let c):
+      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
+                   padding: padding, initial: initial, backend: backend)
+    case .gru(let c):
+      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
+                   padding: padding, initial: initial, backend: backend)
+    case .resetBeforeGRU(let c):
+      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
+                   padding: padding, initial: initial, backend: backend)
+    }
+  }
+
+  static func runDirection<C: PreparedCellKind>(
+    _ cell: C, x: Tensor<C.S>, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
+    mask: StepMask?, padding: PaddingPolicy, initial: LayerState<C.S>?, backend: any MatmulBackend
+  ) -> (Tensor<C.S>, LayerState<C.S>) {
+    typealias S = C.S
     let H = cell.hidden, Hout = cell.outputSize, W = cell.width
     var h = initial?.h.scalars ?? [S](repeating: 0, count: N * Hout)
     var c = cell.hasCellState ? (initial?.c?.scalars ?? [S](repeating: 0, count: N * H)) : []
@@ -248,8 +261,8 @@ public enum Engine {
               newH.withUnsafeMutableBufferPointer { nh in
                 newC.withUnsafeMutableBufferPointer { nc in
                   cell.step(batch: N, pre: preP.baseAddress! + t * N * W, h: hP.baseAddress!,
-                            c: cell.hasCellState ? cP.baseAddress! : nil,
-                            newH: nh.baseAddress!, newC: cell.hasCellState ? nc.baseAddress! : nil,
+                            c: cell.hasCellState ? cP.baseAddress : nil, newH: nh.baseAddress!,
+                            newC: cell.hasCellState ? nc.baseAddress : nil,
                             workspace: ws, backend: backend)
                 }
               }
@@ -310,5 +323,35 @@ extension MergeMode {
       }
       return Tensor(shape: fw.shape, scalars: zip(fw.scalars, bw.scalars).map(combine))
     }
+  }
+}
+
+/// The engine's layer loop compiled for Float and Double: concrete calls, so the optimizer
+/// specialises `Engine.layerBody` and the cell math under it for each (see `Engine.runLayer`).
+extension Float {
+  public static func _runEngineLayer(
+    _ layer: RecurrentLayer<Float>, input x: Tensor<Float>, mask: StepMask?,
+    initialStates: [LayerState<Float>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Float> {
+    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+  }
+}
+
+extension Double {
+  public static func _runEngineLayer(
+    _ layer: RecurrentLayer<Double>, input x: Tensor<Double>, mask: StepMask?,
+    initialStates: [LayerState<Double>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Double> {
+    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+  }
+}
+
+extension RNNScalar {
+  /// Other conformers run the generic (unspecialised) layer loop.
+  public static func _runEngineLayer(
+    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, mask: StepMask?,
+    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Self> {
+    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
   }
 }

@@ -13,37 +13,89 @@ enum SystemInfo {
   }
 }
 
-/// A constant right operand `B (K, N)` prepared once for repeated products
-/// (weights: the kernel, the recurrent kernel, the projection). A backend
-/// chooses the layout in `prepare`; `rowMajor` always holds the original.
-public struct PreparedMatrix<S: RNNScalar>: @unchecked Sendable {
+/// A constant right operand `B (K, N)` prepared once by a `MatmulBackend` for repeated products
+/// (the weights: kernel, recurrent kernel, projection). Opaque to the engine: it reads only the
+/// sizes and `columnGranularity`; the data is in `storage`, in whatever layout the backend chose,
+/// and only the backend that prepared the matrix reads it.
+public struct PreparedMatrix<S: RNNScalar>: Sendable {
+  /// K.
   public let rows: Int
+  /// N.
   public let cols: Int
-  /// `B` row-major, `(rows, cols)`.
-  public let rowMajor: [S]
-  /// Backend-specific layout (e.g. column panels); empty when unused.
-  public let packed: [S]
-  /// Width of a column panel in `packed` (0 when unused).
-  public let panelWidth: Int
+  /// Column slices passed to `MatmulBackend.multiply(m:a:lda:b:columns:c:ldc:accumulate:)` start at a
+  /// multiple of this and end at a multiple of it or at `cols` (a backend that packs B in panels of
+  /// width w sets w; a row-major backend sets 1). At least 1.
+  public let columnGranularity: Int
+  /// The backend's prepared form of B (for example an object owning packed panels). A backend finds its
+  /// own type with `as?`; a matrix prepared by another backend is a programming error.
+  public let storage: AnyObject & Sendable
 
-  public init(rows: Int, cols: Int, rowMajor: [S], packed: [S] = [], panelWidth: Int = 0) {
-    precondition(rowMajor.count == rows * cols, "PreparedMatrix: \(rowMajor.count) scalars for (\(rows), \(cols))")
-    self.rows = rows; self.cols = cols; self.rowMajor = rowMajor
-    self.packed = packed; self.panelWidth = panelWidth
+  public init(rows: Int, cols: Int, columnGranularity: Int, storage: AnyObject & Sendable) {
+    precondition(rows >= 0 && cols >= 0 && columnGranularity >= 1,
+                 "PreparedMatrix: (\(rows), \(cols)) with column granularity \(columnGranularity)")
+    self.rows = rows; self.cols = cols; self.columnGranularity = columnGranularity; self.storage = storage
   }
 }
 
-/// Matrix products the engine runs through: `C (M, N) = A (M, K) x B (K, N)`,
-/// plus `C` when `accumulate`. Row-major; `A` and `C` with leading dimensions
-/// (row strides) `lda`, `ldc`. Plug a BLAS in by conforming to this protocol.
+/// `B` row-major, `(rows, cols)`: the storage of `NaiveMatmul` and of `SwiftMatmul` for Double.
+final class RowMajorStorage<S: RNNScalar>: Sendable {
+  let scalars: [S]
+  init(_ scalars: [S]) { self.scalars = scalars }
+}
+
+/// The matrix products the engine runs through, row-major: `C (M, N) = A (M, K) x B (K, N)`, or
+/// `C += A x B` when `accumulate`; `A` and `C` with leading dimensions (row strides) `lda`, `ldc`;
+/// `B` a `PreparedMatrix` this backend prepared. Plug in a BLAS or other kernels by conforming.
+///
+/// Contract:
+/// - `prepare` is called once per weight matrix; `multiply` many times (every step).
+/// - `multiply(..., columns:, ...)` computes `C[:, columns] (+)= A x B[:, columns]` ON THE CALLING
+///   THREAD: `c` is C's first column (column j of C is `c + j`, for B's column j) and nothing outside
+///   `columns` is read or written in C. `columns` starts at a multiple of `b.columnGranularity` and
+///   ends at a multiple of it or at `b.cols`. The engine calls it from inside `forEachSlice`, on
+///   disjoint column slices at once, so it must be safe to call concurrently on disjoint slices.
+/// - `multiply` without `columns` is the whole product and may split it over the backend's threads.
+/// - `forEachSlice` is the backend's parallel-for: the engine's fused recurrent step hands it the hidden
+///   units (in granules of `columnGranularity`) and the step's work; the backend decides how many
+///   workers to use (one: the body runs on the calling thread) and returns when all are done.
+/// - Threading, autotuning and kernel choice stay inside the backend.
+/// - Bits: the engine's results are reproducible across thread counts only if each element of C gets
+///   the same operations in the same order whatever the column slice (sum over k in order, as every
+///   backend here does); the tests check this for the backends in the package.
 public protocol MatmulBackend: Sendable {
+  /// Prepares `b (K, N)` (rank 2) for `multiply`.
   func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S>
+
+  /// `C[:, columns] (+)= A (M, K) x B[:, columns]` on the calling thread (see the protocol's contract).
+  func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool)
+
+  /// `C (M, N) (+)= A (M, K) x B (K, N)`, the whole product; may use several threads.
+  /// Default: the column form over all columns, on the calling thread.
   func multiply<S: RNNScalar>(
     m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
     c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool)
+
+  /// Splits `0 ..< parts` into contiguous, in-order, non-empty ranges, one per worker, and runs `body` on
+  /// each concurrently; `multiplyAdds` is the work of the whole job, for deciding whether more than one
+  /// worker pays. Returns when every range is done; calls nothing when `parts` is 0.
+  /// Default: `body(0 ..< parts)` on the calling thread.
+  func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void)
 }
 
 extension MatmulBackend {
+  public func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    multiply(m: m, a: a, lda: lda, b: b, columns: 0..<b.cols, c: c, ldc: ldc, accumulate: accumulate)
+  }
+
+  public func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    if parts > 0 { body(0..<parts) }
+  }
+
   /// `A (M, K) x B (K, N)` on tensors.
   public func matmul<S: RNNScalar>(_ a: Tensor<S>, _ b: Tensor<S>) -> Tensor<S> {
     precondition(a.rank == 2 && b.rank == 2 && a.shape[1] == b.shape[0],
@@ -62,22 +114,42 @@ extension MatmulBackend {
   }
 }
 
+/// Checks a column slice against the contract (a caller's programming error otherwise).
+@inline(__always)
+func checkColumns<S: RNNScalar>(_ columns: Range<Int>, _ b: PreparedMatrix<S>) {
+  precondition(columns.lowerBound >= 0 && columns.upperBound <= b.cols
+               && columns.lowerBound % b.columnGranularity == 0
+               && (columns.upperBound % b.columnGranularity == 0 || columns.upperBound == b.cols),
+               "multiply: columns \(columns) of \(b.cols) not on the granularity \(b.columnGranularity)")
+}
+
+/// A backend's own storage in `b` (a matrix prepared by another backend is a caller's programming error).
+@inline(__always)
+func storage<S: RNNScalar, T: AnyObject>(of b: PreparedMatrix<S>, as _: T.Type, backend: String) -> T {
+  guard let s = b.storage as? T else {
+    preconditionFailure("\(backend).multiply: B was prepared by another backend (\(type(of: b.storage)))")
+  }
+  return s
+}
+
 /// The textbook triple loop, summing over k in order: the reference the fast
 /// backend is tested against.
 public struct NaiveMatmul: MatmulBackend {
   public init() {}
   public func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> {
     precondition(b.rank == 2, "prepare: B must be rank 2, got shape \(b.shape)")
-    return PreparedMatrix(rows: b.shape[0], cols: b.shape[1], rowMajor: b.scalars)
+    return PreparedMatrix(rows: b.shape[0], cols: b.shape[1], columnGranularity: 1,
+                          storage: RowMajorStorage(b.scalars))
   }
   public func multiply<S: RNNScalar>(
-    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
     c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
   ) {
+    checkColumns(columns, b)
     let k = b.rows, n = b.cols
-    b.rowMajor.withUnsafeBufferPointer { bp in
+    storage(of: b, as: RowMajorStorage<S>.self, backend: "NaiveMatmul").scalars.withUnsafeBufferPointer { bp in
       for i in 0..<m {
-        for j in 0..<n {
+        for j in columns {
           var s: S = accumulate ? c[i * ldc + j] : 0
           for p in 0..<k { s += a[i * lda + p] * bp[p * n + j] }
           c[i * ldc + j] = s
@@ -87,10 +159,11 @@ public struct NaiveMatmul: MatmulBackend {
   }
 }
 
-/// The default pure-Swift backend. Float: `B` packed in column panels of 16,
+/// The default pure-Swift backend. Float: `B` packed in column panels of 16 (the column granularity),
 /// a register-blocked SIMD micro-kernel (4 rows x 16 or 4 x 8 columns, see `Kernel`), K blocked so a
 /// panel stays in L1, and the panels split over `threads` cores for large
-/// products. Double: a straightforward i-k-j loop (the oracle path, not the hot one).
+/// products. Double: a straightforward i-k-j loop over row-major `B` (the oracle path), column
+/// granularity 1.
 public struct SwiftMatmul: MatmulBackend {
   /// Worker threads for large products (1 = never spawn).
   public var threads: Int
@@ -112,97 +185,131 @@ public struct SwiftMatmul: MatmulBackend {
   public func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> {
     precondition(b.rank == 2, "prepare: B must be rank 2, got shape \(b.shape)")
     let k = b.shape[0], n = b.shape[1]
-    guard S.self == Float.self else { return PreparedMatrix(rows: k, cols: n, rowMajor: b.scalars) }
+    guard S.self == Float.self else {
+      return PreparedMatrix(rows: k, cols: n, columnGranularity: 1, storage: RowMajorStorage(b.scalars))
+    }
     // concrete Float code: this runs once per weight per run, through an existential
-    let packed = Self.pack(unsafeBitCast(b.scalars, to: [Float].self), k: k, n: n)
-    return PreparedMatrix(rows: k, cols: n, rowMajor: b.scalars, packed: unsafeBitCast(packed, to: [S].self),
-                          panelWidth: Self.panel)
+    return PreparedMatrix(rows: k, cols: n, columnGranularity: Self.panel,
+                          storage: PackedPanels(unsafeBitCast(b.scalars, to: [Float].self), k: k, n: n))
   }
 
-  /// Panels of `panel` columns, each (K, panel) contiguous, zero-padded at the right edge.
-  static func pack(_ b: [Float], k: Int, n: Int) -> [Float] {
-    let w = panel
-    let panels = (n + w - 1) / w
-    var packed = [Float](repeating: 0, count: panels * k * w)
-    packed.withUnsafeMutableBufferPointer { dst in
+  /// Float `B` in panels of `panel` columns, each `(K, panel)` contiguous, zero-padded at the right
+  /// edge, in one 64-byte aligned allocation (raw memory the workers read; never written after init).
+  final class PackedPanels: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let count: Int
+
+    init(_ b: [Float], k: Int, n: Int) {
+      let w = SwiftMatmul.panel
+      let panels = (n + w - 1) / w
+      count = max(1, panels * k * w)
+      base = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        .bindMemory(to: Float.self, capacity: count)
+      base.initialize(repeating: 0, count: count)
       b.withUnsafeBufferPointer { src in
         for jp in 0..<panels {
           let j0 = jp * w
           let cols = min(w, n - j0)
           for p in 0..<k {
-            (dst.baseAddress! + (jp * k + p) * w).update(from: src.baseAddress! + p * n + j0, count: cols)
+            (base + (jp * k + p) * w).update(from: src.baseAddress! + p * n + j0, count: cols)
           }
         }
       }
     }
-    return packed
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
   }
 
+  public func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    checkColumns(columns, b)
+    if m == 0 || columns.isEmpty { return }
+    if S.self == Float.self {
+      let panels = storage(of: b, as: PackedPanels.self, backend: "SwiftMatmul")
+      let w = Self.panel
+      Self.floatPanels((columns.lowerBound / w)..<((columns.upperBound + w - 1) / w), m: m, k: b.rows, n: b.cols,
+                       a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, pb: panels.base,
+                       c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
+                       accumulate: accumulate, kernel: kernel)
+      return
+    }
+    rowMajorMultiply(m: m, a: a, lda: lda, b: b, columns: columns, c: c, ldc: ldc, accumulate: accumulate)
+  }
 
   public func multiply<S: RNNScalar>(
     m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
     c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
   ) {
     if m == 0 || b.cols == 0 { return }
-    if S.self == Float.self && b.panelWidth == Self.panel {
-      let fb = unsafeBitCast(b, to: PreparedMatrix<Float>.self)
-      multiplyFloat(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda, b: fb,
-                    c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc,
-                    accumulate: accumulate)
+    if S.self == Float.self {
+      // Each worker owns a contiguous range of panels (disjoint columns of C),
+      // so the workers never write the same element.
+      let panels = storage(of: b, as: PackedPanels.self, backend: "SwiftMatmul")
+      let k = b.rows, n = b.cols, kernel = kernel
+      let ptrs = SendablePointers(a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), b: panels.base,
+                                  c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self))
+      forEachSlice(of: (n + Self.panel - 1) / Self.panel, multiplyAdds: m * n * k) { range in
+        Self.floatPanels(range, m: m, k: k, n: n, a: ptrs.a, lda: lda, pb: ptrs.b, c: ptrs.c, ldc: ldc,
+                         accumulate: accumulate, kernel: kernel)
+      }
       return
     }
+    rowMajorMultiply(m: m, a: a, lda: lda, b: b, columns: 0..<b.cols, c: c, ldc: ldc, accumulate: accumulate)
+  }
+
+  /// Up to `threads` workers when the job has at least `parallelThreshold` multiply-adds; ranges of
+  /// `parts * w / workers ..< parts * (w + 1) / workers`.
+  public func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    if parts <= 0 { return }
+    let workers = (threads > 1 && multiplyAdds >= parallelThreshold) ? min(threads, parts) : 1
+    if workers == 1 {
+      body(0..<parts)
+    } else {
+      DispatchQueue.concurrentPerform(iterations: workers) { w in
+        body((parts * w / workers)..<(parts * (w + 1) / workers))
+      }
+    }
+  }
+
+  /// The micro-kernel used: the forced one (tests), else the one timed fastest.
+  var kernel: Kernel { forcedKernel ?? Self.chosenKernel }
+
+  /// Row-major `B`: Double (the oracle path, not the hot one) and any other non-Float scalar.
+  func rowMajorMultiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
     if S.self == Double.self {
       // a concrete call, so the loop is specialised (the caller reached us through an existential)
       genericMultiply(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), lda: lda,
-                      b: unsafeBitCast(b, to: PreparedMatrix<Double>.self),
+                      b: storage(of: b, as: RowMajorStorage<Double>.self, backend: "SwiftMatmul").scalars,
+                      k: b.rows, n: b.cols, columns: columns,
                       c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc,
                       accumulate: accumulate)
       return
     }
-    genericMultiply(m: m, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+    genericMultiply(m: m, a: a, lda: lda, b: storage(of: b, as: RowMajorStorage<S>.self, backend: "SwiftMatmul").scalars,
+                    k: b.rows, n: b.cols, columns: columns, c: c, ldc: ldc, accumulate: accumulate)
   }
 
+  /// i-k-j over the columns `columns` of row-major `b (k, n)`; each element of C sums over k in order.
   func genericMultiply<S: RNNScalar>(
-    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
+    m: Int, a: UnsafePointer<S>, lda: Int, b: [S], k: Int, n: Int, columns: Range<Int>,
     c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
   ) {
-    let k = b.rows, n = b.cols
-    b.rowMajor.withUnsafeBufferPointer { bp in
+    let j0 = columns.lowerBound, width = columns.count
+    b.withUnsafeBufferPointer { bp in
       for i in 0..<m {
-        let crow = c + i * ldc
-        if !accumulate { crow.update(repeating: 0, count: n) }
+        let crow = c + i * ldc + j0
+        if !accumulate { crow.update(repeating: 0, count: width) }
         for p in 0..<k {
           let av = a[i * lda + p]
           if av == 0 { continue }
-          let brow = bp.baseAddress! + p * n
-          for j in 0..<n { crow[j] += av * brow[j] }
+          let brow = bp.baseAddress! + p * n + j0
+          for j in 0..<width { crow[j] += av * brow[j] }
         }
-      }
-    }
-  }
-
-  func multiplyFloat(
-    m: Int, a: UnsafePointer<Float>, lda: Int, b: PreparedMatrix<Float>,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
-  ) {
-    let k = b.rows, n = b.cols, w = Self.panel
-    let panels = (n + w - 1) / w
-    let work = m * n * k
-    let workers = (threads > 1 && work >= parallelThreshold) ? min(threads, panels) : 1
-    let kernel = forcedKernel ?? Self.chosenKernel
-    b.packed.withUnsafeBufferPointer { packed in
-      // Each worker owns a contiguous range of panels (disjoint columns of C),
-      // so the workers never write the same element.
-      let ptrs = SendablePointers(a: a, b: packed.baseAddress!, c: c)
-      let body: @Sendable (Int) -> Void = { worker in
-        let p0 = panels * worker / workers, p1 = panels * (worker + 1) / workers
-        Self.floatPanels(p0..<p1, m: m, k: k, n: n, a: ptrs.a, lda: lda, pb: ptrs.b, c: ptrs.c, ldc: ldc,
-                         accumulate: accumulate, kernel: kernel)
-      }
-      if workers == 1 {
-        body(0)
-      } else {
-        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
       }
     }
   }
@@ -231,21 +338,19 @@ public struct SwiftMatmul: MatmulBackend {
   static func autotune() -> Kernel {
     let m = 48, k = 256, n = 128
     let a = [Float](repeating: 0.5, count: m * k)
-    let b = SwiftMatmul(threads: 1).prepare(Tensor<Float>(shape: [k, n], scalars: [Float](repeating: 0.25, count: k * n)))
+    let b = PackedPanels([Float](repeating: 0.25, count: k * n), k: k, n: n)
     var c = [Float](repeating: 0, count: m * n)
     func time(_ kernel: Kernel) -> UInt64 {
       var best = UInt64.max
       a.withUnsafeBufferPointer { ap in
         c.withUnsafeMutableBufferPointer { cp in
-          b.packed.withUnsafeBufferPointer { bp in
-            for _ in 0..<3 {
-              let t0 = threadCPUNanoseconds()
-              for _ in 0..<4 {
-                floatPanels(0..<(n / panel), m: m, k: k, n: n, a: ap.baseAddress!, lda: k, pb: bp.baseAddress!,
-                            c: cp.baseAddress!, ldc: n, accumulate: false, kernel: kernel)
-              }
-              best = min(best, threadCPUNanoseconds() &- t0)
+          for _ in 0..<3 {
+            let t0 = threadCPUNanoseconds()
+            for _ in 0..<4 {
+              floatPanels(0..<(n / panel), m: m, k: k, n: n, a: ap.baseAddress!, lda: k, pb: b.base,
+                          c: cp.baseAddress!, ldc: n, accumulate: false, kernel: kernel)
             }
+            best = min(best, threadCPUNanoseconds() &- t0)
           }
         }
       }

@@ -3,7 +3,15 @@ import RealModule
 /// The scalar types the reference runs in: `Float` for the framework's own
 /// precision, `Double` as the oracle that separates rounding from disagreement.
 public protocol RNNScalar: BinaryFloatingPoint, Real, Sendable, Codable
-where Self.RawSignificand: FixedWidthInteger {}
+where Self.RawSignificand: FixedWidthInteger {
+  /// The engine's layer loop for this type (use `Engine.run`). Float and Double implement it with a
+  /// concrete call so the optimizer specialises the cell math for them; other conformers get the
+  /// generic code by default.
+  static func _runEngineLayer(
+    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, mask: StepMask?,
+    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String
+  ) throws -> LayerOutput<Self>
+}
 extension Float: RNNScalar {}
 extension Double: RNNScalar {}
 

@@ -9,6 +9,7 @@
 // assertion on time. Weights are random (seeded); the numbers measure speed only.
 import Foundation
 import RNNRef
+import _TestSupport
 
 struct Options {
   var cells = ["lstm", "gru"]
@@ -65,22 +66,11 @@ func parse() -> Options {
   return o
 }
 
-struct SplitMix: RandomNumberGenerator {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+func random(_ shape: [Int], scale: Float, rng: inout SeededRNG) -> Tensor<Float> {
+  Tensor.random(shape, scale: Double(scale), rng: &rng)
 }
 
-func random(_ shape: [Int], scale: Float, rng: inout SplitMix) -> Tensor<Float> {
-  Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -scale...scale, using: &rng) })
-}
-
-func makeLayer(_ cell: String, _ o: Options, rng: inout SplitMix) -> RecurrentLayer<Float> {
+func makeLayer(_ cell: String, _ o: Options, rng: inout SeededRNG) -> RecurrentLayer<Float> {
   let g = cell == "lstm" ? 4 : 3, h = o.hidden
   let s = 1 / Float(h).squareRoot()
   let k = random([o.input, g * h], scale: s, rng: &rng), r = random([h, g * h], scale: s, rng: &rng)
@@ -104,18 +94,18 @@ func median(_ xs: [Double]) -> Double {
 
 /// Median ms of the engine on one cell.
 func benchEngine(_ cell: String, _ o: Options) throws -> (median: Double, runs: [Double]) {
-  var rng = SplitMix(state: 42)
+  var rng = SeededRNG(seed: 42)
   let layer = makeLayer(cell, o, rng: &rng)
   let x = random([o.steps, o.batch, o.input], scale: 1, rng: &rng)
   var backend = SwiftMatmul(threads: o.threads)
   if let t = o.parallelThreshold { backend.parallelThreshold = t }
   let clock = ContinuousClock()
   var sink: Float = 0
-  for _ in 0..<o.warmup { sink += try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: backend).merged.scalars[0] }
+  for _ in 0..<o.warmup { sink += try Engine.run(layer, input: x, backend: backend).merged.scalars[0] }
   var times: [Double] = []
   for _ in 0..<o.runs {
     var out: LayerOutput<Float>? = nil
-    let d = try clock.measure { out = try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: backend) }
+    let d = try clock.measure { out = try Engine.run(layer, input: x, backend: backend) }
     sink += out!.merged.scalars[0]
     times.append(milliseconds(d))
   }

@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// Conversion between frameworks: a network imported from A, exported to B,
 /// imported back and exported to A again. Where B can hold the network, the

@@ -1,57 +1,188 @@
+import Dispatch
+import Foundation
 import Testing
 @testable import RNNRef
+import _TestSupport
 
-/// The multi-threaded step (each worker: its hidden units' columns of the recurrent product, then
-/// their cell math) against the one-thread step: same sums in the same order, so the same bits.
+/// The fused step (the backend splits the hidden units over its workers; each does its units' columns of
+/// the recurrent product, then their cell math) against one pass: same sums in the same order, so the
+/// same bits, for the package's backend and for any backend that follows the `MatmulBackend` contract.
 @Suite struct EngineFusedStepTests {
   /// H = 48: three 16-column panels per gate block, split 1 + 2 over two workers (uneven slices).
+  /// Double: row-major B, column granularity 1, 24 + 24 units.
   @Test func multiThreadedStepEqualsOneThreadBitwise() throws {
+    try multiThreadedEqualsOneThread(Float.self)
+    try multiThreadedEqualsOneThread(Double.self)
+  }
+
+  func multiThreadedEqualsOneThread<S: RNNScalar>(_: S.Type) throws {
     var rng = SeededRNG(seed: 91)
     let T = 6, N = 5, I = 20, H = 48
     let one = SwiftMatmul(threads: 1)
     let two = SwiftMatmul(threads: 2, parallelThreshold: 0)
-    for (name, cell) in cellZoo(Float.self, input: I, hidden: H, rng: &rng) {
+    for (name, cell) in cellZoo(S.self, input: I, hidden: H, rng: &rng) {
       let layer = RecurrentLayer(direction: .forward, cells: [cell])
-      let x = Tensor<Float>.random([T, N, I], rng: &rng)
+      let x = Tensor<S>.random([T, N, I], rng: &rng)
       let s0 = randomState(cell, batch: N, rng: &rng)
-      let a = try Engine.run(layer, input: x, mask: nil, initialStates: [s0], backend: one)
-      let b = try Engine.run(layer, input: x, mask: nil, initialStates: [s0], backend: two)
-      #expect(a.merged.scalars == b.merged.scalars, "\(name): outputs differ between 1 and 2 threads")
-      #expect(a.finalStates[0].h.scalars == b.finalStates[0].h.scalars, "\(name): final h differs")
-      #expect(a.finalStates[0].c?.scalars == b.finalStates[0].c?.scalars, "\(name): final c differs")
+      let a = try Engine.run(layer, input: x, initialStates: [s0], backend: one)
+      let b = try Engine.run(layer, input: x, initialStates: [s0], backend: two)
+      #expect(a.merged.scalars == b.merged.scalars, "\(name) \(S.self): outputs differ between 1 and 2 threads")
+      #expect(a.finalStates[0].h.scalars == b.finalStates[0].h.scalars, "\(name) \(S.self): final h differs")
+      #expect(a.finalStates[0].c?.scalars == b.finalStates[0].c?.scalars, "\(name) \(S.self): final c differs")
     }
   }
 
-  /// The fused path is taken exactly for the cells it claims (LSTM, reset-after GRU; H % 16 == 0),
-  /// so the test above compares two different code paths.
+  /// The fused path is taken exactly for the cells it claims (LSTM, reset-after GRU; H a multiple of the
+  /// column granularity, 16 for Float), so the test above compares two different code paths: the
+  /// backend's parallel-for gets the hidden units and the products come as per-gate column slices.
   @Test func fusedPathIsTakenWhereItApplies() throws {
     var rng = SeededRNG(seed: 92)
-    let N = 3, I = 7
-    let two = SwiftMatmul(threads: 2, parallelThreshold: 0)
+    let T = 2, N = 3, I = 7
     for (H, fusable) in [(32, true), (24, false)] {
       for (name, cell) in cellZoo(Float.self, input: I, hidden: H, rng: &rng) {
-        let pc = try PreparedCell(cell, name: name, backend: two)
-        let ws = StepWorkspace(cell: pc, batch: N)
-        let pre = UnsafeMutablePointer<Float>.allocate(capacity: N * pc.width)
-        pre.initialize(repeating: 0.25, count: N * pc.width)
-        let h = [Float](repeating: 0.5, count: N * pc.outputSize)
-        let c = [Float](repeating: 0.1, count: N * pc.hidden)
-        var newH = [Float](repeating: 0, count: N * pc.outputSize)
-        var newC = [Float](repeating: 0, count: N * pc.hidden)
-        let expected = fusable && (pc.kind == .lstm || (pc.kind == .gru && pc.resetAfter))
-        let taken = h.withUnsafeBufferPointer { hp in
-          c.withUnsafeBufferPointer { cp in
-            newH.withUnsafeMutableBufferPointer { nh in
-              newC.withUnsafeMutableBufferPointer { nc in
-                pc.fusedParallelStep(batch: N, pre: pre, h: hp.baseAddress!, c: cp.baseAddress!,
-                                     newH: nh.baseAddress!, newC: nc.baseAddress!, workspace: ws, backend: two)
-              }
-            }
+        let log = CallLog()
+        let backend = RecordingBackend(base: SwiftMatmul(threads: 2, parallelThreshold: 0), log: log)
+        _ = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: .random([T, N, I], rng: &rng),
+                           backend: backend)
+        var unitSliced = false
+        if case .lstm = cell { unitSliced = true }
+        if case .gru(let g) = cell, g.resetAfter { unitSliced = true }
+        let expected = fusable && unitSliced
+        let gates = cell.hasCellState ? 4 : 3
+        if expected {
+          let slicesPerStep: [Range<Int>] = [0..<1, 1..<2]
+          #expect(sorted(log.slices) == sorted(Array(repeating: slicesPerStep, count: T).flatMap { $0 }),
+                  "\(name) H=\(H): \(log.slices)")
+          var perStep: [Range<Int>] = []
+          for q in 0..<gates {
+            perStep.append((q * H)..<(q * H + 16))
+            perStep.append((q * H + 16)..<(q * H + 32))
           }
+          #expect(sorted(log.columnCalls) == sorted(Array(repeating: perStep, count: T).flatMap { $0 }),
+                  "\(name) H=\(H): column products \(log.columnCalls)")
+        } else {
+          #expect(log.slices.isEmpty, "\(name) H=\(H): fused path taken, expected not")
+          #expect(log.columnCalls.isEmpty, "\(name) H=\(H): column products \(log.columnCalls)")
         }
-        pre.deallocate()
-        #expect(taken == expected, "\(name) H=\(H): fused path taken \(taken), expected \(expected)")
       }
+    }
+  }
+
+  /// A backend written only against the protocol (row-major B in granules of 4 columns, three workers on
+  /// Dispatch) runs the fused step and gives the same bits as the textbook backend, bidirectional and
+  /// masked; H = 10 is not a multiple of 4 and takes the unfused path.
+  @Test func anyBackendGetsTheFusedStep() throws {
+    try anyBackend(Float.self)
+    try anyBackend(Double.self)
+  }
+
+  func anyBackend<S: RNNScalar>(_: S.Type) throws {
+    var rng = SeededRNG(seed: 93)
+    let T = 5, N = 4, I = 6
+    for H in [12, 10] {
+      for (name, cell) in cellZoo(S.self, input: I, hidden: H, rng: &rng) {
+        let layer = RecurrentLayer(direction: .bidirectional, cells: [cell, cell])
+        let x = Tensor<S>.random([T, N, I], scale: 1, rng: &rng)
+        let mask = StepMask(lengths: [5, 2, 0, 4], steps: T)
+        let log = CallLog()
+        let slicing = GranuleBackend(granularity: 4, workers: 3, log: log)
+        let a = try Engine.run(layer, input: x, mask: mask, backend: slicing)
+        let b = try Engine.run(layer, input: x, mask: mask, backend: NaiveMatmul())
+        #expect(a == b, "\(name) \(S.self) H=\(H): the protocol-only backend differs from NaiveMatmul")
+        #expect(log.misalignedCalls.isEmpty, "\(name) H=\(H): column slices off the granularity \(log.misalignedCalls)")
+        if H == 12, case .lstm = cell {
+          #expect(!log.slices.isEmpty && log.slices.allSatisfy { $0.count == 1 }, "\(name): slices \(log.slices)")
+        }
+        if H == 10 { #expect(log.slices.isEmpty, "\(name) H=10: \(log.slices)") }
+      }
+    }
+  }
+}
+
+func sorted(_ ranges: [Range<Int>]) -> [Range<Int>] {
+  ranges.sorted { ($0.lowerBound, $0.upperBound) < ($1.lowerBound, $1.upperBound) }
+}
+
+/// What a backend was asked to do, from any thread.
+final class CallLog: @unchecked Sendable {
+  private let lock = NSLock()
+  private var _slices: [Range<Int>] = []
+  private var _columnCalls: [Range<Int>] = []
+  private var _misaligned: [Range<Int>] = []
+  var slices: [Range<Int>] { lock.withLock { _slices } }
+  var columnCalls: [Range<Int>] { lock.withLock { _columnCalls } }
+  func slice(_ r: Range<Int>) { lock.withLock { _slices.append(r) } }
+  var misalignedCalls: [Range<Int>] { lock.withLock { _misaligned } }
+  func columns(_ r: Range<Int>) { lock.withLock { _columnCalls.append(r) } }
+  func misaligned(_ r: Range<Int>) { lock.withLock { _misaligned.append(r) } }
+}
+
+/// Delegates to `base`, logging the engine's parallel-for slices and column-slice products (the
+/// base's own whole products and threading are not logged).
+struct RecordingBackend<Base: MatmulBackend>: MatmulBackend {
+  let base: Base
+  let log: CallLog
+  func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> { base.prepare(b) }
+  func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    log.columns(columns)
+    base.multiply(m: m, a: a, lda: lda, b: b, columns: columns, c: c, ldc: ldc, accumulate: accumulate)
+  }
+  func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    base.multiply(m: m, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
+  }
+  func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    base.forEachSlice(of: parts, multiplyAdds: multiplyAdds) { r in
+      log.slice(r)
+      body(r)
+    }
+  }
+}
+
+/// Written only against the protocol: B row-major in an object of its own, column slices on granules of
+/// `granularity`, the textbook sum over k per element, `workers` Dispatch workers for every job.
+struct GranuleBackend: MatmulBackend {
+  final class Storage<S: RNNScalar>: Sendable {
+    let b: [S]
+    init(_ b: [S]) { self.b = b }
+  }
+  let granularity: Int
+  let workers: Int
+  let log: CallLog
+
+  func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> {
+    PreparedMatrix(rows: b.shape[0], cols: b.shape[1], columnGranularity: granularity, storage: Storage(b.scalars))
+  }
+
+  func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    if !(columns.lowerBound % granularity == 0 && (columns.upperBound % granularity == 0 || columns.upperBound == b.cols)) {
+      log.misaligned(columns)
+    }
+    let bs = (b.storage as! Storage<S>).b
+    for i in 0..<m {
+      for j in columns {
+        var s: S = accumulate ? c[i * ldc + j] : 0
+        for p in 0..<b.rows { s += a[i * lda + p] * bs[p * b.cols + j] }
+        c[i * ldc + j] = s
+      }
+    }
+  }
+
+  func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let w = min(workers, parts)
+    if w == 0 { return }
+    DispatchQueue.concurrentPerform(iterations: w) { k in
+      let r = (parts * k / w)..<(parts * (k + 1) / w)
+      log.slice(r)
+      body(r)
     }
   }
 }

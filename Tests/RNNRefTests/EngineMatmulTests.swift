@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The fast GEMM against the textbook triple loop.
 @Suite struct EngineMatmulTests {
@@ -82,14 +83,56 @@ import Testing
     #expect(c == expected)
   }
 
+  /// `multiply(columns:)` writes exactly `C[:, columns]`, equal to the same columns of the whole product,
+  /// for every slice on the granularity (16 for Float panels, 1 for Double), including the ragged last panel.
+  @Test func columnSlicesEqualTheWholeProduct() {
+    columnSlices(Float.self)
+    columnSlices(Double.self)
+  }
+
+  func columnSlices<S: RNNScalar>(_: S.Type) {
+    var rng = SeededRNG(seed: 25)
+    let m = 7, k = 300, n = 40, ldc = 45
+    let a = Tensor<S>.random([m, k], scale: 1, rng: &rng)
+    let b = Tensor<S>.random([k, n], scale: 1, rng: &rng)
+    for threads in [1, 2] {
+      let backend = SwiftMatmul(threads: threads, parallelThreshold: 0)
+      let pb = backend.prepare(b)
+      let g = pb.columnGranularity
+      #expect(g == (S.self == Float.self ? 16 : 1))
+      let whole = backend.matmul(a, b)
+      let bounds = Array(stride(from: 0, to: n, by: max(g, 8))) + [n]
+      for lo in bounds where lo % g == 0 {
+        for hi in bounds where hi > lo && (hi % g == 0 || hi == n) {
+          var c = [S](repeating: -7, count: m * ldc)
+          a.scalars.withUnsafeBufferPointer { ap in
+            c.withUnsafeMutableBufferPointer { cp in
+              backend.multiply(m: m, a: ap.baseAddress!, lda: k, b: pb, columns: lo..<hi, c: cp.baseAddress!, ldc: ldc,
+                               accumulate: false)
+            }
+          }
+          for i in 0..<m {
+            for j in 0..<ldc {
+              let expected = (lo..<hi).contains(j) ? whole[[i, j]] : -7
+              if c[i * ldc + j] != expected {
+                Issue.record("\(S.self) threads \(threads) columns \(lo)..<\(hi): C[\(i), \(j)] = \(c[i * ldc + j]), expected \(expected)")
+                return
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
   @Test func engineRunsTheSameOnAnyBackend() throws {
     var rng = SeededRNG(seed: 24)
     let x = Tensor<Double>.random([5, 4, 7], scale: 1, rng: &rng)
     for (name, cell) in cellZoo(Double.self, input: 7, hidden: 9, rng: &rng) {
       let layer = RecurrentLayer(direction: .bidirectional, cells: [cell, cell])
       let mask = StepMask(lengths: [5, 2, 0, 4], steps: 5)
-      let fast = try Engine.run(layer, input: x, mask: mask, initialStates: nil, backend: SwiftMatmul())
-      let naive = try Engine.run(layer, input: x, mask: mask, initialStates: nil, backend: NaiveMatmul())
+      let fast = try Engine.run(layer, input: x, mask: mask, backend: SwiftMatmul())
+      let naive = try Engine.run(layer, input: x, mask: mask, backend: NaiveMatmul())
       #expect(fast.merged.maxAbsDifference(naive.merged) <= 1e-14, "\(name)")
       let xf = Tensor<Float>(x)
       let lf = RecurrentLayer<Float>(direction: .bidirectional, cells: [convert(cell), convert(cell)])

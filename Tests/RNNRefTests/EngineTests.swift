@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// Property tests of the sequence engine: relations between runs that must hold
 /// whatever the weights are. Golden numbers come only from framework fixtures
@@ -150,7 +151,7 @@ import Testing
               let got = out.merged.slice(axis: 0, range: t..<(t + 1)).slice(axis: 1, range: n..<(n + 1))
                 .reshaped([1, cell.outputSize])
               if valid[n][t] {
-                state = Engine.step(cell, input: xt, state: state)
+                state = try Engine.step(cell, input: xt, state: state)
                 prev = state.h
                 #expect(got.maxAbsDifference(state.h) <= tolerance(S.self), "\(name) \(direction) n=\(n) t=\(t)")
               } else {
@@ -240,7 +241,7 @@ import Testing
       var state = randomState(cell, batch: N, rng: &rng)
       let out = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: x, initialStates: [state])
       for t in 0..<T {
-        state = Engine.step(cell, input: x.slice(axis: 0, range: t..<(t + 1)).reshaped([N, I]), state: state)
+        state = try Engine.step(cell, input: x.slice(axis: 0, range: t..<(t + 1)).reshaped([N, I]), state: state)
         let yt = out.merged.slice(axis: 0, range: t..<(t + 1)).reshaped([N, cell.outputSize])
         #expect(yt.maxAbsDifference(state.h) <= tolerance(S.self), "\(name) t=\(t)")
       }

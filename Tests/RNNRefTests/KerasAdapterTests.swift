@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The Keras adapter's layer API: a layer config follows the Keras version that wrote
 /// it, `importLayer` verifies weight names and shapes, `exportCell` then `importLayer` is
@@ -9,9 +10,7 @@ import Testing
 /// fixtures/keras (`rnnconf run fixtures/keras`).
 @Suite struct KerasAdapterTests {
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })
-  }
+  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> { .random(shape, rng: &rng) }
 
   enum Kind { case simple, lstm, gru(resetAfter: Bool) }
 

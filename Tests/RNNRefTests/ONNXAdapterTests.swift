@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The ONNX adapter: import then export is the identity, loading verifies names and
 /// shapes, the native layouts and requested outputs are honoured, export names what
@@ -9,9 +10,7 @@ import Testing
 
   static func config(_ text: String) -> JSONValue { try! JSONValue(parsing: text) }
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })
-  }
+  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> { .random(shape, rng: &rng) }
 
   /// Native weights for a config: W, R and, when listed in inputs_present, B and P.
   static func weights<S: RNNScalar>(_ s: S.Type, _ cfg: JSONValue, input: Int, seed: UInt64) -> NamedTensors<S> {

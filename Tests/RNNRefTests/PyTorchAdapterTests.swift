@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The PyTorch adapter: import then export is the identity, loading verifies
 /// names and shapes, export names what torch cannot express. Golden values live

@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// TF1 adapter: import/export round trips, gate placement, state layouts and
 /// loading errors. No golden numbers: expected tensors come only from fixtures
@@ -9,11 +10,9 @@ import Testing
 
   /// Deterministic pseudo-random tensor (a round trip needs distinct values, not golden ones).
   static func random<S: RNNScalar>(_ shape: [Int], seed: inout UInt64) -> Tensor<S> {
-    let n = shape.reduce(1, *)
-    return Tensor(shape: shape, scalars: (0..<n).map { _ in
-      seed = seed &* 6364136223846793005 &+ 1442695040888963407
-      return S(Double(seed >> 11) / Double(1 << 53) * 2 - 1)
-    })
+    var rng = Rand(state: seed)
+    defer { seed = rng.state }
+    return .random(shape, rng: &rng)
   }
 
   static func config(_ text: String) -> JSONValue { try! JSONValue(parsing: text) }

@@ -536,7 +536,7 @@ public enum PyTorch: NetworkConvention {
       try inputs.check("cx", cx, shape: stateShape, why)
       state.c = cx.reshaped([n, m.hiddenSize])
     }
-    let next = Engine.step(cell, input: x.reshaped([n, m.inputSize]), state: state)
+    let next = try Engine.step(cell, input: x.reshaped([n, m.inputSize]), state: state)
     var out = NamedTensors<Scalar>([("h", next.h.reshaped(stateShape))])
     if m.kind.isLSTM, let c = next.c { out.append("c", c.reshaped(stateShape)) }
     return out

@@ -1,11 +1,14 @@
-@testable import RNNRef
+// Shared helpers for the tests and the benchmark (not a product; swift-numerics keeps its
+// `_TestSupport` the same way): a seeded generator, random tensors, cells and states.
+import RNNRef
 
 /// Seeded generator for random weights and inputs (SplitMix64): tests are
 /// reproducible and need no golden numbers, only relations between runs.
-struct SeededRNG: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
+@frozen
+public struct SeededRNG: RandomNumberGenerator {
+  public var state: UInt64
+  @inlinable public init(seed: UInt64) { state = seed }
+  @inlinable public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -16,9 +19,10 @@ struct SeededRNG: RandomNumberGenerator {
 
 /// Uniform doubles in [-1, 1) from `SeededRNG`, for round-trip weights in the
 /// adapter tests (a round trip, not a golden value).
-struct Rand {
-  var state: UInt64
-  mutating func next() -> Double {
+public struct Rand {
+  public var state: UInt64
+  public init(state: UInt64) { self.state = state }
+  public mutating func next() -> Double {
     var g = SeededRNG(seed: state)
     let bits = g.next()
     state = g.state
@@ -27,43 +31,57 @@ struct Rand {
 }
 
 extension Tensor {
-  static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
+  @inlinable  // specialised at the call site: the benchmark draws millions of values
+  public static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
     let n = shape.reduce(1, *)
     return Tensor(shape: shape, scalars: (0..<n).map { _ in Scalar(Double.random(in: -scale...scale, using: &rng)) })
   }
 
+  /// Uniform values in [-1, 1) from `Rand` (the adapter tests' round-trip weights).
+  public static func random(_ shape: [Int], rng: inout Rand) -> Tensor {
+    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Scalar(rng.next()) })
+  }
+
   /// Reverses axis 0 (time, for `(T, N, F)`).
-  var timeFlipped: Tensor {
+  public var timeFlipped: Tensor {
     let t = shape[0]
     return Tensor.concatenate((0..<t).reversed().map { slice(axis: 0, range: $0..<($0 + 1)) }, axis: 0)
   }
 
-  func maxAbsDifference(_ other: Tensor) -> Double {
+  public func maxAbsDifference(_ other: Tensor) -> Double {
     precondition(shape == other.shape, "compare \(shape) with \(other.shape)")
     return zip(scalars, other.scalars).map { Double(Swift.abs($0 - $1)) }.max() ?? 0
   }
 }
 
 /// Options for random cells.
-struct CellOptions {
-  var peepholes = false
-  var projection: Int? = nil
-  var cellClip: Double? = nil
-  var projectionClip: Double? = nil
-  var forgetBias: Double = 0
-  var coupled = false
-  var activationClip: Double? = nil
-  var resetAfter = true
-  var activation: Activation = .tanh
+public struct CellOptions {
+  public var peepholes: Bool
+  public var projection: Int?
+  public var cellClip: Double?
+  public var projectionClip: Double?
+  public var forgetBias: Double
+  public var coupled: Bool
+  public var activationClip: Double?
+  public var resetAfter: Bool
+  public var activation: Activation
+
+  public init(peepholes: Bool = false, projection: Int? = nil, cellClip: Double? = nil, projectionClip: Double? = nil,
+              forgetBias: Double = 0, coupled: Bool = false, activationClip: Double? = nil, resetAfter: Bool = true,
+              activation: Activation = .tanh) {
+    self.peepholes = peepholes; self.projection = projection; self.cellClip = cellClip
+    self.projectionClip = projectionClip; self.forgetBias = forgetBias; self.coupled = coupled
+    self.activationClip = activationClip; self.resetAfter = resetAfter; self.activation = activation
+  }
 }
 
-enum CellKind: CaseIterable, CustomStringConvertible {
+public enum CellKind: CaseIterable, CustomStringConvertible {
   case simple, lstm, gru
-  var description: String { switch self { case .simple: "simple"; case .lstm: "lstm"; case .gru: "gru" } }
-  var gates: Int { switch self { case .simple: 1; case .lstm: 4; case .gru: 3 } }
+  public var description: String { switch self { case .simple: "simple"; case .lstm: "lstm"; case .gru: "gru" } }
+  public var gates: Int { switch self { case .simple: 1; case .lstm: 4; case .gru: 3 } }
 }
 
-func randomCell<S: RNNScalar>(
+public func randomCell<S: RNNScalar>(
   _ kind: CellKind, _: S.Type, input i: Int, hidden h: Int, options o: CellOptions = CellOptions(),
   rng: inout SeededRNG
 ) -> Cell<S> {
@@ -94,7 +112,7 @@ func randomCell<S: RNNScalar>(
 }
 
 /// Every cell flavour the engine distinguishes, for property tests that must hold for all.
-func cellZoo<S: RNNScalar>(_: S.Type, input i: Int, hidden h: Int, rng: inout SeededRNG) -> [(String, Cell<S>)] {
+public func cellZoo<S: RNNScalar>(_: S.Type, input i: Int, hidden h: Int, rng: inout SeededRNG) -> [(String, Cell<S>)] {
   [
     ("simple tanh", randomCell(.simple, S.self, input: i, hidden: h, rng: &rng)),
     ("simple relu clip", randomCell(.simple, S.self, input: i, hidden: h,
@@ -113,19 +131,19 @@ func cellZoo<S: RNNScalar>(_: S.Type, input i: Int, hidden h: Int, rng: inout Se
 }
 
 /// A random initial state for a cell and batch.
-func randomState<S: RNNScalar>(_ cell: Cell<S>, batch n: Int, rng: inout SeededRNG) -> LayerState<S> {
+public func randomState<S: RNNScalar>(_ cell: Cell<S>, batch n: Int, rng: inout SeededRNG) -> LayerState<S> {
   LayerState(h: .random([n, cell.outputSize], rng: &rng),
              c: cell.hasCellState ? .random([n, cell.hiddenSize], rng: &rng) : nil)
 }
 
 /// `(T, N, F)` -> the rows of sample n, `(T, 1, F)`.
-func sample<S: RNNScalar>(_ x: Tensor<S>, _ n: Int) -> Tensor<S> {
+public func sample<S: RNNScalar>(_ x: Tensor<S>, _ n: Int) -> Tensor<S> {
   x.slice(axis: 1, range: n..<(n + 1))
 }
 
-func row<S: RNNScalar>(_ state: LayerState<S>, _ n: Int) -> LayerState<S> {
+public func row<S: RNNScalar>(_ state: LayerState<S>, _ n: Int) -> LayerState<S> {
   LayerState(h: state.h.slice(axis: 0, range: n..<(n + 1)), c: state.c?.slice(axis: 0, range: n..<(n + 1)))
 }
 
 /// Tolerance for relations that hold up to rounding: a few ulps of the values involved.
-func tolerance<S: RNNScalar>(_: S.Type) -> Double { S.self == Float.self ? 2e-6 : 1e-13 }
+public func tolerance<S: RNNScalar>(_: S.Type) -> Double { S.self == Float.self ? 2e-6 : 1e-13 }
