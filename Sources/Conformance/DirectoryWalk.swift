@@ -62,13 +62,12 @@ struct DirectoryWalk {
   func search(root: String) -> [Found] {
     var visited: Set<Identity> = []
     var ancestors: Set<Identity> = []
+    // The physical ancestors (`root/..`, `root/../..`, ...: the kernel resolves `..` after symlinks).
     var up = root
-    for _ in 0..<4096 {
-      up = (up as NSString).deletingLastPathComponent
-      guard !up.isEmpty, let id = Self.identity(up) else { break }
-      if ancestors.contains(id) { break }
+    for _ in 0..<1024 {
+      up += "/.."
+      guard let id = Self.identity(up), !ancestors.contains(id) else { break }
       ancestors.insert(id)
-      if up == "/" { break }
     }
     guard let rootID = Self.identity(root) else { return [] }
     visited.insert(rootID)

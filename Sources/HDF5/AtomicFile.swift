@@ -17,8 +17,8 @@ import Darwin
 ///     try AtomicFile.write(Data(json.utf8), to: "report.json")
 ///     try AtomicFile.write(to: "out.h5") { tmp in ... write the whole file at `tmp` ... }
 public enum AtomicFile {
-  /// Writes `data` to `path` atomically.
-  public static func write(_ data: Data, to path: String) throws {
+  /// Writes `data` (`Data`, `[UInt8]`, ...) to `path` atomically.
+  public static func write<Bytes: ContiguousBytes>(_ data: Bytes, to path: String) throws {
     try write(to: path) { tmp in
       let fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC)
       guard fd >= 0 else { throw failure(path, "cannot open the temporary file `\(tmp)`", errno) }
@@ -121,8 +121,7 @@ extension File {
   /// never writes to disk here, so a full disk or a size limit is one clean `FileIOError`, and
   /// a kill leaves the previous file at `path` intact. HDF5 errors name `path`.
   public static func createAtomically(path: String, _ body: (File) throws -> Void) throws {
-    let bytes = try image(of: path, body)
-    try AtomicFile.write(Data(bytes), to: path)
+    try AtomicFile.write(try image(of: path, body), to: path)
   }
 
   /// The file is closed when this returns and drops the last reference.

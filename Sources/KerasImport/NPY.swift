@@ -172,7 +172,7 @@ public enum NPY {
       }
     }
     // Atomically: a kill or a full disk leaves any previous file at `url` intact.
-    do { try AtomicFile.write(Data(out), to: url.path) } catch let e as FileIOError {
+    do { try AtomicFile.write(out, to: url.path) } catch let e as FileIOError {
       throw Error(path: url.path, detail: e.detail)
     }
   }
