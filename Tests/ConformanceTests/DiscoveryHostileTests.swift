@@ -122,6 +122,16 @@ import Glibc
     #expect(opened?.contains("FIFO") == true && opened?.contains(fifo) == true, "\(opened ?? "blocked")")
   }
 
+  @Test func aFIFOAsTheExpectationsFileIsAUsageErrorNotAHang() throws {
+    let f = try Folder()
+    let fifo = f.path + "/expected-failures.json"
+    #expect(mkfifo(fifo, 0o644) == 0)
+    let outcome = hostileTimeout(seconds: 10, unblocking: fifo) { () -> String in
+      do { _ = try Expectations.load(path: fifo); return "loaded" } catch { return "\(error)" }
+    }
+    #expect(outcome?.contains("cannot read the expectations file `\(fifo)` (it is a FIFO") == true, "\(outcome ?? "blocked")")
+  }
+
   @Test func aNameThatIsNotUTF8IsReportedNotDropped() throws {
     let f = try Folder()
     let raw = Array((f.path + "/caf").utf8) + [0xe9] + Array(".h5".utf8)
