@@ -118,3 +118,33 @@ import ZIPFoundation
     #expect(e.contains(u.path + ": corrupt zip central directory: its end record declares 3 entries, 2 could be read"), "\(e)")
   }
 }
+
+/// Seeded byte mutations of a real `.keras` archive (its zip records, sizes, names and data):
+/// every load either succeeds or throws; a trap would end the test process.
+@Suite struct ArchiveMutationTests {
+  @Test func seededMutationsOfAnArchiveNeverTrap() throws {
+    let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ArchiveHostileTests.model)))
+    // Offsets of zip record signatures: mutations aim near them, where the sizes and offsets live.
+    let records = (0..<(original.count - 4)).filter { original[$0] == 0x50 && original[$0 + 1] == 0x4b }
+    var rng = SplitMix64(seed: 0x21b_0b)
+    let u = tempURL("mutated.keras")
+    defer { try? FileManager.default.removeItem(at: u) }
+    var loaded = 0, refused = 0
+    for _ in 0..<300 {
+      var b = original
+      for _ in 0..<(1 + rng.below(3)) {
+        let base = records[rng.below(records.count)]
+        let at = min(b.count - 1, base + rng.below(46))
+        switch rng.below(4) {
+        case 0: b[at] ^= UInt8(1 << rng.below(8))
+        case 1: b[at] = [0x00, 0xff, 0x7f, 0x80][rng.below(4)]
+        case 2: for k in 0..<4 where at + k < b.count { b[at + k] = 0xff }
+        default: b = Array(b.prefix(at + 1))
+        }
+      }
+      try Data(b).write(to: u)
+      do { _ = try Storage.load(u, weights: nil); loaded += 1 } catch { refused += 1 }
+    }
+    #expect(refused > 0, "loaded \(loaded), refused \(refused)")
+  }
+}
