@@ -62,7 +62,8 @@ let package = Package(
       exclude: ["JUnitSchema", "Snapshots"]
     ),
     .testTarget(
-      name: "KerasImportTests", dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance"],
+      name: "KerasImportTests",
+      dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
       exclude: ["Data"]
     ),
   ]

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import RNNRef
 
 /// A case file found on disk, before it is loaded.
@@ -9,9 +10,12 @@ public struct CaseFile: Equatable, Hashable, Sendable {
   public var path: String
   /// Named on the command line (a file that is not a case is then an error, not skipped).
   public var explicit: Bool
+  /// Why the file cannot be opened at all (a FIFO, socket or device; a name that is not UTF-8;
+  /// an unreadable folder): the case is then an ERROR with this message, and the file is never opened.
+  public var problem: String?
 
-  public init(name: String, path: String, explicit: Bool) {
-    self.name = name; self.path = path; self.explicit = explicit
+  public init(name: String, path: String, explicit: Bool, problem: String? = nil) {
+    self.name = name; self.path = path; self.explicit = explicit; self.problem = problem
   }
 }
 
@@ -57,7 +61,8 @@ public struct Discovery: Equatable, Sendable {
         folders.append(path)
         files += found
       } else {
-        files.append(CaseFile(name: caseName(path: path, root: nil), path: path, explicit: true))
+        files.append(CaseFile(name: caseName(path: path, root: nil), path: path, explicit: true,
+                              problem: RegularFile.specialKind(path: path).map(RegularFile.refusal)))
       }
     }
     // One entry per file (an explicit mention wins), in a stable order.
@@ -69,22 +74,12 @@ public struct Discovery: Equatable, Sendable {
     return Discovery(files: sorted, folders: folders)
   }
 
+  /// Case files (`*.h5`) under `folder`, searched recursively: see `DirectoryWalk` for how symlink
+  /// loops, special files and names that are not UTF-8 are handled.
   static func search(folder: String, root: String) -> [CaseFile] {
-    let fm = FileManager.default
-    guard let items = try? fm.contentsOfDirectory(atPath: folder) else { return [] }
-    var out: [CaseFile] = []
-    for item in items.sorted() where !item.hasPrefix(".") {
-      let path = folder + "/" + item
-      var isDir: ObjCBool = false
-      guard fm.fileExists(atPath: path, isDirectory: &isDir) else { continue }
-      if isDir.boolValue {
-        if skippedFolders.contains(item) { continue }
-        out += search(folder: path, root: root)
-      } else if item.hasSuffix(".h5") {
-        out.append(CaseFile(name: caseName(path: path, root: root), path: path, explicit: false))
-      }
+    DirectoryWalk(suffix: ".h5", skipping: skippedFolders).search(root: folder).map {
+      CaseFile(name: caseName(path: $0.path, root: root), path: $0.path, explicit: false, problem: $0.problem)
     }
-    return out
   }
 
   /// `<framework>/<case>` from the last path component named after a framework, else relative to `root`.

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 
 /// Run-level problems: the command line exits 64 (usage) on them.
 public enum ConformanceError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
@@ -71,8 +72,10 @@ public struct Expectations: Codable, Equatable, Sendable {
 
   /// Reads and checks an expectations file; every problem names the file and is a usage error.
   public static func load(path: String) throws -> Expectations {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConformanceError.usage("cannot read the expectations file `\(path)`; check the path given to --expectations")
+    let data: Data
+    do { data = Data(try RegularFile.read(path, limit: 64 << 20)) } catch {  // never blocks on a FIFO
+      let why = (error as? FileIOError)?.detail ?? "\(error)"
+      throw ConformanceError.usage("cannot read the expectations file `\(path)` (\(why)); check the path given to --expectations")
     }
     let e: Expectations
     do {

@@ -50,6 +50,10 @@ extension Runner {
     let slots = Slots<CaseListing>(count: files.count)
     DispatchQueue.concurrentPerform(iterations: files.count) { k in
       let file = files[k]
+      if let problem = file.problem {  // never opened (see CaseFile.problem)
+        slots.set(k, CaseListing(name: file.name, path: file.path, error: "cannot open the case file: \(problem)"))
+        return
+      }
       do {
         let c = try self.loader(file.path)
         if let fw = options.framework, c.framework != fw { return }

@@ -159,6 +159,10 @@ public struct Runner: Sendable {
   /// --cell) or is a non-case HDF5 file found by searching a folder.
   public func runFile(_ file: CaseFile, options: RunOptions, expectations: Expectations) -> CaseReport? {
     let started = Date()
+    if let problem = file.problem {  // never opened: a FIFO, a device, a name that is not UTF-8
+      return CaseReport(name: file.name, path: file.path, status: .error, message: "cannot open the case file: \(problem)",
+                        expectedFailureReason: expectations.reason(for: file.name), durationSeconds: 0)
+    }
     let c: Case
     do {
       c = try loader(file.path)

@@ -78,16 +78,43 @@ public final class File {
   /// Creates (truncating) a file for writing. Groups created in it track the
   /// creation order of links and attributes, as h5py's `track_order=True`.
   public static func create(path: String) throws -> File {
+    try create(path: path, inMemory: false)
+  }
+
+  /// Creates a file on disk, or only in memory (core driver without a backing store: nothing
+  /// touches `path`, which only labels errors; `image()` then gives the bytes).
+  static func create(path: String, inMemory: Bool) throws -> File {
     let loc = Location(file: path, path: nil)
     let handle = try Library.sync { () throws -> Handle in
       let fcpl = try Handle(H5Pcreate(chdf5_P_FILE_CREATE()), loc, "create file property list", close: H5Pclose)
       let order = chdf5_P_CRT_ORDER_TRACKED() | chdf5_P_CRT_ORDER_INDEXED()
       try loc.check(H5Pset_link_creation_order(fcpl.id, order), "set link creation order")
       try loc.check(H5Pset_attr_creation_order(fcpl.id, order), "set attribute creation order")
-      return try Handle(H5Fcreate(path, chdf5_F_ACC_TRUNC(), fcpl.id, chdf5_P_DEFAULT()), loc, "create file",
+      var fapl: Handle?
+      if inMemory {
+        let p = try Handle(H5Pcreate(chdf5_P_FILE_ACCESS()), loc, "create file access property list", close: H5Pclose)
+        try loc.check(H5Pset_fapl_core(p.id, 1 << 20, false), "create in-memory file")
+        fapl = p
+      }
+      return try Handle(H5Fcreate(path, chdf5_F_ACC_TRUNC(), fcpl.id, fapl?.id ?? chdf5_P_DEFAULT()), loc, "create file",
                         hint: "Check that the directory exists and is writable", close: H5Fclose)
     }
     return File(handle: handle, path: path)
+  }
+
+  /// The bytes of the whole file as it stands (for a file created in memory: what writing it
+  /// to disk would produce).
+  public func image() throws -> [UInt8] {
+    try Library.sync {
+      let loc = location
+      let n = try loc.check(H5Fget_file_image(handle.id, nil, 0), "get file image")
+      var bytes = [UInt8](repeating: 0, count: Int(n))
+      let m = try bytes.withUnsafeMutableBytes { buf in
+        try loc.check(H5Fget_file_image(handle.id, buf.baseAddress, Int(n)), "get file image")
+      }
+      guard m == n else { throw loc.error(.libraryCall, "get file image", "libhdf5 gave \(m) of \(n) bytes") }
+      return bytes
+    }
   }
 
   var location: Location { Location(file: path, path: nil) }
@@ -150,7 +177,11 @@ public enum FileKind: Equatable, Sendable, CustomStringConvertible {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return .missing }
     if isDir.boolValue { return .directory }
-    guard let fh = FileHandle(forReadingAtPath: path) else { return .unreadable("permission denied?") }
+    // Only regular files are opened (non-blocking): a FIFO named `x.h5` would block forever.
+    let fd: Int32
+    do { fd = try RegularFile.openForReading(path).fd } catch let e as FileIOError { return .unreadable(e.detail) }
+      catch { return .unreadable("\(error)") }
+    let fh = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
     defer { try? fh.close() }
     let head: Data
     do { head = try fh.read(upToCount: 512) ?? Data() } catch { return .unreadable("\(error)") }

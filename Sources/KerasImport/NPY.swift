@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import RNNRef
 
 /// A small reader and writer of NumPy `.npy` files (format versions 1.0-3.0):
@@ -12,53 +13,36 @@ public enum NPY {
   }
 
   /// Reads an `.npy` file into a Double tensor (values converted exactly where the type allows).
+  /// Only a regular file is opened (a FIFO named `x.npy` is refused, not waited on), and the
+  /// header is checked against the file's length before anything is sized from it.
   public static func read(_ url: URL) throws -> Tensor<Double> {
     let path = url.path
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch { throw Error(path: path, detail: "cannot read the file (\(error.localizedDescription))") }
-    return try parse([UInt8](data), path: path)
+    let bytes: [UInt8]
+    do { bytes = try RegularFile.read(path, limit: Int.max) } catch let e as FileIOError {
+      throw Error(path: path, detail: e.detail)
+    }
+    return try parse(bytes, path: path)
+  }
+
+  /// What an `.npy` header declares, checked: a supported dtype, a shape whose element and
+  /// byte counts fit in `Int`, and data that the file actually holds.
+  struct Header: Equatable {
+    /// `f`, `i`, `u` or `b`.
+    var kind: Character
+    /// Bytes per element: 2/4/8 for floats, 1/2/4/8 for integers, 1 for bool.
+    var itemSize: Int
+    var littleEndian: Bool
+    var fortranOrder: Bool
+    var shape: [Int]
+    var count: Int
+    /// Offset of the first data byte.
+    var dataOffset: Int
   }
 
   static func parse(_ b: [UInt8], path: String) throws -> Tensor<Double> {
     func fail(_ d: String) -> Error { Error(path: path, detail: d) }
-    guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else {
-      throw fail("not a .npy file (no \\x93NUMPY magic); save arrays with numpy.save")
-    }
-    let major = b[6]
-    let headerLen: Int, start: Int
-    if major == 1 { headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10 } else if major == 2 || major == 3 {
-      guard b.count >= 12 else { throw fail("truncated header") }
-      headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
-    } else { throw fail(".npy format version \(major) is not supported (1, 2, 3)") }
-    guard start + headerLen <= b.count, let header = String(bytes: b[start..<(start + headerLen)], encoding: .utf8)
-                                             ?? String(bytes: b[start..<(start + headerLen)], encoding: .isoLatin1) else {
-      throw fail("truncated header")
-    }
-    func field(_ key: String) -> String? {
-      guard let r = header.range(of: "'\(key)':") else { return nil }
-      let rest = header[r.upperBound...].trimmingCharacters(in: .whitespaces)
-      if rest.hasPrefix("'") {
-        let s = rest.dropFirst()
-        return s.firstIndex(of: "'").map { String(s[..<$0]) }
-      }
-      if rest.hasPrefix("(") { return rest.firstIndex(of: ")").map { String(rest[rest.index(after: rest.startIndex)..<$0]) } }
-      return String(rest.prefix { $0 != "," && $0 != "}" }).trimmingCharacters(in: .whitespaces)
-    }
-    guard let descr = field("descr"), let fortranText = field("fortran_order"), let shapeText = field("shape") else {
-      throw fail("header without descr/fortran_order/shape: \(header)")
-    }
-    let shape = try shapeText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-      .map { s -> Int in guard let v = Int(s), v >= 0 else { throw fail("bad shape \(shapeText)") }; return v }
-    guard descr.count >= 3 else { throw fail("dtype `\(descr)` is not supported") }
-    let order = descr.first!
-    let kind = descr[descr.index(after: descr.startIndex)]
-    guard let size = Int(descr.dropFirst(2)) else { throw fail("dtype `\(descr)` is not supported") }
-    let little = order == "<" || order == "|" || order == "="
-    let count = shape.reduce(1, *)
-    let body = start + headerLen
-    guard count.multipliedReportingOverflow(by: size).overflow == false, body + count * size <= b.count else {
-      throw fail("truncated: shape \(shape) of \(descr) needs \(count * size) bytes, the file has \(b.count - body)")
-    }
+    let h = try header(b, path: path)
+    let size = h.itemSize, body = h.dataOffset, little = h.littleEndian
     func raw(_ i: Int) -> UInt64 {
       var v: UInt64 = 0
       let o = body + i * size
@@ -68,29 +52,105 @@ public enum NPY {
       }
       return v
     }
-    var values = [Double](repeating: 0, count: count)
-    for i in 0..<count {
+    var values = [Double](repeating: 0, count: h.count)
+    let shift = UInt64(64 - 8 * size)
+    for i in 0..<h.count {
       let r = raw(i)
-      switch (kind, size) {
-      case ("f", 2): values[i] = Double(Float16(bitPattern: UInt16(r)))
-      case ("f", 4): values[i] = Double(Float(bitPattern: UInt32(r)))
+      switch (h.kind, size) {
+      case ("f", 2): values[i] = Double(Float16(bitPattern: UInt16(truncatingIfNeeded: r)))
+      case ("f", 4): values[i] = Double(Float(bitPattern: UInt32(truncatingIfNeeded: r)))
       case ("f", 8): values[i] = Double(bitPattern: r)
-      case ("i", _):
-        let shift = UInt64(64 - 8 * size)
-        values[i] = Double(Int64(bitPattern: r << shift) >> Int64(shift))
-      case ("u", _), ("b", 1): values[i] = Double(r)
-      default: throw fail("dtype `\(descr)` is not supported (float16/32/64, int8-64, uint8-64, bool)")
+      case ("i", _): values[i] = Double(Int64(bitPattern: r << shift) >> Int64(shift))
+      case ("b", _): values[i] = r == 0 ? 0 : 1
+      default: values[i] = Double(r)
       }
     }
-    let fortran = fortranText.hasPrefix("True")
-    if fortran && shape.count > 1 {
-      let t = Tensor(shape: Array(shape.reversed()), scalars: values)
-      return t.transposed(Array((0..<shape.count).reversed()))
+    if h.fortranOrder && h.shape.count > 1 {
+      let t = Tensor(shape: Array(h.shape.reversed()), scalars: values)
+      return t.transposed(Array((0..<h.shape.count).reversed()))
     }
-    return Tensor(shape: shape, scalars: values)
+    return Tensor(shape: h.shape, scalars: values)
   }
 
-  /// Writes a tensor as a little-endian C-order `.npy` (float32 by default, or float64).
+  /// The dtypes read: kind -> allowed item sizes.
+  static let itemSizes: [Character: [Int]] = ["f": [2, 4, 8], "i": [1, 2, 4, 8], "u": [1, 2, 4, 8], "b": [1]]
+  static let supported = "float16/32/64 (f2, f4, f8), int8-64 (i1-i8), uint8-64 (u1-u8) and bool (b1)"
+
+  /// Reads and checks the header of the `.npy` bytes `b` (the whole file).
+  static func header(_ b: [UInt8], path: String) throws -> Header {
+    func fail(_ d: String) -> Error { Error(path: path, detail: d) }
+    guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else {
+      throw fail("not a .npy file (no \\x93NUMPY magic); save arrays with numpy.save")
+    }
+    let major = b[6]
+    let headerLen: Int, start: Int
+    if major == 1 { headerLen = Int(b[8]) | Int(b[9]) << 8; start = 10 } else if major == 2 || major == 3 {
+      guard b.count >= 12 else { throw fail("truncated header: the file is \(b.count) bytes, a version \(major) header needs 12 before its text") }
+      headerLen = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; start = 12
+    } else { throw fail(".npy format version \(major) is not supported (1, 2, 3)") }
+    guard start + headerLen <= b.count else {
+      throw fail("truncated header: it declares \(headerLen) bytes of header text, the file has \(b.count - start) after the preamble")
+    }
+    let text = Array(b[start..<(start + headerLen)])
+    let dict = try NPYHeaderDict.parse(text, fail: fail)
+    let keys = Set(dict.keys)
+    guard keys == ["descr", "fortran_order", "shape"] else {
+      let missing = ["descr", "fortran_order", "shape"].filter { !keys.contains($0) }
+      let extra = keys.subtracting(["descr", "fortran_order", "shape"]).sorted()
+      throw fail("malformed header \(NPYHeaderDict.quote(text)): "
+        + (missing.isEmpty ? "" : "missing " + missing.map { "'\($0)'" }.joined(separator: ", "))
+        + (missing.isEmpty || extra.isEmpty ? "" : "; ")
+        + (extra.isEmpty ? "" : "unexpected key(s) " + extra.map { "'\($0)'" }.joined(separator: ", "))
+        + "; a .npy header is {'descr': ..., 'fortran_order': ..., 'shape': (...)}")
+    }
+    guard case let .string(descr)? = dict["descr"] else {
+      throw fail("dtype \(dict["descr"]!.text) is not supported (structured or object arrays are not read); save a plain numeric array: \(supported)")
+    }
+    guard case let .bool(fortran)? = dict["fortran_order"] else {
+      throw fail("malformed header: 'fortran_order' is \(dict["fortran_order"]!.text), expected True or False")
+    }
+    guard case let .tuple(shape)? = dict["shape"] else {
+      throw fail("malformed header: 'shape' is \(dict["shape"]!.text), expected a tuple of non-negative integers such as (2, 3)")
+    }
+    // dtype: byte order, kind, item size.
+    let chars = Array(descr)
+    guard chars.count >= 2 else { throw fail("dtype `\(descr)` is not supported; expected \(supported)") }
+    var order: Character = "|", rest = chars[...]
+    if "<>|=".contains(chars[0]) { order = chars[0]; rest = chars[1...] }
+    guard let kind = rest.first, let sizes = itemSizes[kind] else {
+      throw fail("dtype `\(descr)` is not supported; expected \(supported)")
+    }
+    let sizeText = String(rest.dropFirst())
+    guard sizeText.count <= 4, !sizeText.isEmpty, sizeText.allSatisfy({ $0.isASCII && $0.isNumber }), let size = Int(sizeText) else {
+      throw fail("dtype `\(descr)` has no valid item size; expected \(supported)")
+    }
+    guard size > 0 else { throw fail("dtype `\(descr)` has item size 0; expected \(supported)") }
+    guard sizes.contains(size) else {
+      throw fail("dtype `\(descr)` is not supported: `\(kind)` items are \(sizes.map(String.init).joined(separator: ", ")) bytes, not \(size); expected \(supported)")
+    }
+    // Shape: an element count and a byte count that fit in Int, data the file holds.
+    var count = 1
+    for d in shape {
+      let (c, overflow) = count.multipliedReportingOverflow(by: d)
+      guard !overflow else {
+        throw fail("shape \(shape) has more elements than Int can count; the header is corrupt")
+      }
+      count = c
+    }
+    let body = start + headerLen
+    let (need, overflow) = count.multipliedReportingOverflow(by: size)
+    guard !overflow else {
+      throw fail("shape \(shape) of `\(descr)` needs more bytes than Int can count; the header is corrupt")
+    }
+    guard need <= b.count - body else {
+      throw fail("truncated: shape \(shape) of `\(descr)` needs \(need) bytes of data, the file has \(b.count - body) after the header; re-copy or re-save the file")
+    }
+    let little = order == "<" || order == "|" || (order == "=" && 1.littleEndian == 1)
+    return Header(kind: kind, itemSize: size, littleEndian: little || size == 1, fortranOrder: fortran,
+                  shape: shape, count: count, dataOffset: body)
+  }
+
+  /// Writes a tensor as a little-endian C-order `.npy` (float32 by default, or float64), atomically.
   public static func write<S: RNNScalar>(_ t: Tensor<S>, to url: URL, float64: Bool = false) throws {
     let descr = float64 ? "<f8" : "<f4"
     let shapeText = t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
@@ -111,8 +171,9 @@ public enum NPY {
         for k in 0..<4 { out.append(UInt8((bits >> (8 * UInt32(k))) & 0xff)) }
       }
     }
-    do { try Data(out).write(to: url) } catch {
-      throw Error(path: url.path, detail: "cannot write (\(error.localizedDescription))")
+    // Atomically: a kill or a full disk leaves any previous file at `url` intact.
+    do { try AtomicFile.write(out, to: url.path) } catch let e as FileIOError {
+      throw Error(path: url.path, detail: e.detail)
     }
   }
 }

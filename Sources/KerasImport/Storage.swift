@@ -50,11 +50,12 @@ enum Storage {
   }
 
   static func readJSON(_ url: URL) throws -> JSONValue {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-      throw unreadable(url.path, "cannot read the file (\(error.localizedDescription))")
-    }
-    guard let text = String(data: data, encoding: .utf8) else { throw unreadable(url.path, "not UTF-8 text") }
+    let data: [UInt8]
+    do {
+      data = try RegularFile.read(url.path, limit: ArchiveLimits.json,
+                                  what: "the JSON cap (raise it with RNNCONF_MAX_JSON_MB=<MiB>)")
+    } catch let e as FileIOError { throw unreadable(url.path, e.detail) }
+    guard let text = String(validating: data, as: UTF8.self) else { throw unreadable(url.path, "not UTF-8 text") }
     do { return try JSONValue(parsing: text) } catch {
       throw unreadable(url.path, "not valid JSON (\(error)); expected a Keras architecture (model.to_json() or config.json)")
     }
@@ -129,9 +130,13 @@ enum Storage {
     guard FileKind.sniff(path: url.path) == .hdf5 else {
       throw unreadable(url.path, "the weights file is \(FileKind.sniff(path: url.path)); expected HDF5 (.h5 / .weights.h5)")
     }
-    let f = try openHDF5(url.path)
+    try replaceWeights(&loaded, with: try openHDF5(url.path), label: url.path)
+  }
+
+  /// Points `loaded` at the weights in an open HDF5 file; `label` names it in errors.
+  static func replaceWeights(_ loaded: inout LoadedFile, with f: HDF5.File, label: String) throws {
     let root = try f.root
-    loaded.weightsPath = url.path
+    loaded.weightsPath = label
     if (try? root.exists("model_weights")) == true {
       let g = try root.group("model_weights")
       loaded.store = .legacy(g)
@@ -147,36 +152,28 @@ enum Storage {
       loaded.format = loaded.format == .kerasArchive ? .kerasArchive : .kerasWeightsH5
       loaded.kerasVersion = loaded.kerasVersion ?? "3"
     } else if (try? root.exists("_layer_checkpoint_dependencies")) == true {
-      throw unreadable(url.path, "a Keras 2.13/2.14 zip weights layout (`_layer_checkpoint_dependencies`), which this importer does not read; re-save the model with Keras 3 (.keras) or as a legacy .h5")
+      throw unreadable(label, "a Keras 2.13/2.14 zip weights layout (`_layer_checkpoint_dependencies`), which this importer does not read; re-save the model with Keras 3 (.keras) or as a legacy .h5")
     } else {
-      throw unreadable(url.path, "an HDF5 file without Keras weights (no `model_weights`, `layer_names` or `layers`)")
+      throw unreadable(label, "an HDF5 file without Keras weights (no `model_weights`, `layer_names` or `layers`)")
     }
   }
 
-  /// A `.keras` zip: config.json, metadata.json, model.weights.h5 (copied to a temporary file for HDF5).
+  /// A `.keras` zip: config.json, metadata.json, model.weights.h5 (opened in memory, no temporary
+  /// file). Each entry is bounded (see `ArchiveLimits`); errors name `archive.keras!/<entry>`.
   static func loadArchive(_ url: URL, weights: URL?) throws -> LoadedFile {
     let path = url.path
-    let archive: Archive
-    do { archive = try Archive(url: url, accessMode: .read) } catch {
-      throw unreadable(path, "not a readable zip archive (\(error))")
-    }
-    func entryData(_ name: String) throws -> Data? {
-      guard let e = archive[name] else { return nil }
-      var d = Data()
-      do { _ = try archive.extract(e) { d.append($0) } } catch {
-        throw unreadable(path, "cannot extract `\(name)` from the archive (\(error))")
-      }
-      return d
-    }
-    guard let cfgData = try entryData("config.json") else {
-      let names = archive.map(\.path).prefix(8).joined(separator: ", ")
+    let archive = try KerasArchive(path: path)
+    guard let cfgData = try archive.bytes("config.json", cap: ArchiveLimits.json, variable: "RNNCONF_MAX_JSON_MB") else {
+      let names = archive.entries.map(\.path).prefix(8).joined(separator: ", ")
       throw unreadable(path, "a zip archive without `config.json` (holds \(names)); not a Keras .keras file")
     }
-    guard let cfgText = String(data: cfgData, encoding: .utf8) else { throw unreadable(path, "config.json is not UTF-8") }
-    let model = try parseJSONAttribute(cfgText, path: path, what: "config.json")
+    guard let cfgText = String(validating: cfgData, as: UTF8.self) else {
+      throw unreadable(archive.label("config.json"), "not UTF-8 text")
+    }
+    let model = try parseJSONAttribute(cfgText, path: archive.label("config.json"), what: "config.json")
     var version: String?
-    if let meta = try entryData("metadata.json"), let t = String(data: meta, encoding: .utf8),
-       let m = try? JSONValue(parsing: t) {
+    if let meta = try archive.bytes("metadata.json", cap: ArchiveLimits.json, variable: "RNNCONF_MAX_JSON_MB"),
+       let t = String(validating: meta, as: UTF8.self), let m = try? JSONValue(parsing: t) {
       version = m["keras_version"]?.string
     }
     var loaded = LoadedFile(path: path, format: .kerasArchive, model: model, kerasVersion: version, backend: nil,
@@ -185,20 +182,15 @@ enum Storage {
       try replaceWeights(&loaded, with: w)
       return loaded
     }
-    guard let wData = try entryData("model.weights.h5") else {
+    let label = archive.label("model.weights.h5")
+    guard let wData = try archive.bytes("model.weights.h5", cap: ArchiveLimits.weights, variable: "RNNCONF_MAX_WEIGHTS_MB") else {
       throw KerasImportError(.noWeights, "\(path): the archive has no `model.weights.h5`; pass the weights as `weights:`")
     }
-    let tmp = FileManager.default.temporaryDirectory
-      .appendingPathComponent("kerasimport-\(UUID().uuidString).weights.h5")
-    do { try wData.write(to: tmp) } catch {
-      throw unreadable(path, "cannot write the archive's weights to \(tmp.path) (\(error.localizedDescription))")
+    let file: HDF5.File
+    do { file = try HDF5.File(image: wData, name: label) } catch {
+      throw unreadable(label, "cannot open as HDF5: \(error)")
     }
-    loaded.temporaries.append(tmp)
-    do { try replaceWeights(&loaded, with: tmp) } catch {
-      try? FileManager.default.removeItem(at: tmp)
-      throw error
-    }
-    loaded.weightsPath = path + "!/model.weights.h5"
+    try replaceWeights(&loaded, with: file, label: label)
     loaded.format = .kerasArchive
     return loaded
   }

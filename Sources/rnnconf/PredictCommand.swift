@@ -15,7 +15,8 @@ struct PredictCommand: ParsableCommand {
       .npy file, or an HDF5 file whose dataset --dataset (default x) holds the batch-major array. \
       --output writes a .npy (single output) or an HDF5 file with datasets output_0, output_1, ...; \
       without it the shapes and first values of each output are printed. The model computes in float64; \
-      outputs are written as float32 unless --float64.
+      outputs are written as float32 unless --float64. The output is written atomically (a temporary \
+      file beside it, renamed when complete), so a kill or a full disk keeps any previous file.
       """)
 
   @Argument(help: "The Keras model file (.h5, .keras, or architecture .json with --weights).") var model: String
@@ -53,6 +54,7 @@ struct PredictCommand: ParsableCommand {
 
   func run() throws {
     do {
+      try Output.check("--output", output)  // before the model runs
       let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) })
       if summary { print(m.summary) }
       guard inputs.count == m.inputNames.count else {
@@ -67,14 +69,14 @@ struct PredictCommand: ParsableCommand {
           }
           try NPY.write(ys[0], to: URL(fileURLWithPath: o), float64: float64)
         } else {
-          let f = try HDF5.File.create(path: o)
-          for (k, y) in ys.enumerated() {
-            let ds: Dataset
-            if float64 { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars) }
-            else { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars.map { Float($0) }) }
-            try ds.setAttribute("name", m.outputNames[k])
+          try HDF5.File.createAtomically(path: o) { f in
+            for (k, y) in ys.enumerated() {
+              let ds: Dataset
+              if float64 { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars) }
+              else { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars.map { Float($0) }) }
+              try ds.setAttribute("name", m.outputNames[k])
+            }
           }
-          try f.flush()
         }
         print("wrote \(ys.count) output(s) to \(o)")
       } else {
@@ -83,6 +85,8 @@ struct PredictCommand: ParsableCommand {
           print("output_\(k) \(m.outputNames[k]): shape \(y.shape), first values [\(first)\(y.count > 8 ? ", ..." : "")]")
         }
       }
+    } catch let e as ExitCode {
+      throw e
     } catch let e as ValidationError {
       FileHandle.standardError.write(Data("rnnconf predict: \(e.message)\n".utf8))
       throw ExitCode(1)

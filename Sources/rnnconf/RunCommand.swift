@@ -15,8 +15,9 @@ struct RunCommand: ParsableCommand {
       is listed in the expectations file), XPASS (listed there but passes).
 
       Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
-      unexpectedly; 64 for usage errors (missing path, folder without cases, bad option value, \
-      a selection that matches no case).
+      unexpectedly, or when --json/--junit cannot be written (checked before the first case runs; \
+      reports are written atomically, so a failed write keeps the previous file); 64 for usage errors \
+      (missing path, folder without cases, bad option value, a selection that matches no case).
       """)
 
   @OptionGroup var selection: SelectionOptions
@@ -74,6 +75,8 @@ struct RunCommand: ParsableCommand {
     if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
     options.precision = precision
     options.expectationsPath = expectations
+    try Output.check("--json", json)  // before any case runs
+    try Output.check("--junit", junit)
 
     let progress = isTerminal(STDERR_FILENO) ? ProgressLine() : nil
     var runner = Runner()
@@ -94,16 +97,8 @@ struct RunCommand: ParsableCommand {
     }
     FileHandle.standardOutput.write(Data(text.render(report).utf8))
 
-    if let json {
-      do { try report.jsonData().write(to: URL(fileURLWithPath: json)) } catch {
-        throw usageFailure("cannot write the JSON report to `\(json)`: \(error.localizedDescription)")
-      }
-    }
-    if let junit {
-      do { try Data(JUnitReporter.xml(report).utf8).write(to: URL(fileURLWithPath: junit)) } catch {
-        throw usageFailure("cannot write the JUnit report to `\(junit)`: \(error.localizedDescription)")
-      }
-    }
+    if let json { try Output.write(try report.jsonData(), to: json, what: "the JSON report") }
+    if let junit { try Output.write(Data(JUnitReporter.xml(report).utf8), to: junit, what: "the JUnit report") }
     if report.summary.exitCode != 0 { throw ExitCode(report.summary.exitCode) }
   }
 }
