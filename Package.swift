@@ -63,7 +63,7 @@ let package = Package(
     ),
     .testTarget(
       name: "KerasImportTests",
-      dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+      dependencies: ["KerasImport", "HDF5", "RNNRef", "Conformance", "_TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
       exclude: ["Data"]
     ),
   ]

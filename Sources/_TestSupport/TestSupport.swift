@@ -15,6 +15,9 @@ public struct SeededRNG: RandomNumberGenerator {
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
+
+  /// A uniform integer in `0 ..< n` (0 when `n <= 1`), for seeded mutation tests.
+  @inlinable public mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
 }
 
 /// Uniform doubles in [-1, 1) from `SeededRNG`, for round-trip weights in the

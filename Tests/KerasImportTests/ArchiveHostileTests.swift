@@ -1,3 +1,4 @@
+import _TestSupport
 import Foundation
 import HDF5
 import Testing
@@ -126,7 +127,7 @@ import ZIPFoundation
     let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ArchiveHostileTests.model)))
     // Offsets of zip record signatures: mutations aim near them, where the sizes and offsets live.
     let records = (0..<(original.count - 4)).filter { original[$0] == 0x50 && original[$0 + 1] == 0x4b }
-    var rng = SplitMix64(seed: 0x21b_0b)
+    var rng = SeededRNG(seed: 0x21b_0b)
     let u = tempURL("mutated.keras")
     defer { try? FileManager.default.removeItem(at: u) }
     var loaded = 0, refused = 0

@@ -29,15 +29,3 @@ func mismatch(_ actual: Tensor<Double>, _ expected: Tensor<Double>, atol: Double
   return "\(bad)/\(expected.count) mismatched; greatest |diff| \(worst) at \(expected.multiIndex(Swift.max(worstIndex, 0))) (actual \(actual.scalars[Swift.max(worstIndex, 0)]), expected \(expected.scalars[Swift.max(worstIndex, 0)]))"
 }
 
-/// Uniform doubles in [-1, 1) (SplitMix64), for round-trip weights: relations between
-/// runs, never golden values. The same generator as RNNRefTests' `Rand`.
-struct Rand {
-  var state: UInt64
-  mutating func next() -> Double {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53) * 2 - 1
-  }
-}
