@@ -19,6 +19,7 @@ final class ModelGraph {
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
   /// Runs the graph on values for its inputs, in input order.
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func run<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
@@ -67,6 +68,7 @@ final class NestedModelKLayer: KerasLayer {
     self.name = name; self.className = className; self.location = location; self.graph = graph
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { graph.outputShapes }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { try graph.run(inputs) }
   func resetStates() { graph.resetStates() }
 }

@@ -13,7 +13,10 @@ typealias Shape = [Int?]
 
 /// One imported layer. A layer keeps its weights as loaded (`Double`, exact for float16/32/64
 /// files) and runs in the scalar type of its inputs, converting its weights once per type
-/// (`ConvertedWeights`): one code path for both precisions.
+/// (`ConvertedWeights`): one code path for both precisions. Layers are called through this
+/// protocol, where generic code runs unspecialised (each arithmetic operation a witness call);
+/// the generic entry points therefore carry `@_specialize` for Float and Double, which
+/// dispatches them to code compiled for the concrete type.
 protocol KerasLayer: AnyObject {
   var name: String { get }
   var className: String { get }
@@ -91,6 +94,7 @@ enum KerasActivation: Equatable {
     }
   }
 
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func apply<S: RNNScalar>(_ t: inout Tensor<S>) {
     switch self {
     case .scalar(let a):
@@ -121,6 +125,7 @@ enum KerasActivation: Equatable {
 
 // MARK: - Helpers
 
+@_specialize(where S == Float) @_specialize(where S == Double)
 func dense<S: RNNScalar>(_ x: Tensor<S>, _ k: Tensor<S>, _ b: Tensor<S>?) -> Tensor<S> {
   let i = k.shape[0], u = k.shape[1]
   let rows = x.count / Swift.max(i, 1)
@@ -162,6 +167,7 @@ final class InputKLayer: KerasLayer {
     self.name = name; self.location = location; self.shape = shape; self.isInteger = isInteger
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [shape ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { inputs }
 }
 
@@ -171,6 +177,7 @@ final class IdentityKLayer: KerasLayer {
   var parameterCount: Int { 0 }
   init(name: String, className: String, location: String) { self.name = name; self.className = className; self.location = location }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { [try one(inputs)] }
 }
 
@@ -182,6 +189,7 @@ final class ActivationKLayer: KerasLayer {
     self.name = name; self.className = className; self.location = location; self.activation = activation
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     activation.apply(&v.t)
@@ -203,6 +211,7 @@ final class DenseKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [Array(s.dropLast()) + [kernel.shape[1]]]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     guard v.t.rank >= 2, v.t.shape.last == kernel.shape[0] else {
@@ -226,6 +235,7 @@ final class EmbeddingKLayer: KerasLayer {
     self.name = name; self.location = location; self.table = table; self.maskZero = maskZero
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [(inputs.first ?? [nil]) + [table.shape[1]]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let vocab = table.shape[0], d = table.shape[1]
@@ -251,6 +261,7 @@ final class MaskingKLayer: KerasLayer {
   var parameterCount: Int { 0 }
   init(name: String, location: String, maskValue: Double) { self.name = name; self.location = location; self.maskValue = maskValue }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     guard v.t.rank == 3 else { throw bad("Masking expects (N, T, F), got \(KerasImportError.dims(v.t.shape))") }
@@ -275,6 +286,7 @@ final class FlattenKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [[s.first ?? nil, knownCount(Array(s.dropFirst()))]]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let n = v.t.shape.first ?? 1
@@ -297,6 +309,7 @@ final class ReshapeKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [[s.first ?? nil] + resolved(knownCount(Array(s.dropFirst())))]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let n = v.t.shape.first ?? 1
@@ -319,6 +332,7 @@ final class RepeatVectorKLayer: KerasLayer {
     let s = inputs.first ?? [nil, nil]
     return [[s.first ?? nil, times, s.last ?? nil]]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank == 2 else { throw bad("RepeatVector expects (N, F), got \(KerasImportError.dims(v.t.shape))") }
@@ -341,6 +355,7 @@ final class PermuteKLayer: KerasLayer {
     guard s.count == dims.count + 1 else { return [[s.first ?? nil] + dims.map { _ in nil }] }
     return [[s[0]] + dims.map { s[$0] }]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank == dims.count + 1 else {
@@ -365,6 +380,7 @@ final class BatchNormKLayer: KerasLayer {
     self.gamma = gamma; self.beta = beta; self.mean = mean; self.variance = variance; self.epsilon = epsilon
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     let ax = axis < 0 ? v.t.rank + axis : axis
@@ -404,6 +420,7 @@ final class LayerNormKLayer: KerasLayer {
     self.name = name; self.location = location; self.gamma = gamma; self.beta = beta; self.epsilon = epsilon
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     let f = v.t.shape.last ?? 1
@@ -449,6 +466,7 @@ final class MergeKLayer: KerasLayer {
     }
     return [s]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     guard inputs.count >= 2 || (className != "Subtract" && inputs.count >= 1) else {
       throw bad("\(className) needs at least two inputs, got \(inputs.count)")
@@ -499,6 +517,7 @@ final class TimeDistributedKLayer: KerasLayer {
     let o = try inner.outputShapes([[nil] + Array(s.dropFirst(2))])
     return [[s[0], s[1]] + Array((o.first ?? [nil]).dropFirst())]
   }
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank >= 3 else { throw bad("TimeDistributed expects (N, T, ...), got \(KerasImportError.dims(v.t.shape))") }

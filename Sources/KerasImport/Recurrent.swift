@@ -35,6 +35,7 @@ final class RecurrentKLayer: KerasLayer {
   func resetStates() { carried = nil }
 
   /// The canonical layers in scalar type `S`.
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func canonical<S: RNNScalar>(_: S.Type) throws -> [RecurrentLayer<S>] {
     if let same = network as? Network<S> { return same.layers }
     return try networks.get(S.self) {
@@ -77,6 +78,7 @@ final class RecurrentKLayer: KerasLayer {
     return outs
   }
 
+  @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let xv = try one(inputs)
     let x = xv.t

@@ -164,5 +164,14 @@ import RNNRef
     let r2 = try Self.rnnconf(["predict", lstmModel.path, "--input", single.path, "--dataset", "seq", "--output", npyOut.path])
     #expect(r2.status == 0, "\(r2.err)\n\(r2.out)")
     #expect(try NPY.read(npyOut).shape == [2, 6, 4])
+    // --float64 computes in Double and writes float64; the default float32 result agrees at 1e-5.
+    let wide = tempURL("y64.npy")
+    temps.append(wide)
+    let r3 = try Self.rnnconf(["predict", lstmModel.path, "--input", single.path, "--dataset", "seq",
+                               "--output", wide.path, "--float64"])
+    #expect(r3.status == 0, "\(r3.err)\n\(r3.out)")
+    #expect(String(decoding: try Data(contentsOf: wide).prefix(64), as: UTF8.self).contains("'<f8'"))
+    #expect(String(decoding: try Data(contentsOf: npyOut).prefix(64), as: UTF8.self).contains("'<f4'"))
+    #expect(mismatch(try NPY.read(wide), try NPY.read(npyOut), atol: 1e-5, rtol: 1e-5) == nil)
   }
 }
