@@ -19,14 +19,15 @@ final class ModelGraph {
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
   /// Runs the graph on values for its inputs, in input order.
-  func run(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func run<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
     }
-    var memo: [String: [Value]] = [:]
+    var memo: [String: [Value<S>]] = [:]
     for (r, v) in zip(spec.inputs, inputs) { memo[Self.key(r.layer, r.node)] = [v] }
     var visiting = Set<String>()
-    func value(_ r: Ref) throws -> Value {
+    func value(_ r: Ref) throws -> Value<S> {
       let k = Self.key(r.layer, r.node)
       if memo[k] == nil {
         guard !visiting.contains(k) else {
@@ -67,7 +68,8 @@ final class NestedModelKLayer: KerasLayer {
     self.name = name; self.className = className; self.location = location; self.graph = graph
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { graph.outputShapes }
-  func call(_ inputs: [Value]) throws -> [Value] { try graph.run(inputs) }
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { try graph.run(inputs) }
   func resetStates() { graph.resetStates() }
 }
 

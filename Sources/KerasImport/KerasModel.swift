@@ -2,12 +2,25 @@ import Foundation
 import HDF5
 import RNNRef
 
+/// The scalar type a `KerasModel` computes in.
+public enum KerasPrecision: String, CaseIterable, Sendable, CustomStringConvertible {
+  /// `Float`, as Keras computes a model in its default `floatx` (float32). Results round the
+  /// way Keras' own do.
+  case float32
+  /// `Double`: as Keras computes a model whose layers are float64 (`floatx` float64), or
+  /// any model with rounding out of the way, to tell float32 rounding from a disagreement.
+  case float64
+
+  public var description: String { rawValue }
+}
+
 /// A Keras model loaded from its saved file, run by the RNNRef engine.
 ///
 /// ```swift
 /// let model = try KerasModel(contentsOf: URL(fileURLWithPath: "model.h5"))
 /// print(model.summary)
-/// let outputs = try model.predict([x])      // one tensor per model output
+/// let outputs = try model.predict([x])      // one tensor per model output, computed in Float
+/// let exact = try KerasModel(contentsOf: url, precision: .float64).predict([x])  // in Double
 /// ```
 ///
 /// Formats: Keras 1/2 legacy `.h5` full models (standalone Keras, tf.keras, tf-keras),
@@ -15,7 +28,10 @@ import RNNRef
 /// `contentsOf` and the weights as `weights`), Keras 3 legacy `.h5`, `.keras`
 /// archives, and Keras 3 `.weights.h5` with the archive's `config.json`.
 /// Inputs and outputs are batch-major as in Keras (`(N, T, F)` sequences, integer ids
-/// as floating-point values for `Embedding`). The model computes in `Double`.
+/// as floating-point values for `Embedding`). By default the model computes as Keras does:
+/// in `Float`, or in `Double` when its layers are float64 (`kerasPrecision`); `precision:`
+/// chooses either. The weights are kept as loaded and converted once per precision, and
+/// both precisions run the same code.
 ///
 /// Weights are matched to layers the way Keras loads them: by position within a layer
 /// (`layer.weights` order), by layer name (legacy `.h5`) or by the Keras 3 saving keys
@@ -31,13 +47,22 @@ public final class KerasModel: CustomStringConvertible {
   /// `backend` as stored (nil for Keras 3 archives, which do not record it).
   public let backend: String?
   public let name: String
+  /// What Keras computes this model in: `.float64` when its layers are float64 (their
+  /// `dtype` or dtype policy, as `floatx` float64 saves them), else `.float32`.
+  public let kerasPrecision: KerasPrecision
+  /// The scalar type `predict` computes in: `kerasPrecision` unless chosen at load or set
+  /// here. Inputs and outputs keep the type they are given in either way.
+  public var precision: KerasPrecision
   let graph: ModelGraph
 
   /// Loads a model. `weights`: a separate weights file (`save_weights` `.h5` or
   /// Keras 3 `.weights.h5`) when `url` is an architecture JSON, or to replace the
-  /// weights of a full model.
-  public init(contentsOf url: URL, weights: URL? = nil) throws {
+  /// weights of a full model. `precision`: what `predict` computes in; nil (the default)
+  /// computes as Keras does (`kerasPrecision`: `Float`, or `Double` for a float64 model).
+  public init(contentsOf url: URL, weights: URL? = nil, precision: KerasPrecision? = nil) throws {
     let loaded = try Storage.load(url, weights: weights)
+    self.kerasPrecision = Self.kerasPrecision(loaded.model)
+    self.precision = precision ?? kerasPrecision
     defer { for t in loaded.temporaries { try? FileManager.default.removeItem(at: t) } }
     self.url = url
     self.format = loaded.format
@@ -58,6 +83,25 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
     }
     self.graph = try builder.build(spec, queues: queues)
+  }
+
+  /// What Keras computes a saved architecture in: float64 when a layer other than an
+  /// `InputLayer` (nested and wrapped layers included) has `dtype` float64 (tf-keras writes
+  /// the name, Keras 3 a `DTypePolicy`), else float32 (mixed_float16 computes in float16
+  /// and keeps float32 variables; it is run in float32 here).
+  static func kerasPrecision(_ v: JSONValue) -> KerasPrecision {
+    switch v {
+    case .object(let o):
+      if let cls = o["class_name"]?.string, cls != "InputLayer", let dtype = o["config"]?["dtype"],
+         (dtype.string ?? dtype["config"]?["name"]?.string) == "float64" {
+        return .float64
+      }
+      return o.values.contains { kerasPrecision($0) == .float64 } ? .float64 : .float32
+    case .array(let a):
+      return a.contains { kerasPrecision($0) == .float64 } ? .float64 : .float32
+    default:
+      return .float32
+    }
   }
 
   /// A Lambda anywhere in the architecture is an error before anything else is built:
@@ -100,9 +144,28 @@ public final class KerasModel: CustomStringConvertible {
   /// Number of weight scalars.
   public var parameterCount: Int { graph.layers.values.reduce(0) { $0 + $1.parameterCount } }
 
-  /// Runs the model: one tensor per input (batch-major), one per output.
+  /// Runs the model in `precision`: one tensor per input, batch-major (`(N, T, F)` for
+  /// sequences), one per output, batch-major. With `.float32` the inputs are rounded to
+  /// `Float` and the outputs widened exactly to `Double`.
   /// Stateful recurrent layers carry their states into the next call (see `resetStates()`).
   public func predict(_ inputs: [Tensor<Double>]) throws -> [Tensor<Double>] {
+    switch precision {
+    case .float64: return try run(inputs)
+    case .float32: return try run(inputs.map { Tensor<Float>($0) }).map { Tensor<Double>($0) }
+    }
+  }
+
+  /// `predict` on `Float` tensors: computed in `precision` (with `.float64` the inputs are
+  /// widened exactly and the outputs rounded to `Float`).
+  public func predict(_ inputs: [Tensor<Float>]) throws -> [Tensor<Float>] {
+    switch precision {
+    case .float32: return try run(inputs)
+    case .float64: return try run(inputs.map { Tensor<Double>($0) }).map { Tensor<Float>($0) }
+    }
+  }
+
+  /// The one path both precisions take: the graph run in scalar type `S`.
+  func run<S: RNNScalar>(_ inputs: [Tensor<S>]) throws -> [Tensor<S>] {
     guard inputs.count == inputNames.count else {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
     }
@@ -117,11 +180,6 @@ public final class KerasModel: CustomStringConvertible {
       }
     }
     return try graph.run(inputs.map { Value(t: $0, mask: nil) }).map(\.t)
-  }
-
-  /// `predict` in Float: inputs converted to Double, outputs rounded to Float.
-  public func predict(_ inputs: [Tensor<Float>]) throws -> [Tensor<Float>] {
-    try predict(inputs.map { Tensor<Double>($0) }).map { Tensor<Float>($0) }
   }
 
   /// Clears the states stateful layers carry between calls.
@@ -144,8 +202,8 @@ public final class KerasModel: CustomStringConvertible {
     }
   }
 
-  /// The recurrent layers as RNNRef networks (by Keras layer name, in model order;
-  /// nested models included as `outer/inner`).
+  /// The recurrent layers as RNNRef networks with the weights as loaded (by Keras layer
+  /// name, in model order; nested models included as `outer/inner`).
   public var recurrentLayers: [(name: String, network: Network<Double>)] {
     func collect(_ g: ModelGraph, prefix: String) -> [(String, Network<Double>)] {
       g.order.flatMap { n -> [(String, Network<Double>)] in

@@ -1,16 +1,22 @@
 import Foundation
 import RNNRef
 
-/// A tensor flowing through the model, batch-major, with Keras' time-step mask.
-struct Value {
-  var t: Tensor<Double>
+/// A tensor flowing through the model, batch-major, with Keras' time-step mask, in the
+/// scalar type the model runs in (`KerasPrecision`).
+struct Value<S: RNNScalar> {
+  var t: Tensor<S>
   /// `(N, T)` row-major, true = valid step; nil = no mask.
   var mask: [Bool]?
 }
 
 typealias Shape = [Int?]
 
-/// One imported layer.
+/// One imported layer. A layer keeps its weights as loaded (`Double`, exact for float16/32/64
+/// files) and runs in the scalar type of its inputs, converting its weights once per type
+/// (`ConvertedWeights`): one code path for both precisions. Layers are called through this
+/// protocol, where generic code runs unspecialised (each arithmetic operation a witness call);
+/// the generic entry points therefore carry `@_specialize` for Float and Double, which
+/// dispatches them to code compiled for the concrete type.
 protocol KerasLayer: AnyObject {
   var name: String { get }
   var className: String { get }
@@ -19,7 +25,7 @@ protocol KerasLayer: AnyObject {
   var parameterCount: Int { get }
   /// Output shapes (batch first, nil = unknown) for input shapes.
   func outputShapes(_ inputs: [Shape]) throws -> [Shape]
-  func call(_ inputs: [Value]) throws -> [Value]
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>]
   func resetStates()
 }
 
@@ -28,10 +34,30 @@ extension KerasLayer {
   func bad(_ what: String) -> KerasImportError {
     KerasImportError(.invalidInput, "layer `\(name)` (\(location)): \(what)")
   }
-  func one(_ inputs: [Value]) throws -> Value {
+  func one<S: RNNScalar>(_ inputs: [Value<S>]) throws -> Value<S> {
     guard inputs.count >= 1 else { throw bad("expected an input, got none") }
     return inputs[0]
   }
+}
+
+/// Weights as loaded, in the scalar type a model runs in: converted once per type and kept
+/// (`Double` needs no conversion).
+final class ConvertedWeights {
+  private var byType: [ObjectIdentifier: Any] = [:]
+  /// `make`'s result for scalar type `S`, computed on first use.
+  func get<S: RNNScalar, T>(_: S.Type, _ make: () throws -> T) rethrows -> T {
+    if let v = byType[ObjectIdentifier(S.self)] as? T { return v }
+    let v = try make()
+    byType[ObjectIdentifier(S.self)] = v
+    return v
+  }
+}
+
+/// A loaded (`Double`) tensor in scalar type `S`: the same tensor for `Double`, rounded to
+/// nearest for `Float` (exact for weights stored as float32 or float16).
+func converted<S: RNNScalar>(_ t: Tensor<Double>) -> Tensor<S> {
+  if let same = t as? Tensor<S> { return same }
+  return Tensor<S>(t)
 }
 
 // MARK: - Activations
@@ -68,7 +94,8 @@ enum KerasActivation: Equatable {
     }
   }
 
-  func apply(_ t: inout Tensor<Double>) {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func apply<S: RNNScalar>(_ t: inout Tensor<S>) {
     switch self {
     case .scalar(let a):
       if a == .linear { return }
@@ -82,13 +109,13 @@ enum KerasActivation: Equatable {
       guard f > 0 else { return }
       var base = 0
       while base < t.count {
-        var m = -Double.infinity
+        var m = -S.infinity
         for j in 0..<f { m = Swift.max(m, t.scalars[base + j]) }
-        var s = 0.0
-        for j in 0..<f { s += Foundation.exp(t.scalars[base + j] - m) }
+        var s: S = 0
+        for j in 0..<f { s += S.exp(t.scalars[base + j] - m) }
         for j in 0..<f {
           let x = t.scalars[base + j] - m
-          t.scalars[base + j] = self == .softmax ? Foundation.exp(x) / s : x - Foundation.log(s)
+          t.scalars[base + j] = self == .softmax ? S.exp(x) / s : x - S.log(s)
         }
         base += f
       }
@@ -98,10 +125,11 @@ enum KerasActivation: Equatable {
 
 // MARK: - Helpers
 
-func dense(_ x: Tensor<Double>, _ k: Tensor<Double>, _ b: Tensor<Double>?) -> Tensor<Double> {
+@_specialize(where S == Float) @_specialize(where S == Double)
+func dense<S: RNNScalar>(_ x: Tensor<S>, _ k: Tensor<S>, _ b: Tensor<S>?) -> Tensor<S> {
   let i = k.shape[0], u = k.shape[1]
   let rows = x.count / Swift.max(i, 1)
-  var out = [Double](repeating: 0, count: rows * u)
+  var out = [S](repeating: 0, count: rows * u)
   x.scalars.withUnsafeBufferPointer { xp in
     k.scalars.withUnsafeBufferPointer { kp in
       out.withUnsafeMutableBufferPointer { op in
@@ -139,7 +167,8 @@ final class InputKLayer: KerasLayer {
     self.name = name; self.location = location; self.shape = shape; self.isInteger = isInteger
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [shape ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] { inputs }
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { inputs }
 }
 
 /// Dropout, SpatialDropout1D, GaussianNoise, ... : identity at inference; the mask passes.
@@ -148,7 +177,8 @@ final class IdentityKLayer: KerasLayer {
   var parameterCount: Int { 0 }
   init(name: String, className: String, location: String) { self.name = name; self.className = className; self.location = location }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] { [try one(inputs)] }
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { [try one(inputs)] }
 }
 
 final class ActivationKLayer: KerasLayer {
@@ -159,7 +189,8 @@ final class ActivationKLayer: KerasLayer {
     self.name = name; self.className = className; self.location = location; self.activation = activation
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     activation.apply(&v.t)
     return [v]
@@ -171,6 +202,7 @@ final class DenseKLayer: KerasLayer {
   let className = "Dense"
   let kernel: Tensor<Double>, bias: Tensor<Double>?
   let activation: KerasActivation
+  let weights = ConvertedWeights()
   var parameterCount: Int { kernel.count + (bias?.count ?? 0) }
   init(name: String, location: String, kernel: Tensor<Double>, bias: Tensor<Double>?, activation: KerasActivation) {
     self.name = name; self.location = location; self.kernel = kernel; self.bias = bias; self.activation = activation
@@ -179,12 +211,14 @@ final class DenseKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [Array(s.dropLast()) + [kernel.shape[1]]]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     guard v.t.rank >= 2, v.t.shape.last == kernel.shape[0] else {
       throw bad("input has shape \(KerasImportError.dims(v.t.shape)), expected (..., \(kernel.shape[0])) from the kernel \(KerasImportError.dims(kernel.shape))")
     }
-    v.t = dense(v.t, kernel, bias)
+    let (k, b): (Tensor<S>, Tensor<S>?) = weights.get(S.self) { (converted(kernel), bias.map(converted)) }
+    v.t = dense(v.t, k, b)
     activation.apply(&v.t)
     return [v]
   }
@@ -195,15 +229,18 @@ final class EmbeddingKLayer: KerasLayer {
   let className = "Embedding"
   let table: Tensor<Double>
   let maskZero: Bool
+  let weights = ConvertedWeights()
   var parameterCount: Int { table.count }
   init(name: String, location: String, table: Tensor<Double>, maskZero: Bool) {
     self.name = name; self.location = location; self.table = table; self.maskZero = maskZero
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [(inputs.first ?? [nil]) + [table.shape[1]]] }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let vocab = table.shape[0], d = table.shape[1]
-    var out = [Double](repeating: 0, count: v.t.count * d)
+    let table: Tensor<S> = weights.get(S.self) { converted(self.table) }
+    var out = [S](repeating: 0, count: v.t.count * d)
     for (k, x) in v.t.scalars.enumerated() {
       guard x == x.rounded(), x >= 0, Int(x) < vocab else {
         throw bad("input value \(x) at flat index \(k) is not an index in 0..<\(vocab) (input_dim); Embedding inputs are integer token ids")
@@ -224,11 +261,13 @@ final class MaskingKLayer: KerasLayer {
   var parameterCount: Int { 0 }
   init(name: String, location: String, maskValue: Double) { self.name = name; self.location = location; self.maskValue = maskValue }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     guard v.t.rank == 3 else { throw bad("Masking expects (N, T, F), got \(KerasImportError.dims(v.t.shape))") }
     let n = v.t.shape[0], steps = v.t.shape[1], f = v.t.shape[2]
     var mask = [Bool](repeating: false, count: n * steps)
+    let maskValue = S(self.maskValue)  // compared in the model's type, as Keras does
     for s in 0..<(n * steps) {
       mask[s] = (0..<f).contains { v.t.scalars[s * f + $0] != maskValue }
       if !mask[s] { for j in 0..<f { v.t.scalars[s * f + j] = 0 } }
@@ -247,7 +286,8 @@ final class FlattenKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [[s.first ?? nil, knownCount(Array(s.dropFirst()))]]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let n = v.t.shape.first ?? 1
     return [Value(t: v.t.reshaped([n, v.t.count / Swift.max(n, 1)]), mask: nil)]
@@ -269,7 +309,8 @@ final class ReshapeKLayer: KerasLayer {
     let s = inputs.first ?? [nil]
     return [[s.first ?? nil] + resolved(knownCount(Array(s.dropFirst())))]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     let n = v.t.shape.first ?? 1
     let per = v.t.count / Swift.max(n, 1)
@@ -291,11 +332,12 @@ final class RepeatVectorKLayer: KerasLayer {
     let s = inputs.first ?? [nil, nil]
     return [[s.first ?? nil, times, s.last ?? nil]]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank == 2 else { throw bad("RepeatVector expects (N, F), got \(KerasImportError.dims(v.t.shape))") }
     let n = v.t.shape[0], f = v.t.shape[1]
-    var out = [Double](repeating: 0, count: n * times * f)
+    var out = [S](repeating: 0, count: n * times * f)
     for b in 0..<n { for t in 0..<times { for j in 0..<f { out[(b * times + t) * f + j] = v.t.scalars[b * f + j] } } }
     return [Value(t: Tensor(shape: [n, times, f], scalars: out), mask: nil)]
   }
@@ -313,7 +355,8 @@ final class PermuteKLayer: KerasLayer {
     guard s.count == dims.count + 1 else { return [[s.first ?? nil] + dims.map { _ in nil }] }
     return [[s[0]] + dims.map { s[$0] }]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank == dims.count + 1 else {
       throw bad("Permute(\(dims)) expects rank \(dims.count + 1), got \(KerasImportError.dims(v.t.shape))")
@@ -329,6 +372,7 @@ final class BatchNormKLayer: KerasLayer {
   let axis: Int
   let gamma: Tensor<Double>?, beta: Tensor<Double>?, mean: Tensor<Double>, variance: Tensor<Double>
   let epsilon: Double
+  let weights = ConvertedWeights()
   var parameterCount: Int { (gamma?.count ?? 0) + (beta?.count ?? 0) + mean.count + variance.count }
   init(name: String, location: String, axis: Int, gamma: Tensor<Double>?, beta: Tensor<Double>?,
        mean: Tensor<Double>, variance: Tensor<Double>, epsilon: Double) {
@@ -336,7 +380,8 @@ final class BatchNormKLayer: KerasLayer {
     self.gamma = gamma; self.beta = beta; self.mean = mean; self.variance = variance; self.epsilon = epsilon
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     let ax = axis < 0 ? v.t.rank + axis : axis
     guard ax >= 0, ax < v.t.rank, v.t.shape[ax] == mean.count else {
@@ -345,10 +390,15 @@ final class BatchNormKLayer: KerasLayer {
     let c = mean.count
     let inner = v.t.shape[(ax + 1)...].reduce(1, *)
     // The same arithmetic as Keras: x * inv + (beta - mean * inv), inv = rsqrt(var + eps) * gamma.
-    var inv = [Double](repeating: 0, count: c), off = [Double](repeating: 0, count: c)
-    for j in 0..<c {
-      inv[j] = 1 / (variance.scalars[j] + epsilon).squareRoot() * (gamma?.scalars[j] ?? 1)
-      off[j] = (beta?.scalars[j] ?? 0) - mean.scalars[j] * inv[j]
+    let (inv, off): ([S], [S]) = weights.get(S.self) {
+      let gamma: Tensor<S>? = self.gamma.map(converted), beta: Tensor<S>? = self.beta.map(converted)
+      let mean: Tensor<S> = converted(self.mean), variance: Tensor<S> = converted(self.variance)
+      var inv = [S](repeating: 0, count: c), off = [S](repeating: 0, count: c)
+      for j in 0..<c {
+        inv[j] = 1 / (variance.scalars[j] + S(epsilon)).squareRoot() * (gamma?.scalars[j] ?? 1)
+        off[j] = (beta?.scalars[j] ?? 0) - mean.scalars[j] * inv[j]
+      }
+      return (inv, off)
     }
     for i in v.t.scalars.indices {
       let j = (i / inner) % c
@@ -364,25 +414,28 @@ final class LayerNormKLayer: KerasLayer {
   let className = "LayerNormalization"
   let gamma: Tensor<Double>?, beta: Tensor<Double>?
   let epsilon: Double
+  let weights = ConvertedWeights()
   var parameterCount: Int { (gamma?.count ?? 0) + (beta?.count ?? 0) }
   init(name: String, location: String, gamma: Tensor<Double>?, beta: Tensor<Double>?, epsilon: Double) {
     self.name = name; self.location = location; self.gamma = gamma; self.beta = beta; self.epsilon = epsilon
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
     let f = v.t.shape.last ?? 1
     guard gamma == nil || gamma!.count == f, beta == nil || beta!.count == f else {
       throw bad("input shape \(KerasImportError.dims(v.t.shape)) does not end in \(gamma?.count ?? beta?.count ?? f) features")
     }
+    let (gamma, beta): (Tensor<S>?, Tensor<S>?) = weights.get(S.self) { (self.gamma.map(converted), self.beta.map(converted)) }
     var base = 0
     while base < v.t.count {
-      var m = 0.0
+      var m: S = 0
       for j in 0..<f { m += v.t.scalars[base + j] }
-      m /= Double(f)
-      var s = 0.0
+      m /= S(f)
+      var s: S = 0
       for j in 0..<f { let d = v.t.scalars[base + j] - m; s += d * d }
-      let inv = 1 / (s / Double(f) + epsilon).squareRoot()
+      let inv = 1 / (s / S(f) + S(epsilon)).squareRoot()
       for j in 0..<f {
         v.t.scalars[base + j] = (v.t.scalars[base + j] - m) * inv * (gamma?.scalars[j] ?? 1) + (beta?.scalars[j] ?? 0)
       }
@@ -413,7 +466,8 @@ final class MergeKLayer: KerasLayer {
     }
     return [s]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     guard inputs.count >= 2 || (className != "Subtract" && inputs.count >= 1) else {
       throw bad("\(className) needs at least two inputs, got \(inputs.count)")
     }
@@ -445,7 +499,7 @@ final class MergeKLayer: KerasLayer {
         }
       }
     }
-    if className == "Average" { for i in out.scalars.indices { out.scalars[i] /= Double(inputs.count) } }
+    if className == "Average" { for i in out.scalars.indices { out.scalars[i] /= S(inputs.count) } }
     return [Value(t: out, mask: mask)]
   }
 }
@@ -463,11 +517,12 @@ final class TimeDistributedKLayer: KerasLayer {
     let o = try inner.outputShapes([[nil] + Array(s.dropFirst(2))])
     return [[s[0], s[1]] + Array((o.first ?? [nil]).dropFirst())]
   }
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank >= 3 else { throw bad("TimeDistributed expects (N, T, ...), got \(KerasImportError.dims(v.t.shape))") }
     let n = v.t.shape[0], steps = v.t.shape[1]
-    let flat = Value(t: v.t.reshaped([n * steps] + Array(v.t.shape.dropFirst(2))), mask: nil)
+    let flat = Value<S>(t: v.t.reshaped([n * steps] + Array(v.t.shape.dropFirst(2))), mask: nil)
     guard let o = try inner.call([flat]).first else { throw bad("the wrapped layer returned nothing") }
     return [Value(t: o.t.reshaped([n, steps] + Array(o.t.shape.dropFirst())), mask: v.mask)]
   }

@@ -13,19 +13,53 @@ final class RecurrentKLayer: KerasLayer {
   let name: String, className: String, location: String
   /// The adapter's view of the layer.
   let config: Keras.LayerConfig
-  /// One Keras layer becomes one canonical layer (several for StackedRNNCells).
+  /// One Keras layer becomes one canonical layer (several for StackedRNNCells), as loaded.
   let network: Network<Double>
+  /// The fused weights in Keras order and the input size `network` was imported from: the
+  /// network in another scalar type is imported again from them (rounded) by the adapter.
+  let fused: [Keras.NamedWeight<Double>]
+  let inputFeatures: Int?
+  let networks = ConvertedWeights()
   private(set) var parameterCount: Int
-  /// States carried between calls of a stateful layer, per canonical layer and direction.
-  var carried: [[LayerState<Double>]]?
+  /// States carried between calls of a stateful layer, per canonical layer and direction, in
+  /// the scalar type of the call that left them (`[[LayerState<S>]]`).
+  var carried: Any?
 
   init(name: String, className: String, location: String, config: Keras.LayerConfig, network: Network<Double>,
-       parameterCount: Int) {
+       fused: [Keras.NamedWeight<Double>], inputFeatures: Int?, parameterCount: Int) {
     self.name = name; self.className = className; self.location = location
-    self.config = config; self.network = network; self.parameterCount = parameterCount
+    self.config = config; self.network = network; self.fused = fused; self.inputFeatures = inputFeatures
+    self.parameterCount = parameterCount
   }
 
   func resetStates() { carried = nil }
+
+  /// The canonical layers in scalar type `S`.
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func canonical<S: RNNScalar>(_: S.Type) throws -> [RecurrentLayer<S>] {
+    if let same = network as? Network<S> { return same.layers }
+    return try networks.get(S.self) {
+      do {
+        return try Keras.importLayer(config, inputFeatures: inputFeatures,
+                                     weights: fused.map { (name: $0.name, tensor: Tensor<S>($0.tensor)) })
+      } catch let e as RNNRefError {
+        var error = bad("\(e)")
+        error.underlying = e
+        throw error
+      }
+    }
+  }
+
+  /// The carried states in scalar type `S` (converted when the previous call ran in another).
+  func carriedStates<S: RNNScalar>(_: S.Type) -> [[LayerState<S>]]? {
+    if let same = carried as? [[LayerState<S>]] { return same }
+    func convert<T: RNNScalar>(_ states: [[LayerState<T>]]) -> [[LayerState<S>]] {
+      states.map { $0.map { LayerState(h: Tensor<S>($0.h), c: $0.c.map { Tensor<S>($0) }) } }
+    }
+    if let f = carried as? [[LayerState<Float>]] { return convert(f) }
+    if let d = carried as? [[LayerState<Double>]] { return convert(d) }
+    return nil
+  }
 
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
     let s = inputs.first ?? [nil, nil, nil]
@@ -44,7 +78,8 @@ final class RecurrentKLayer: KerasLayer {
     return outs
   }
 
-  func call(_ inputs: [Value]) throws -> [Value] {
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     let xv = try one(inputs)
     let x = xv.t
     let i0 = network.layers[0].inputSize
@@ -57,11 +92,12 @@ final class RecurrentKLayer: KerasLayer {
     }
     let mask = xv.mask.map { StepMask(batch: n, steps: steps, valid: $0) }
     let given = inputs.dropFirst().enumerated().map { (name: "initial state \($0.offset)", tensor: $0.element.t) }
-    let result: (outputs: [Tensor<Double>], finalStates: [[LayerState<Double>]], sequence: Tensor<Double>)
+    let layers = try canonical(S.self)
+    let result: (outputs: [Tensor<S>], finalStates: [[LayerState<S>]], sequence: Tensor<S>)
     do {
-      result = try Keras.callLayer(config, canonical: network.layers, input: x, mask: mask,
+      result = try Keras.callLayer(config, canonical: layers, input: x, mask: mask,
                                    initialStates: given.isEmpty ? nil : given,
-                                   carried: config.stateful ? carried : nil)
+                                   carried: config.stateful ? carriedStates(S.self) : nil)
     } catch let e as RNNRefError {
       var error = bad("\(e)")
       error.underlying = e
@@ -120,6 +156,7 @@ enum RecurrentBuilder {
     try q.finish(what: "\(lc.className) `\(name)`")
     let layers: [RecurrentLayer<Double>] = try adapter { try Keras.importLayer(lc, inputFeatures: inputFeatures, weights: fused) }
     return RecurrentKLayer(name: name, className: className, location: location, config: lc,
-                           network: Network(layers: layers), parameterCount: fused.reduce(0) { $0 + $1.tensor.count })
+                           network: Network(layers: layers), fused: fused, inputFeatures: inputFeatures,
+                           parameterCount: fused.reduce(0) { $0 + $1.tensor.count })
   }
 }

@@ -78,6 +78,9 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   }
 
   /// Permutes axes: `result.shape[i] == shape[axes[i]]`.
+  /// Specialised for Float and Double: callers in other modules (the Keras adapter's
+  /// time-major/batch-major swaps) otherwise run it as unspecialised generic code.
+  @_specialize(where Scalar == Float) @_specialize(where Scalar == Double)
   public func transposed(_ axes: [Int]) -> Tensor {
     precondition(axes.sorted() == Array(0..<rank), "bad permutation \(axes) for rank \(rank)")
     let newShape = axes.map { shape[$0] }
@@ -86,6 +89,28 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
     let permutedStrides = axes.map { oldStrides[$0] }
     let n = count
     if n == 0 { return out }
+    if rank >= 1 && axes[rank - 1] == rank - 1 {
+      // The last axis stays last (time-major <-> batch-major): whole rows are copied.
+      let inner = newShape[rank - 1], rows = n / inner
+      var idx = Array(repeating: 0, count: rank - 1)
+      scalars.withUnsafeBufferPointer { src in
+        out.scalars.withUnsafeMutableBufferPointer { dst in
+          for row in 0..<rows {
+            var from = 0
+            for a in 0..<(rank - 1) { from += idx[a] * permutedStrides[a] }
+            (dst.baseAddress! + row * inner).update(from: src.baseAddress! + from, count: inner)
+            var a = rank - 2
+            while a >= 0 {
+              idx[a] += 1
+              if idx[a] < newShape[a] { break }
+              idx[a] = 0
+              a -= 1
+            }
+          }
+        }
+      }
+      return out
+    }
     var idx = Array(repeating: 0, count: rank)
     for flat in 0..<n {
       var src = 0

@@ -14,9 +14,10 @@ struct PredictCommand: ParsableCommand {
       .h5 or a Keras 3 .weights.h5). Give one --input per model input, in the model's input order: a \
       .npy file, or an HDF5 file whose dataset --dataset (default x) holds the batch-major array. \
       --output writes a .npy (single output) or an HDF5 file with datasets output_0, output_1, ...; \
-      without it the shapes and first values of each output are printed. The model computes in float64; \
-      outputs are written as float32 unless --float64. The output is written atomically (a temporary \
-      file beside it, renamed when complete), so a kill or a full disk keeps any previous file.
+      without it the shapes and first values of each output are printed. The model computes as Keras \
+      does (float32, or float64 for a model saved with float64 layers) and writes float32; --float64 \
+      computes and writes in float64. The output is written atomically (a temporary file beside it, \
+      renamed when complete), so a kill or a full disk keeps any previous file.
       """)
 
   @Argument(help: "The Keras model file (.h5, .keras, or architecture .json with --weights).") var model: String
@@ -25,7 +26,7 @@ struct PredictCommand: ParsableCommand {
   var inputs: [String] = []
   @Option(help: "The dataset to read from HDF5 inputs.") var dataset: String = "x"
   @Option(help: "Write the outputs here: .npy (single output) or .h5 (output_0, output_1, ...).") var output: String?
-  @Flag(help: "Write float64 instead of float32.") var float64 = false
+  @Flag(help: "Compute in float64 (Double) and write float64.") var float64 = false
   @Flag(help: "Print the model summary before predicting.") var summary = false
 
   func validate() throws {
@@ -55,7 +56,8 @@ struct PredictCommand: ParsableCommand {
   func run() throws {
     do {
       try Output.check("--output", output)  // before the model runs
-      let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) })
+      let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
+                             precision: float64 ? .float64 : nil)
       if summary { print(m.summary) }
       guard inputs.count == m.inputNames.count else {
         throw ValidationError("the model takes \(m.inputNames.count) input(s) (\(m.inputNames.joined(separator: ", "))), \(inputs.count) --input given; give one per input, in this order")

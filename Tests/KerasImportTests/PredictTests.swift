@@ -50,14 +50,15 @@ import RNNRef
   }
 
   /// A stateful LSTM saved by tf-keras: the state of call 0 carries into call 1, and
-  /// resetStates() starts over (call 0 again gives call 0's outputs).
-  @Test func statefulCallsCarryStateAndResetStartsOver() throws {
+  /// resetStates() starts over (call 0 again gives call 0's outputs), in both precisions.
+  @Test(arguments: KerasPrecision.allCases)
+  func statefulCallsCarryStateAndResetStartsOver(precision: KerasPrecision) throws {
     let path = Paths.root + "/fixtures/keras/k2_lstm_stateful.h5"
     let c = try Case.load(path: path)
     let file = tempURL("model.h5")
     defer { try? FileManager.default.removeItem(at: file) }
     try Data(try Case.artifact(path: path, name: "model.h5")).write(to: file)
-    let m = try KerasModel(contentsOf: file)
+    let m = try KerasModel(contentsOf: file, precision: precision)
     let x0 = try #require(c.inputs["x_call0"]), x1 = try #require(c.inputs["x_call1"])
     let e0 = try #require(c.outputs["output_call0"]), e1 = try #require(c.outputs["output_call1"])
     #expect(mismatch(try m.predict([x0])[0], e0, atol: 1e-5, rtol: 1e-5) == nil)
@@ -67,6 +68,31 @@ import RNNRef
     #expect(mismatch(again, e1, atol: 1e-5, rtol: 1e-5) != nil, "without the carried state call 1 must differ")
     m.resetStates()
     #expect(mismatch(try m.predict([x0])[0], e0, atol: 1e-5, rtol: 1e-5) == nil)
+  }
+
+  /// The precision decides the scalar type the model computes in: float32 (the default) is
+  /// not float64 rounded at the end (Float arithmetic rounds on the way), both match Keras,
+  /// Float and Double inputs take the same path, and the stateful carry follows a change.
+  @Test func precisionChoosesTheScalarTypeOfTheComputation() throws {
+    let path = Paths.root + "/fixtures/keras/k2_gru_bidi_concat.h5"
+    let c = try Case.load(path: path)
+    let file = tempURL("model.h5")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data(try Case.artifact(path: path, name: "model.h5")).write(to: file)
+    let m = try KerasModel(contentsOf: file)
+    #expect(m.precision == .float32, "Float is the default, as in Keras")
+    let x = try #require(c.inputs.entries.first?.tensor)
+    let expected = try #require(c.outputs.entries.first?.tensor)
+    let single = try m.predict([x])[0]
+    let fromFloat = try m.predict([Tensor<Float>(x)])[0]
+    #expect(single == Tensor<Double>(fromFloat), "Double and Float inputs take the same float32 path")
+    m.precision = .float64
+    let double = try m.predict([x])[0]
+    #expect(mismatch(single, expected, atol: c.atol, rtol: c.rtol) == nil)
+    #expect(mismatch(double, expected, atol: c.atol, rtol: c.rtol) == nil)
+    let rounded = double.scalars.map { Double(Float($0)) }
+    #expect(single.scalars != rounded, "float32 must compute in Float, not round a float64 result")
+    #expect(try KerasModel(contentsOf: file, precision: .float64).predict([x])[0] == double)
   }
 
   // MARK: - CLI
@@ -138,5 +164,14 @@ import RNNRef
     let r2 = try Self.rnnconf(["predict", lstmModel.path, "--input", single.path, "--dataset", "seq", "--output", npyOut.path])
     #expect(r2.status == 0, "\(r2.err)\n\(r2.out)")
     #expect(try NPY.read(npyOut).shape == [2, 6, 4])
+    // --float64 computes in Double and writes float64; the default float32 result agrees at 1e-5.
+    let wide = tempURL("y64.npy")
+    temps.append(wide)
+    let r3 = try Self.rnnconf(["predict", lstmModel.path, "--input", single.path, "--dataset", "seq",
+                               "--output", wide.path, "--float64"])
+    #expect(r3.status == 0, "\(r3.err)\n\(r3.out)")
+    #expect(String(decoding: try Data(contentsOf: wide).prefix(64), as: UTF8.self).contains("'<f8'"))
+    #expect(String(decoding: try Data(contentsOf: npyOut).prefix(64), as: UTF8.self).contains("'<f4'"))
+    #expect(mismatch(try NPY.read(wide), try NPY.read(npyOut), atol: 1e-5, rtol: 1e-5) == nil)
   }
 }

@@ -7,7 +7,8 @@ import RNNRef
 /// The real Keras files in ../shared/realworld (see its MANIFEST.md; never copied
 /// into the project). Each one either predicts what Keras predicts on the same
 /// seeded inputs (Data/realworld_refs.h5, written by Data/make_realworld_refs.py
-/// with tf-keras 2.21 / Keras 3.15; inputs and outputs only) or fails with the
+/// with tf-keras 2.21 / Keras 3.15; inputs and outputs only) in both precisions
+/// (float32, the default and what Keras computes them all in, and float64), or fails with the
 /// precise error its content calls for. A file missing from the corpus is
 /// skipped with the reason recorded, never counted as a pass.
 @Suite struct RealWorldTests {
@@ -69,7 +70,8 @@ import RNNRef
     return (try read("input"), try read("output"))
   }
 
-  @Test func everyRealWorldFileMatchesKerasOrFailsPrecisely() throws {
+  @Test(arguments: KerasPrecision.allCases)
+  func everyRealWorldFileMatchesKerasOrFailsPrecisely(precision: KerasPrecision) throws {
     var passed: [String] = [], failed: [String] = [], skipped: [String] = []
     let start = Date()
     for c in Self.cases {
@@ -83,7 +85,10 @@ import RNNRef
       switch c.expect {
       case .matches:
         do {
-          let model = try KerasModel(contentsOf: url, weights: weights)
+          let model = try KerasModel(contentsOf: url, weights: weights, precision: precision)
+          guard model.kerasPrecision == .float32 else {
+            failed.append("\(c.file): read as a \(model.kerasPrecision) model; Keras computes it in float32"); continue
+          }
           let r = try Self.refs(Self.refGroup(c))
           let outs = try model.predict(r.inputs)
           guard outs.count == r.outputs.count else {
@@ -110,7 +115,7 @@ import RNNRef
         }
       }
     }
-    print("KerasImport real-world: \(passed.count) pass, \(failed.count) fail, \(skipped.count) skipped of \(Self.cases.count) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    print("KerasImport real-world (\(precision)): \(passed.count) pass, \(failed.count) fail, \(skipped.count) skipped of \(Self.cases.count) in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
     for s in skipped { print("SKIP \(s)") }
     for f in failed { print("FAIL \(f)") }
     #expect(failed.isEmpty, "\(failed)")

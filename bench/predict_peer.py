@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""tf-keras' warm `model.predict` on a saved Keras model, the peer of `rnnconf predict`.
+
+Loads MODEL with tf-keras (TF_USE_LEGACY_KERAS=1, compile=False), runs one warm-up
+`predict` on INPUT (a batch-major .npy), then times --runs more and prints one JSON
+object on stdout:
+
+  {"peer": "tf_keras", "median_s": 0.61, "runs_s": [...], "load_s": 1.2, "version": "2.21.0",
+   "tensorflow": "2.21.0", "batch_size": 64, "threads": 2}
+
+`predict` runs the whole input as one batch (batch_size = N), as `rnnconf predict`
+does. --threads limits TensorFlow's intra-op and inter-op pools (default 2; 0 = TF's
+own choice). Usage:
+
+  python3 bench/predict_peer.py MODEL INPUT [--runs 5] [--threads 2]
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="a Keras model file tf-keras can load (.h5)")
+    ap.add_argument("input", help="a batch-major .npy input, (N, T, F)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import numpy as np
+        import tensorflow as tf
+        import tf_keras
+    except Exception as e:  # ImportError, or a broken install
+        print(json.dumps({"peer": "tf_keras", "status": "not installed", "error": str(e)}), flush=True)
+        return 1
+    if args.threads > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+
+    x = np.load(args.input).astype(np.float32)
+    t0 = time.perf_counter()
+    model = tf_keras.models.load_model(args.model, compile=False)
+    load_s = time.perf_counter() - t0
+    n = x.shape[0]
+    model.predict(x, batch_size=n, verbose=0)  # warm-up: traces the graph
+    runs = []
+    for _ in range(args.runs):
+        t0 = time.perf_counter()
+        model.predict(x, batch_size=n, verbose=0)
+        runs.append(time.perf_counter() - t0)
+    print(json.dumps({"peer": "tf_keras", "status": "ok", "median_s": statistics.median(runs),
+                      "runs_s": runs, "load_s": load_s, "version": tf_keras.__version__,
+                      "tensorflow": tf.__version__, "batch_size": n, "threads": args.threads}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
