@@ -16,7 +16,7 @@ import RNNRef
     var name: String
     var failure: String?
     /// The case's dtype (what Keras computed it in) and what the model read from the file.
-    var dtype: String
+    var dtype: DType
     var kerasPrecision: KerasPrecision?
   }
 
@@ -84,11 +84,11 @@ import RNNRef
       }
     }
     // The model reads from the file what Keras computed the case in.
-    let misread = outcomes.filter { $0.kerasPrecision != nil && $0.kerasPrecision!.rawValue != $0.dtype }
+    let misread = outcomes.filter { $0.kerasPrecision != nil && $0.kerasPrecision!.rawValue != $0.dtype.rawValue }
     #expect(misread.isEmpty, "kerasPrecision differs from the case dtype: \(misread.map { "\($0.name): \($0.kerasPrecision!) for \($0.dtype)" })")
     // A float64 model forced to float32 cannot meet its float64 tolerance (1e-10): its figures are
     // printed, it is not counted as a pass, and it must miss (else float32 did not compute in Float).
-    let narrowed = precision == .float32 ? outcomes.filter { $0.dtype == "float64" } : []
+    let narrowed = precision == .float32 ? outcomes.filter { $0.dtype == .float64 } : []
     let compared = outcomes.filter { o in !narrowed.contains { $0.name == o.name } }
     let failed = compared.filter { $0.failure != nil }
     let seconds = Date().timeIntervalSince(start)
