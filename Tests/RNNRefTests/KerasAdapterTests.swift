@@ -53,6 +53,35 @@ import _TestSupport
     }
   }
 
+  /// Each Keras accepts its own names (tf_keras/src/activations.py, keras/src/activations/__init__.py);
+  /// a Keras 3-only name in a Keras 2 model, a non-elementwise one, or a layer object is refused with
+  /// its reason, and every accepted activation exports back to a name that version reads as the same.
+  @Test func activationNamesFollowVersion() throws {
+    let k2 = Keras.Version.keras2, k3 = Keras.Version.keras3
+    for (name, expected) in [("swish", Activation.silu), ("silu", .silu), ("gelu", .gelu), ("relu6", .relu6),
+                             ("leaky_relu", .leakyRelu(alpha: 0.2)), ("mish", .mish)] {
+      #expect(try Keras.activation(.string(name), key: "a", version: k2) == expected, "\(name)")
+      #expect(try Keras.activation(.string(name), key: "a", version: k3) == expected, "\(name)")
+    }
+    #expect(try Keras.activation(.string("hard_swish"), key: "a", version: k3) == .hardSilu)
+    #expect(try Keras.activation(.string("celu"), key: "a", version: k3) == .elu(alpha: 1))
+    func refusal(_ name: String, _ v: Keras.Version) -> String? {
+      do { _ = try Keras.activation(.string(name), key: "lstm.activation", version: v); return nil }
+      catch { return "\(error)" }
+    }
+    #expect(refusal("hard_silu", k2)?.contains("Keras 3 activation") == true)
+    #expect(refusal("softmax", k3)?.contains("elementwise") == true)
+    #expect(refusal("log_softmax", k2)?.contains("elementwise") == true)
+    #expect(refusal("LeakyReLU", k2)?.contains("layer") == true)
+    #expect(refusal("nope", k3)?.contains("squareplus") == true)
+    for v in [k2, k3] {
+      for e in Keras.activationNames where v.isKeras3 ? e.keras3 : e.keras2 {
+        let back = try Keras.activationName(e.activation, version: v, role: "activation")
+        #expect(try Keras.activation(.string(back), key: "a", version: v) == e.activation, "\(e.name) in \(v)")
+      }
+    }
+  }
+
   @Test func oldKerasDefaultsGRUResetBeforeAndHardSigmoid() throws {
     let json = #"{"class_name": "GRU", "config": {"name": "gru_1", "units": 2, "return_sequences": true}}"#
     let old = try Self.layer(json, version: Keras.Version("2.2.4"))

@@ -195,21 +195,60 @@ public enum Keras {
       name = o["config"]?.string ?? o["class_name"]?.string
     }
     guard let name else { throw invalid(key, v, "expected an activation name") }
-    switch name {
-    case "tanh": return .tanh
-    case "sigmoid": return .sigmoid
-    case "relu": return .relu
-    case "linear": return .linear
-    case "hard_sigmoid": return version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
-    case "elu": return .elu(alpha: 1)
-    case "selu": return .selu
-    case "softsign": return .softsign
-    case "softplus": return .softplus
-    case "exponential": return .exponential
-    default:
-      throw invalid(key, v, "unknown Keras activation; known: tanh, sigmoid, relu, linear, hard_sigmoid, elu, "
-                      + "selu, softsign, softplus, exponential")
+    if name == "hard_sigmoid" { return version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2 }
+    if let entry = activationNames.first(where: { $0.name == name }) {
+      guard version.isKeras3 ? entry.keras3 : entry.keras2 else {
+        throw invalid(key, v, "`\(name)` is a Keras \(version.isKeras3 ? "2" : "3") activation that Keras "
+                        + "\(version) does not accept; known to it: " + knownActivations(version))
+      }
+      return entry.activation
     }
+    if let reason = refusedActivations[name] { throw invalid(key, v, reason) }
+    throw invalid(key, v, "unknown Keras \(version) activation; known: " + knownActivations(version))
+  }
+
+  /// The elementwise activation names each Keras accepts for a recurrent layer, besides `hard_sigmoid`
+  /// (which follows the version): tf-keras 2.21 `activations.deserialize` (its module's functions plus
+  /// `leaky_relu`, `relu6`, `silu` = `tf.nn.*`), Keras 3.15 `ALL_OBJECTS_DICT` (with the aliases `swish`,
+  /// `hard_swish`). Defaults as those Keras call them: `leaky_relu` slope 0.2 (`tf.nn.leaky_relu` and
+  /// Keras 3's `negative_slope`), `gelu` exact, `celu` alpha 1, shrink thresholds 0.5, `squareplus` b 4.
+  /// The first name of an activation is the one Keras saves (tf-keras saves `silu` as `swish`, Keras 3
+  /// `swish` as `silu`). The one place these names are written (export reads it too).
+  static let activationNames: [(name: String, activation: Activation, keras2: Bool, keras3: Bool)] = [
+    ("tanh", .tanh, true, true), ("sigmoid", .sigmoid, true, true), ("relu", .relu, true, true),
+    ("linear", .linear, true, true), ("elu", .elu(alpha: 1), true, true), ("selu", .selu, true, true),
+    ("softsign", .softsign, true, true), ("softplus", .softplus, true, true),
+    ("exponential", .exponential, true, true),
+    ("relu6", .relu6, true, true), ("leaky_relu", .leakyRelu(alpha: 0.2), true, true),
+    ("gelu", .gelu, true, true), ("mish", .mish, true, true),
+    ("swish", .silu, true, true), ("silu", .silu, true, true),
+    ("celu", .elu(alpha: 1), false, true),
+    ("hard_silu", .hardSilu, false, true), ("hard_swish", .hardSilu, false, true),
+    ("hard_tanh", .hardTanh, false, true), ("log_sigmoid", .logSigmoid, false, true),
+    ("tanh_shrink", .tanhShrink, false, true), ("soft_shrink", .softShrink(threshold: 0.5), false, true),
+    ("hard_shrink", .hardShrink(threshold: 0.5), false, true), ("sparse_plus", .sparsePlus, false, true),
+    ("sparse_sigmoid", .sparseSigmoid, false, true), ("squareplus", .squareplus(b: 4), false, true),
+  ]
+
+  /// Names a Keras accepts for a recurrent layer that rnnconf refuses, with the reason.
+  static let refusedActivations: [String: String] = {
+    let notElementwise = "couples the units (normalises over the last axis of each step's (batch, units) "
+      + "pre-activations); rnnconf's cells apply activations elementwise, so this is refused rather than "
+      + "computed differently"
+    var r: [String: String] = [:]
+    for n in ["softmax", "log_softmax", "sparsemax"] { r[n] = "`\(n)` " + notElementwise }
+    r["glu"] = "`glu` halves the units axis; Keras 3.15's own cell call fails with it"
+    r["threshold"] = "`threshold` needs `threshold` and `default_value` arguments; Keras 3.15's own cell call fails without them"
+    for n in ["LeakyReLU", "ELU", "ReLU", "PReLU", "ThresholdedReLU", "Softmax"] {
+      r[n] = "tf-keras deserialises `\(n)` as an activation *layer* object; rnnconf reads activation functions "
+        + "by name only (use the function name, e.g. `leaky_relu`)"
+    }
+    return r
+  }()
+
+  static func knownActivations(_ version: Version) -> String {
+    (["hard_sigmoid"] + activationNames.filter { version.isKeras3 ? $0.keras3 : $0.keras2 }.map(\.name))
+      .joined(separator: ", ")
   }
 
   static func kind(className: String, layerName: String) throws -> CellKind {

@@ -197,16 +197,10 @@ extension Keras {
   // MARK: - Export
 
   static func activationName(_ a: Activation, version: Version, role: String) throws -> String {
+    if let entry = activationNames.first(where: { $0.activation == a && (version.isKeras3 ? $0.keras3 : $0.keras2) }) {
+      return entry.name
+    }
     switch a {
-    case .tanh: return "tanh"
-    case .sigmoid: return "sigmoid"
-    case .relu: return "relu"
-    case .linear: return "linear"
-    case .elu(let alpha) where alpha == 1: return "elu"
-    case .selu: return "selu"
-    case .softsign: return "softsign"
-    case .softplus: return "softplus"
-    case .exponential: return "exponential"
     case .hardSigmoidKeras2 where !version.isKeras3: return "hard_sigmoid"
     case .hardSigmoidKeras3 where version.isKeras3: return "hard_sigmoid"
     case .hardSigmoidKeras2:
