@@ -148,6 +148,11 @@ public enum Keras {
     public var stateful: Bool
     public var zeroOutputForMask: Bool
     public var storage: WeightStorage
+    /// A Bidirectional's two inner layers as their weights are named, forward then backward:
+    /// tf-keras `forward_<name>`, `backward_<name>` (a user's `backward_layer` renamed too);
+    /// Keras 3 `forward_<name>` and `backward_<name>`, but a user's `backward_layer` under its own
+    /// name (keras/src/layers/rnn/bidirectional.py). Empty otherwise.
+    public var directionNames: [String] = []
 
     public var directions: Int { bidirectional == nil ? 1 : 2 }
     /// The cells of one direction, in weight order.
@@ -399,5 +404,15 @@ extension Keras.LayerConfig {
       stateful: inner["stateful"]?.bool ?? false,
       zeroOutputForMask: wrapperZero,
       storage: cudnn ? .cudnn : version.isKeras1 ? .keras1PerGate : .fused)
+    if cls == "Bidirectional" {
+      func innerName(_ key: String) -> String? { c[key]?["config"]?["name"]?.string }
+      let fw = innerName("layer") ?? "?"
+      func strip(_ s: String, _ p: String) -> String { s.hasPrefix(p) ? String(s.dropFirst(p.count)) : s }
+      if version.isKeras3 {
+        directionNames = ["forward_" + strip(fw, "forward_"), innerName("backward_layer") ?? "backward_" + strip(fw, "backward_")]
+      } else {
+        directionNames = ["forward_" + fw, "backward_" + (innerName("backward_layer") ?? fw)]
+      }
+    }
   }
 }

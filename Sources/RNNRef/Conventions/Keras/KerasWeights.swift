@@ -17,7 +17,10 @@ extension Keras {
   /// Native names expected for one cell, for messages: `<layer>/<cell>/kernel`.
   static func describe(_ layer: LayerConfig, _ slot: WeightSlot) -> String {
     var parts = [layer.name]
-    if layer.bidirectional != nil { parts.append((slot.direction == 0 ? "forward_" : "backward_") + "<layer>") }
+    if layer.bidirectional != nil {
+      parts.append(layer.directionNames.count == 2 ? layer.directionNames[slot.direction]
+                   : (slot.direction == 0 ? "forward_" : "backward_") + "<layer>")
+    }
     if let n = slot.cell.name, layer.cells.count > 1 { parts.append("stacked_rnn_cells/\(n)") }
     else { parts.append(slot.cell.name ?? slot.cell.kind.snakeCell) }
     parts.append(slot.leaf)
