@@ -153,6 +153,13 @@ public enum Keras {
     /// Keras 3 `forward_<name>` and `backward_<name>`, but a user's `backward_layer` under its own
     /// name (keras/src/layers/rnn/bidirectional.py). Empty otherwise.
     public var directionNames: [String] = []
+    /// A Bidirectional whose wrapped (forward) layer has `go_backwards=True`: Keras runs that layer
+    /// backwards and its backward layer forwards (tf-keras flips the flag; Keras 3 needs a
+    /// `backward_layer` with `go_backwards=False`), returns the forward layer's outputs in its
+    /// processing order and still flips the backward layer's sequence. The canonical layer then
+    /// holds the backward layer's cell as its forward direction and the forward layer's as its
+    /// reverse one (`Keras.callLayer` puts them back in Keras order).
+    public var forwardGoesBackwards = false
 
     public var directions: Int { bidirectional == nil ? 1 : 2 }
     /// The cells of one direction, in weight order.
@@ -335,6 +342,7 @@ extension Keras.LayerConfig {
     let name = c["name"]?.string ?? layer["name"]?.string ?? "?"
     var inner = c
     var merge: MergeMode?
+    var swapsDirections = false
     var cells: [Keras.CellConfig]
     switch cls {
     case "Bidirectional":
@@ -361,9 +369,18 @@ extension Keras.LayerConfig {
       if let b = c["backward_layer"]?.object, let bc = b["config"]?.object, let bcls = b["class_name"]?.string {
         bw = try K.cellConfig(bcls, bc, layerName: name + " (backward_layer)", named: false, version: version)
       }
-      if wc["go_backwards"]?.bool == true {
-        throw K.invalid("\(name).layer.go_backwards", .bool(true), "Bidirectional over a go_backwards layer is not supported")
+      let fwBackwards = wc["go_backwards"]?.bool ?? false
+      if let b = c["backward_layer"]?["config"]?.object {
+        guard (b["go_backwards"]?.bool ?? false) != fwBackwards else {
+          throw K.invalid("\(name).backward_layer.go_backwards", b["go_backwards"] ?? .bool(false),
+                          "Keras requires the forward and backward layers to have different go_backwards values")
+        }
+      } else if fwBackwards && version.isKeras3 {
+        throw K.invalid("\(name).layer.go_backwards", .bool(true),
+                        "Keras 3 sets go_backwards=True on the backward copy too and refuses the layer; give a "
+                          + "backward_layer with go_backwards=False")
       }
+      swapsDirections = fwBackwards
       cells = [fw, bw]
     case "RNN":
       guard let cell = c["cell"]?.object, let ccls = cell["class_name"]?.string else {
@@ -404,6 +421,7 @@ extension Keras.LayerConfig {
       stateful: inner["stateful"]?.bool ?? false,
       zeroOutputForMask: wrapperZero,
       storage: cudnn ? .cudnn : version.isKeras1 ? .keras1PerGate : .fused)
+    forwardGoesBackwards = swapsDirections
     if cls == "Bidirectional" {
       func innerName(_ key: String) -> String? { c[key]?["config"]?["name"]?.string }
       let fw = innerName("layer") ?? "?"

@@ -109,7 +109,8 @@ extension Keras {
     }
     let padding: PaddingPolicy = layer.zeroOutputForMask ? .zeroOutput : .repeatPreviousOutput
     if let merge = layer.bidirectional {
-      return [RecurrentLayer(direction: .bidirectional, cells: [perDirection[0][0], perDirection[1][0]],
+      let (f, b) = layer.forwardGoesBackwards ? (1, 0) : (0, 1)
+      return [RecurrentLayer(direction: .bidirectional, cells: [perDirection[f][0], perDirection[b][0]],
                              merge: merge, padding: padding)]
     }
     let cells = perDirection[0]
