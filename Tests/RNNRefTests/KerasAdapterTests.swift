@@ -104,6 +104,27 @@ import _TestSupport
     #expect(bi.storage == .cudnn && bi.storedWeightCount == 6 && bi.bidirectional == .concat)
   }
 
+  /// A user's `backward_layer` keeps its own name in Keras 3 and gets `backward_` in tf-keras
+  /// (keras/src/layers/rnn/bidirectional.py, tf_keras/src/layers/rnn/bidirectional.py); a
+  /// missing weight is named that way, never with a placeholder.
+  @Test func backwardLayerNamesFollowVersion() throws {
+    let json = #"{"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer": {"class_name": "LSTM", "config": {"name": "lstm", "units": 2}}, "backward_layer": {"class_name": "LSTM", "config": {"name": "rev", "units": 2, "go_backwards": true}}}}"#
+    let k3 = try Self.layer(json, version: .keras3), k2 = try Self.layer(json, version: .keras2)
+    #expect(k3.directionNames == ["forward_lstm", "rev"])
+    #expect(k2.directionNames == ["forward_lstm", "backward_rev"])
+    var rng = Rand(state: 3)
+    let fw: [Keras.NamedWeight<Double>] = [("k", Self.tensor([3, 8], &rng)), ("r", Self.tensor([2, 8], &rng)), ("b", Self.tensor([8], &rng))]
+    do {
+      _ = try Keras.importLayer(k3, inputFeatures: 3, weights: fw)
+      Issue.record("a Bidirectional without backward weights was accepted")
+    } catch {
+      #expect("\(error)".contains("bidirectional/rev/lstm_cell/kernel") && !"\(error)".contains("<layer>"), "\(error)")
+    }
+    let plain = try Self.layer(#"{"class_name": "Bidirectional", "config": {"name": "b", "layer": {"class_name": "GRU", "config": {"name": "forward_gru", "units": 2}}}}"#,
+                               version: .keras3)
+    #expect(plain.directionNames == ["forward_gru", "backward_forward_gru"])
+  }
+
   @Test func unknownLayerIsNamed() throws {
     do {
       _ = try Self.layer(#"{"class_name": "Dense", "config": {"name": "dense_7", "units": 1}}"#, version: .keras2)
