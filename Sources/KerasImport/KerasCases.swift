@@ -174,8 +174,7 @@ public enum KerasCases: NetworkConvention {
           guard leaf(e.name) == slot.leaf else { return false }
           let comps = components(e.name)
           if layer.bidirectional != nil {
-            let prefix = slot.direction == 0 ? "forward_" : "backward_"
-            guard comps.contains(where: { $0.hasPrefix(prefix) }) else { return false }
+            guard comps.contains(layer.directionNames[slot.direction]) else { return false }
           }
           if layer.cells.count > 1, let n = slot.cell.name { return comps.contains(n) }
           return true

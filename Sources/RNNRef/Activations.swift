@@ -13,6 +13,15 @@ import RealModule
 ///   `x > alpha ? x : 0`; ScaledTanh `alpha * tanh(beta*x)`; HardSigmoid
 ///   `max(0, min(1, alpha*x + beta))`; Elu `x >= 0 ? x : alpha*(exp(x) - 1)`;
 ///   Softsign `x / (1 + |x|)`; Softplus `log(1 + exp(x))`.
+/// - Keras' further activations, as the TensorFlow ops they call (keras/src/backend/tensorflow/nn.py,
+///   tf_keras/src/activations.py): `relu6` = `tf.nn.relu6`; `silu`/`swish` = `tf.nn.silu` = `x * sigmoid(x)`;
+///   `gelu` = `tf.nn.gelu(approximate=False)` = `0.5 * x * erfc(-x / sqrt(2))`; `mish` = `x * tanh(softplus(x))`;
+///   `log_sigmoid` = `tf.math.log_sigmoid` = `-softplus(-x)`; `hard_tanh` = `clip(x, -1, 1)`;
+///   `hard_silu` = `x * hard_sigmoid(x)` (Keras 3's); `tanh_shrink` = `x - tanh(x)`; `soft_shrink`,
+///   `hard_shrink` with threshold 0.5; `sparse_plus`, `sparse_sigmoid` piecewise as written there;
+///   `squareplus` = `(x + sqrt(x^2 + b)) / 2` with b = 4; `leaky_relu` is `leakyRelu(alpha: 0.2)` (both
+///   generations' default slope); Keras 3 `celu` with alpha 1 is `max(x, 0) + expm1(min(x, 0))`, which is
+///   `elu(alpha: 1)` value for value.
 /// Parameters are rounded to the scalar type first (ONNX Runtime stores alpha/beta as float).
 extension Activation {
   /// The activation of one value, computed in `S`.
@@ -46,6 +55,37 @@ extension Activation {
       return Swift.max(x, 0) + S.log(onePlus: S.exp(-Swift.abs(x)))
     case .exponential:
       return S.exp(x)
+    case .relu6:
+      return Swift.min(Swift.max(x, 0), 6)
+    case .silu:
+      return x * stableSigmoid(x)
+    case .gelu:
+      return S(0.5) * x * S.erfc(-x * S(0.7071067811865476))
+    case .mish:
+      return x * S.tanh(Activation.softplus.callAsFunction(x))
+    case .logSigmoid:
+      return -Activation.softplus.callAsFunction(-x)
+    case .hardTanh:
+      return Swift.min(Swift.max(x, -1), 1)
+    case .hardSilu:
+      return x * Activation.hardSigmoidKeras3.callAsFunction(x)
+    case .tanhShrink:
+      return x - S.tanh(x)
+    case .softShrink(let t):
+      let t = S(t)
+      return x > t ? x - t : (x < -t ? x + t : 0)
+    case .hardShrink(let t):
+      return Swift.abs(x) > S(t) ? x : 0
+    case .sparsePlus:
+      if x <= -1 { return 0 }
+      if x < 1 { let y = x + 1; return S(0.25) * (y * y) }
+      return x
+    case .sparseSigmoid:
+      if x <= -1 { return 0 }
+      if x >= 1 { return 1 }
+      return S(0.5) * (x + 1)
+    case .squareplus(let b):
+      return (x + (x * x + S(b)).squareRoot()) / 2
     case let .affine(alpha, beta):
       return S(alpha) * x + S(beta)
     case .leakyRelu(let alpha):

@@ -29,6 +29,33 @@ public enum Activation: Hashable, Sendable, Codable {
   case softsign
   case softplus
   case exponential
+  // Keras' further elementwise activations (tf-keras 2.21 and Keras 3.15; see Activations.swift).
+  /// `min(max(x, 0), 6)`
+  case relu6
+  /// `x * sigmoid(x)` (Keras `silu`, `swish`)
+  case silu
+  /// `x / 2 * erfc(-x / sqrt(2))`, the exact (erf) form; Keras' `gelu` default in both generations.
+  case gelu
+  /// `x * tanh(softplus(x))`
+  case mish
+  /// `-softplus(-x)`
+  case logSigmoid
+  /// `clip(x, -1, 1)`
+  case hardTanh
+  /// Keras 3 `hard_silu` / `hard_swish`: `x * relu6(x + 3) / 6`.
+  case hardSilu
+  /// `x - tanh(x)`
+  case tanhShrink
+  /// `x > t ? x - t : (x < -t ? x + t : 0)`
+  case softShrink(threshold: Double)
+  /// `|x| > t ? x : 0`
+  case hardShrink(threshold: Double)
+  /// `x <= -1 ? 0 : (x < 1 ? (x + 1)^2 / 4 : x)`
+  case sparsePlus
+  /// `x <= -1 ? 0 : (x >= 1 ? 1 : (x + 1) / 2)`
+  case sparseSigmoid
+  /// `(x + sqrt(x^2 + b)) / 2`
+  case squareplus(b: Double)
   // ONNX's list with alpha/beta.
   /// `alpha * x + beta`
   case affine(alpha: Double, beta: Double)

@@ -53,6 +53,35 @@ import _TestSupport
     }
   }
 
+  /// Each Keras accepts its own names (tf_keras/src/activations.py, keras/src/activations/__init__.py);
+  /// a Keras 3-only name in a Keras 2 model, a non-elementwise one, or a layer object is refused with
+  /// its reason, and every accepted activation exports back to a name that version reads as the same.
+  @Test func activationNamesFollowVersion() throws {
+    let k2 = Keras.Version.keras2, k3 = Keras.Version.keras3
+    for (name, expected) in [("swish", Activation.silu), ("silu", .silu), ("gelu", .gelu), ("relu6", .relu6),
+                             ("leaky_relu", .leakyRelu(alpha: 0.2)), ("mish", .mish)] {
+      #expect(try Keras.activation(.string(name), key: "a", version: k2) == expected, "\(name)")
+      #expect(try Keras.activation(.string(name), key: "a", version: k3) == expected, "\(name)")
+    }
+    #expect(try Keras.activation(.string("hard_swish"), key: "a", version: k3) == .hardSilu)
+    #expect(try Keras.activation(.string("celu"), key: "a", version: k3) == .elu(alpha: 1))
+    func refusal(_ name: String, _ v: Keras.Version) -> String? {
+      do { _ = try Keras.activation(.string(name), key: "lstm.activation", version: v); return nil }
+      catch { return "\(error)" }
+    }
+    #expect(refusal("hard_silu", k2)?.contains("Keras 3 activation") == true)
+    #expect(refusal("softmax", k3)?.contains("elementwise") == true)
+    #expect(refusal("log_softmax", k2)?.contains("elementwise") == true)
+    #expect(refusal("LeakyReLU", k2)?.contains("layer") == true)
+    #expect(refusal("nope", k3)?.contains("squareplus") == true)
+    for v in [k2, k3] {
+      for e in Keras.activationNames where v.isKeras3 ? e.keras3 : e.keras2 {
+        let back = try Keras.activationName(e.activation, version: v, role: "activation")
+        #expect(try Keras.activation(.string(back), key: "a", version: v) == e.activation, "\(e.name) in \(v)")
+      }
+    }
+  }
+
   @Test func oldKerasDefaultsGRUResetBeforeAndHardSigmoid() throws {
     let json = #"{"class_name": "GRU", "config": {"name": "gru_1", "units": 2, "return_sequences": true}}"#
     let old = try Self.layer(json, version: Keras.Version("2.2.4"))
@@ -73,6 +102,27 @@ import _TestSupport
     let bi = try Self.layer(#"{"class_name": "Bidirectional", "config": {"name": "b", "layer": {"class_name": "CuDNNLSTM", "config": {"name": "l", "units": 2}}}}"#,
                             version: .keras2)
     #expect(bi.storage == .cudnn && bi.storedWeightCount == 6 && bi.bidirectional == .concat)
+  }
+
+  /// A user's `backward_layer` keeps its own name in Keras 3 and gets `backward_` in tf-keras
+  /// (keras/src/layers/rnn/bidirectional.py, tf_keras/src/layers/rnn/bidirectional.py); a
+  /// missing weight is named that way, never with a placeholder.
+  @Test func backwardLayerNamesFollowVersion() throws {
+    let json = #"{"class_name": "Bidirectional", "config": {"name": "bidirectional", "layer": {"class_name": "LSTM", "config": {"name": "lstm", "units": 2}}, "backward_layer": {"class_name": "LSTM", "config": {"name": "rev", "units": 2, "go_backwards": true}}}}"#
+    let k3 = try Self.layer(json, version: .keras3), k2 = try Self.layer(json, version: .keras2)
+    #expect(k3.directionNames == ["forward_lstm", "rev"])
+    #expect(k2.directionNames == ["forward_lstm", "backward_rev"])
+    var rng = Rand(state: 3)
+    let fw: [Keras.NamedWeight<Double>] = [("k", Self.tensor([3, 8], &rng)), ("r", Self.tensor([2, 8], &rng)), ("b", Self.tensor([8], &rng))]
+    do {
+      _ = try Keras.importLayer(k3, inputFeatures: 3, weights: fw)
+      Issue.record("a Bidirectional without backward weights was accepted")
+    } catch {
+      #expect("\(error)".contains("bidirectional/rev/lstm_cell/kernel") && !"\(error)".contains("<layer>"), "\(error)")
+    }
+    let plain = try Self.layer(#"{"class_name": "Bidirectional", "config": {"name": "b", "layer": {"class_name": "GRU", "config": {"name": "forward_gru", "units": 2}}}}"#,
+                               version: .keras3)
+    #expect(plain.directionNames == ["forward_gru", "backward_forward_gru"])
   }
 
   @Test func unknownLayerIsNamed() throws {

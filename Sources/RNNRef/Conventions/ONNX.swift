@@ -216,7 +216,8 @@ public enum ONNX: NetworkConvention {
     case .elu(let alpha): ("Elu", alpha, nil)
     // relu6(x + 3) / 6 = clip(x/6 + 0.5, 0, 1); alpha is stored as float32 (1/6 rounded)
     case .hardSigmoidKeras3: ("HardSigmoid", 1.0 / 6.0, 0.5)
-    case .selu, .exponential: nil
+    case .selu, .exponential, .relu6, .silu, .gelu, .mish, .logSigmoid, .hardTanh, .hardSilu, .tanhShrink,
+         .softShrink, .hardShrink, .sparsePlus, .sparseSigmoid, .squareplus: nil
     }
   }
 

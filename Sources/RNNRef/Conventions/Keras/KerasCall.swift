@@ -32,6 +32,7 @@ extension Keras {
                                       reason: "batch-major (N, T, I) with I from the layer's kernel")
     }
     let n = x.shape[0], steps = x.shape[1]
+    let swapped = layer.bidirectional != nil && layer.forwardGoesBackwards
     // Initial states per canonical layer and direction: given, else carried (stateful), else zeros.
     var initial: [[LayerState<Scalar>]?] = Array(repeating: nil, count: canonical.count)
     if let given = initialStates {
@@ -50,10 +51,13 @@ extension Keras {
         return t
       }
       for (ci, cl) in canonical.enumerated() {
-        initial[ci] = try cl.cells.enumerated().map { d, cell in
+        // Keras order: the forward layer's states first (the canonical reverse direction when swapped).
+        let cells = swapped ? Array(cl.cells.reversed()) : cl.cells
+        let states = try cells.enumerated().map { d, cell in
           LayerState(h: try next([n, cell.outputSize], what: "h of direction \(d)"),
                      c: cell.hasCellState ? try next([n, cell.hiddenSize], what: "c of direction \(d)") : nil)
         }
+        initial[ci] = swapped ? states.reversed() : states
       }
     } else if let carry = carried {
       guard carry.allSatisfy({ $0.allSatisfy { $0.h.shape[0] == n } }) else {
@@ -68,6 +72,9 @@ extension Keras {
       let o = try Engine.run(cl, input: current, mask: mask, initialStates: initial[ci])
       outputs.append(o)
       current = o.merged
+    }
+    if swapped, let o = outputs.last, o.directionOutputs.count == 2, let mode = layer.bidirectional {
+      return swappedOutputs(layer, o, steps: steps, batch: n, mode: mode)
     }
     let lastOut = outputs[outputs.count - 1]
     var values: [Tensor<Scalar>] = []
@@ -100,5 +107,39 @@ extension Keras {
       } }
     }
     return (values, outputs.map(\.finalStates), batchMajor(current))
+  }
+
+  /// `(T, N, F)` with the time axis reversed.
+  static func flipTime<Scalar: RNNScalar>(_ t: Tensor<Scalar>) -> Tensor<Scalar> {
+    let steps = t.shape[0]
+    guard steps > 1 else { return t }
+    return Tensor.concatenate((0..<steps).reversed().map { t.slice(axis: 0, range: $0..<($0 + 1)) }, axis: 0)
+  }
+
+  /// A Bidirectional over a `go_backwards` layer (`forwardGoesBackwards`): canonical direction 0 is
+  /// Keras' backward layer (run forwards), direction 1 Keras' forward layer (run backwards, aligned to
+  /// input time). Keras returns the forward layer's sequence in its processing order and flips the
+  /// backward layer's, so both come time-reversed; the last outputs are the forward layer's at input
+  /// step 0 and the backward layer's at step T-1; states forward layer first.
+  static func swappedOutputs<Scalar: RNNScalar>(_ layer: LayerConfig, _ o: LayerOutput<Scalar>, steps: Int, batch n: Int,
+                                                mode: MergeMode)
+    -> (outputs: [Tensor<Scalar>], finalStates: [[LayerState<Scalar>]], sequence: Tensor<Scalar>) {
+    let fwSeq = flipTime(o.directionOutputs[1]), bwSeq = flipTime(o.directionOutputs[0])
+    let sequence = mode.merge(fw: fwSeq, bw: bwSeq)
+    var values: [Tensor<Scalar>] = []
+    if layer.returnSequences {
+      values += mode == MergeMode.none ? [batchMajor(fwSeq), batchMajor(bwSeq)] : [batchMajor(sequence)]
+    } else {
+      func last(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> { steps > 0 ? step(t, k) : Tensor(zeros: [n, t.shape[2]]) }
+      let fw = last(o.directionOutputs[1], 0), bw = last(o.directionOutputs[0], steps - 1)
+      values += mode == MergeMode.none ? [fw, bw] : [mode.merge(fw: fw, bw: bw)]
+    }
+    if layer.returnState {
+      for s in o.finalStates.reversed() {
+        values.append(s.h)
+        if let c = s.c { values.append(c) }
+      }
+    }
+    return (values, [o.finalStates], batchMajor(sequence))
   }
 }

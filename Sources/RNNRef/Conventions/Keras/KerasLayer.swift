@@ -148,6 +148,18 @@ public enum Keras {
     public var stateful: Bool
     public var zeroOutputForMask: Bool
     public var storage: WeightStorage
+    /// A Bidirectional's two inner layers as their weights are named, forward then backward:
+    /// tf-keras `forward_<name>`, `backward_<name>` (a user's `backward_layer` renamed too);
+    /// Keras 3 `forward_<name>` and `backward_<name>`, but a user's `backward_layer` under its own
+    /// name (keras/src/layers/rnn/bidirectional.py). Empty otherwise.
+    public var directionNames: [String] = []
+    /// A Bidirectional whose wrapped (forward) layer has `go_backwards=True`: Keras runs that layer
+    /// backwards and its backward layer forwards (tf-keras flips the flag; Keras 3 needs a
+    /// `backward_layer` with `go_backwards=False`), returns the forward layer's outputs in its
+    /// processing order and still flips the backward layer's sequence. The canonical layer then
+    /// holds the backward layer's cell as its forward direction and the forward layer's as its
+    /// reverse one (`Keras.callLayer` puts them back in Keras order).
+    public var forwardGoesBackwards = false
 
     public var directions: Int { bidirectional == nil ? 1 : 2 }
     /// The cells of one direction, in weight order.
@@ -195,21 +207,60 @@ public enum Keras {
       name = o["config"]?.string ?? o["class_name"]?.string
     }
     guard let name else { throw invalid(key, v, "expected an activation name") }
-    switch name {
-    case "tanh": return .tanh
-    case "sigmoid": return .sigmoid
-    case "relu": return .relu
-    case "linear": return .linear
-    case "hard_sigmoid": return version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
-    case "elu": return .elu(alpha: 1)
-    case "selu": return .selu
-    case "softsign": return .softsign
-    case "softplus": return .softplus
-    case "exponential": return .exponential
-    default:
-      throw invalid(key, v, "unknown Keras activation; known: tanh, sigmoid, relu, linear, hard_sigmoid, elu, "
-                      + "selu, softsign, softplus, exponential")
+    if name == "hard_sigmoid" { return version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2 }
+    if let entry = activationNames.first(where: { $0.name == name }) {
+      guard version.isKeras3 ? entry.keras3 : entry.keras2 else {
+        throw invalid(key, v, "`\(name)` is a Keras \(version.isKeras3 ? "2" : "3") activation that Keras "
+                        + "\(version) does not accept; known to it: " + knownActivations(version))
+      }
+      return entry.activation
     }
+    if let reason = refusedActivations[name] { throw invalid(key, v, reason) }
+    throw invalid(key, v, "unknown Keras \(version) activation; known: " + knownActivations(version))
+  }
+
+  /// The elementwise activation names each Keras accepts for a recurrent layer, besides `hard_sigmoid`
+  /// (which follows the version): tf-keras 2.21 `activations.deserialize` (its module's functions plus
+  /// `leaky_relu`, `relu6`, `silu` = `tf.nn.*`), Keras 3.15 `ALL_OBJECTS_DICT` (with the aliases `swish`,
+  /// `hard_swish`). Defaults as those Keras call them: `leaky_relu` slope 0.2 (`tf.nn.leaky_relu` and
+  /// Keras 3's `negative_slope`), `gelu` exact, `celu` alpha 1, shrink thresholds 0.5, `squareplus` b 4.
+  /// The first name of an activation is the one Keras saves (tf-keras saves `silu` as `swish`, Keras 3
+  /// `swish` as `silu`). The one place these names are written (export reads it too).
+  static let activationNames: [(name: String, activation: Activation, keras2: Bool, keras3: Bool)] = [
+    ("tanh", .tanh, true, true), ("sigmoid", .sigmoid, true, true), ("relu", .relu, true, true),
+    ("linear", .linear, true, true), ("elu", .elu(alpha: 1), true, true), ("selu", .selu, true, true),
+    ("softsign", .softsign, true, true), ("softplus", .softplus, true, true),
+    ("exponential", .exponential, true, true),
+    ("relu6", .relu6, true, true), ("leaky_relu", .leakyRelu(alpha: 0.2), true, true),
+    ("gelu", .gelu, true, true), ("mish", .mish, true, true),
+    ("swish", .silu, true, true), ("silu", .silu, true, true),
+    ("celu", .elu(alpha: 1), false, true),
+    ("hard_silu", .hardSilu, false, true), ("hard_swish", .hardSilu, false, true),
+    ("hard_tanh", .hardTanh, false, true), ("log_sigmoid", .logSigmoid, false, true),
+    ("tanh_shrink", .tanhShrink, false, true), ("soft_shrink", .softShrink(threshold: 0.5), false, true),
+    ("hard_shrink", .hardShrink(threshold: 0.5), false, true), ("sparse_plus", .sparsePlus, false, true),
+    ("sparse_sigmoid", .sparseSigmoid, false, true), ("squareplus", .squareplus(b: 4), false, true),
+  ]
+
+  /// Names a Keras accepts for a recurrent layer that rnnconf refuses, with the reason.
+  static let refusedActivations: [String: String] = {
+    let notElementwise = "couples the units (normalises over the last axis of each step's (batch, units) "
+      + "pre-activations); rnnconf's cells apply activations elementwise, so this is refused rather than "
+      + "computed differently"
+    var r: [String: String] = [:]
+    for n in ["softmax", "log_softmax", "sparsemax"] { r[n] = "`\(n)` " + notElementwise }
+    r["glu"] = "`glu` halves the units axis; Keras 3.15's own cell call fails with it"
+    r["threshold"] = "`threshold` needs `threshold` and `default_value` arguments; Keras 3.15's own cell call fails without them"
+    for n in ["LeakyReLU", "ELU", "ReLU", "PReLU", "ThresholdedReLU", "Softmax"] {
+      r[n] = "tf-keras deserialises `\(n)` as an activation *layer* object; rnnconf reads activation functions "
+        + "by name only (use the function name, e.g. `leaky_relu`)"
+    }
+    return r
+  }()
+
+  static func knownActivations(_ version: Version) -> String {
+    (["hard_sigmoid"] + activationNames.filter { version.isKeras3 ? $0.keras3 : $0.keras2 }.map(\.name))
+      .joined(separator: ", ")
   }
 
   static func kind(className: String, layerName: String) throws -> CellKind {
@@ -291,6 +342,7 @@ extension Keras.LayerConfig {
     let name = c["name"]?.string ?? layer["name"]?.string ?? "?"
     var inner = c
     var merge: MergeMode?
+    var swapsDirections = false
     var cells: [Keras.CellConfig]
     switch cls {
     case "Bidirectional":
@@ -317,9 +369,18 @@ extension Keras.LayerConfig {
       if let b = c["backward_layer"]?.object, let bc = b["config"]?.object, let bcls = b["class_name"]?.string {
         bw = try K.cellConfig(bcls, bc, layerName: name + " (backward_layer)", named: false, version: version)
       }
-      if wc["go_backwards"]?.bool == true {
-        throw K.invalid("\(name).layer.go_backwards", .bool(true), "Bidirectional over a go_backwards layer is not supported")
+      let fwBackwards = wc["go_backwards"]?.bool ?? false
+      if let b = c["backward_layer"]?["config"]?.object {
+        guard (b["go_backwards"]?.bool ?? false) != fwBackwards else {
+          throw K.invalid("\(name).backward_layer.go_backwards", b["go_backwards"] ?? .bool(false),
+                          "Keras requires the forward and backward layers to have different go_backwards values")
+        }
+      } else if fwBackwards && version.isKeras3 {
+        throw K.invalid("\(name).layer.go_backwards", .bool(true),
+                        "Keras 3 sets go_backwards=True on the backward copy too and refuses the layer; give a "
+                          + "backward_layer with go_backwards=False")
       }
+      swapsDirections = fwBackwards
       cells = [fw, bw]
     case "RNN":
       guard let cell = c["cell"]?.object, let ccls = cell["class_name"]?.string else {
@@ -360,5 +421,16 @@ extension Keras.LayerConfig {
       stateful: inner["stateful"]?.bool ?? false,
       zeroOutputForMask: wrapperZero,
       storage: cudnn ? .cudnn : version.isKeras1 ? .keras1PerGate : .fused)
+    forwardGoesBackwards = swapsDirections
+    if cls == "Bidirectional" {
+      func innerName(_ key: String) -> String? { c[key]?["config"]?["name"]?.string }
+      let fw = innerName("layer") ?? "?"
+      func strip(_ s: String, _ p: String) -> String { s.hasPrefix(p) ? String(s.dropFirst(p.count)) : s }
+      if version.isKeras3 {
+        directionNames = ["forward_" + strip(fw, "forward_"), innerName("backward_layer") ?? "backward_" + strip(fw, "backward_")]
+      } else {
+        directionNames = ["forward_" + fw, "backward_" + (innerName("backward_layer") ?? fw)]
+      }
+    }
   }
 }

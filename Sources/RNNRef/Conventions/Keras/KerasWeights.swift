@@ -17,7 +17,10 @@ extension Keras {
   /// Native names expected for one cell, for messages: `<layer>/<cell>/kernel`.
   static func describe(_ layer: LayerConfig, _ slot: WeightSlot) -> String {
     var parts = [layer.name]
-    if layer.bidirectional != nil { parts.append((slot.direction == 0 ? "forward_" : "backward_") + "<layer>") }
+    if layer.bidirectional != nil {
+      parts.append(layer.directionNames.count == 2 ? layer.directionNames[slot.direction]
+                   : (slot.direction == 0 ? "forward_" : "backward_") + "<layer>")
+    }
     if let n = slot.cell.name, layer.cells.count > 1 { parts.append("stacked_rnn_cells/\(n)") }
     else { parts.append(slot.cell.name ?? slot.cell.kind.snakeCell) }
     parts.append(slot.leaf)
@@ -106,7 +109,8 @@ extension Keras {
     }
     let padding: PaddingPolicy = layer.zeroOutputForMask ? .zeroOutput : .repeatPreviousOutput
     if let merge = layer.bidirectional {
-      return [RecurrentLayer(direction: .bidirectional, cells: [perDirection[0][0], perDirection[1][0]],
+      let (f, b) = layer.forwardGoesBackwards ? (1, 0) : (0, 1)
+      return [RecurrentLayer(direction: .bidirectional, cells: [perDirection[f][0], perDirection[b][0]],
                              merge: merge, padding: padding)]
     }
     let cells = perDirection[0]
@@ -197,16 +201,10 @@ extension Keras {
   // MARK: - Export
 
   static func activationName(_ a: Activation, version: Version, role: String) throws -> String {
+    if let entry = activationNames.first(where: { $0.activation == a && (version.isKeras3 ? $0.keras3 : $0.keras2) }) {
+      return entry.name
+    }
     switch a {
-    case .tanh: return "tanh"
-    case .sigmoid: return "sigmoid"
-    case .relu: return "relu"
-    case .linear: return "linear"
-    case .elu(let alpha) where alpha == 1: return "elu"
-    case .selu: return "selu"
-    case .softsign: return "softsign"
-    case .softplus: return "softplus"
-    case .exponential: return "exponential"
     case .hardSigmoidKeras2 where !version.isKeras3: return "hard_sigmoid"
     case .hardSigmoidKeras3 where version.isKeras3: return "hard_sigmoid"
     case .hardSigmoidKeras2:
