@@ -33,9 +33,12 @@ let package = Package(
       providers: [.apt(["libhdf5-dev"])]
     ),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
+    // GEMM micro-kernels per instruction set (portable, AVX2+FMA, AVX-512F), each compiled with a
+    // per-function target attribute and chosen at run time by CPU feature detection: no flags.
+    .target(name: "CRNNKernels"),
     .target(
       name: "RNNRef",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: engineSettings
     ),
     .target(name: "Conformance", dependencies: ["HDF5", "RNNRef"]),
