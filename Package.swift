@@ -54,6 +54,8 @@ let package = Package(
       ]
     ),
     .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef"]),
+    // GFLOP/s of SwiftMatmul, the C kernels and (loaded at run time if present) OpenBLAS.
+    .executableTarget(name: "rnnconf-gemm-bench", dependencies: ["RNNRef"]),
 
     // MARK: - Tests
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
