@@ -76,6 +76,67 @@ static inline void rnn_store_v2d(double *p, rnn_v2d v) { memcpy(p, &v, sizeof v)
 #undef VFMA
 #undef VADD
 
+// MARK: - Test hook: the AVX-512 geometry with 64-byte generic vectors (any CPU)
+
+typedef float rnn_v16f __attribute__((vector_size(64)));
+typedef double rnn_v8d __attribute__((vector_size(64)));
+
+// loads and stores as statement expressions: a 64-byte vector passed to a function without
+// AVX-512 enabled would change the calling convention (-Wpsabi)
+#define RNN_LOAD64(T, p) ({ T v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define RNN_STORE64(T, p, v) do { T t_ = (v); memcpy((p), &t_, sizeof t_); } while (0)
+
+#define RNN_AVX512_MR 8
+#define RNN_AVX512_KC 128
+#define KMR RNN_AVX512_MR
+#define KKC RNN_AVX512_KC
+#define KATTR
+#define KNV 2
+#define VFMA(acc, x, y) ((acc) + (x) * (y))
+#define VADD(x, y) ((x) + (y))
+
+#define KT float
+#define KV rnn_v16f
+#define KVL 16
+#define KNAME(x) geometry512_f32_##x
+#define VZERO() ((rnn_v16f){0})
+#define VLOADU(p) RNN_LOAD64(rnn_v16f, p)
+#define VSTOREU(p, v) RNN_STORE64(rnn_v16f, p, v)
+#define VBCAST(x) ((rnn_v16f){0} + (x))
+#include "src/gemm_template.h"
+#undef KT
+#undef KV
+#undef KVL
+#undef KNAME
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+
+#define KT double
+#define KV rnn_v8d
+#define KVL 8
+#define KNAME(x) geometry512_f64_##x
+#define VZERO() ((rnn_v8d){0})
+#define VLOADU(p) RNN_LOAD64(rnn_v8d, p)
+#define VSTOREU(p, v) RNN_STORE64(rnn_v8d, p, v)
+#define VBCAST(x) ((rnn_v8d){0} + (x))
+#include "src/gemm_template.h"
+#undef KT
+#undef KV
+#undef KVL
+#undef KNAME
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef KMR
+#undef KKC
+#undef KATTR
+#undef KNV
+#undef VFMA
+#undef VADD
+
 #if RNN_X86_64
 
 // MARK: - AVX2 + FMA: 6 rows x 2 vectors (12 accumulators + 2 B + 1 broadcast = 15 of 16 registers)
@@ -134,8 +195,8 @@ static inline void rnn_store_v2d(double *p, rnn_v2d v) { memcpy(p, &v, sizeof v)
 
 // MARK: - AVX-512F: 8 rows x 2 vectors (16 accumulators of 32 registers)
 
-#define KMR 8
-#define KKC 128
+#define KMR RNN_AVX512_MR
+#define KKC RNN_AVX512_KC
 #define KATTR __attribute__((target("avx512f")))
 
 #define KT float
@@ -232,6 +293,7 @@ static void rnn_init_support(void) {
 }
 
 int rnn_gemm_kernel_supported(int kernel) {
+  if (kernel == RNN_GEMM_AVX512_GEOMETRY) return 1;
   if (kernel <= RNN_GEMM_AUTO || kernel >= RNN_GEMM_KERNEL_COUNT) return 0;
   rnn_init_support();
   return rnn_supported_table[kernel];
@@ -294,7 +356,8 @@ static ptrdiff_t rnn_width(int kernel, int f64) {
   switch (rnn_gemm_resolve_kernel(kernel)) {
     case RNN_GEMM_PORTABLE: return 8;
     case RNN_GEMM_AVX2: return f64 ? 8 : 16;
-    case RNN_GEMM_AVX512: return f64 ? 16 : 32;
+    case RNN_GEMM_AVX512:
+    case RNN_GEMM_AVX512_GEOMETRY: return f64 ? 16 : 32;
     default: return 0;
   }
 }
@@ -347,6 +410,9 @@ RNN_DEFINE_PACK(rnn_gemm_pack_f64, double, 1)
     }                                                                                             \
     switch (kr) {                                                                                 \
       case RNN_GEMM_PORTABLE: portable_##SUFFIX##_gemm(m, k, j0, j1, a, lda, packed, c, ldc, accumulate); break; \
+      case RNN_GEMM_AVX512_GEOMETRY:                                                              \
+        geometry512_##SUFFIX##_gemm(m, k, j0, j1, a, lda, packed, c, ldc, accumulate);            \
+        break;                                                                                    \
       RNN_X86_CASES(SUFFIX)                                                                       \
       default: return -1;                                                                         \
     }                                                                                             \

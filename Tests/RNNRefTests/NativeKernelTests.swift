@@ -1,3 +1,4 @@
+import CRNNKernels
 import Foundation
 import Testing
 @testable import RNNRef
@@ -29,7 +30,7 @@ import Testing
   /// the padding holds sentinels that must survive. Expected: C0 (when accumulating) + sum over k
   /// in Double, checked against the rounding bound of a k-term sum in S.
   func check<S: NativeGEMMScalar>(
-    _: S.Type, kernel: NativeKernel, m: Int, k: Int, n: Int, columns: Range<Int>, accumulate: Bool,
+    _: S.Type, kernel: Int32, m: Int, k: Int, n: Int, columns: Range<Int>, accumulate: Bool,
     integers: Bool, rng: inout SeededRNG
   ) throws {
     func value() -> S {
@@ -40,16 +41,25 @@ import Testing
     let b = (0..<(k * n)).map { _ in value() }
     let c0 = (0..<(m * ldc)).map { _ in value() }
     var c = c0
-    let packed = try NativePackedMatrix(Tensor(shape: [k, n], scalars: b), kernel: kernel)
-    #expect(packed.panelWidth == kernel.panelWidth(for: S.self))
-    a.withUnsafeBufferPointer { ap in
-      c.withUnsafeMutableBufferPointer { cp in
-        if m > 0 {
-          packed.multiply(m: m, a: ap.baseAddress!, lda: lda, columns: columns, c: cp.baseAddress!, ldc: ldc,
-                          accumulate: accumulate)
+    let name = rnn_gemm_kernel_name(kernel).map { String(cString: $0) } ?? "avx512-geometry"
+    // the C API itself (NativePackedMatrix is a thin owner of the packed buffer)
+    var packed = [S](repeating: .nan, count: max(1, S.packedCount(kernel, k: k, n: n)))
+    let rc: (Int32, Int32) = a.withUnsafeBufferPointer { ap in
+      b.withUnsafeBufferPointer { bp in
+        packed.withUnsafeMutableBufferPointer { pp in
+          c.withUnsafeMutableBufferPointer { cp in
+            // empty operands have no base address; any valid pointer does, nothing is read through it
+            let some = pp.baseAddress!
+            let p = S.pack(kernel, k: k, n: n, b: bp.baseAddress ?? UnsafePointer(some), ldb: n, into: some)
+            let g = S.gemm(kernel, m: m, k: k, n: n, j0: columns.lowerBound, j1: columns.upperBound,
+                           a: ap.baseAddress ?? UnsafePointer(some), lda: lda, packed: some,
+                           c: cp.baseAddress ?? some, ldc: ldc, accumulate: accumulate)
+            return (p, g)
+          }
         }
       }
     }
+    #expect(rc == (0, 0), "\(name): pack/gemm refused (\(m), \(k), \(n)) \(columns)")
     let u = S.self == Float.self ? Double(Float.ulpOfOne) / 2 : Double.ulpOfOne / 2
     // the reference loop on concrete Doubles (generic code is slow unoptimised)
     let ad = a.map(Double.init), bd = b.map(Double.init)
@@ -70,7 +80,7 @@ import Testing
         }
         if integers {
           // every partial sum is an integer below 2^13: exact in any order
-          #expect(Double(got) == s, "\(kernel) \(S.self) (\(m), \(k), \(n)) \(columns) C[\(i), \(jj)]")
+          #expect(Double(got) == s, "\(name) \(S.self) (\(m), \(k), \(n)) \(columns) C[\(i), \(jj)]")
         } else {
           // a (k+1)-term sum in S, and the Double reference's own rounding
           let bound = 2 * Double(k + 2) * u * sumAbs + Double.ulpOfOne
@@ -79,11 +89,11 @@ import Testing
         }
       }
     }
-    #expect(worst == 0, "\(kernel) \(S.self) (\(m), \(k), \(n)) cols \(columns) acc \(accumulate): error \(worst)x bound")
-    #expect(sentinelsChanged == 0, "\(kernel) \(S.self) (\(m), \(k), \(n)) cols \(columns): wrote outside its slice")
+    #expect(worst == 0, "\(name) \(S.self) (\(m), \(k), \(n)) cols \(columns) acc \(accumulate): error \(worst)x bound")
+    #expect(sentinelsChanged == 0, "\(name) \(S.self) (\(m), \(k), \(n)) cols \(columns): wrote outside its slice")
   }
 
-  func checkKernel(_ kernel: NativeKernel) throws {
+  func checkKernel(_ kernel: Int32) throws {
     var rng = SeededRNG(seed: 0xC0FFEE)
     for (index, (m, k, n)) in Self.shapes.enumerated() {
       // large shapes: the full range and one odd slice, each mode on one of them (keeps the naive loop short)
@@ -103,13 +113,41 @@ import Testing
     }
   }
 
-  @Test func portableKernelMatchesNaive() throws { try checkKernel(.portable) }
+  @Test func portableKernelMatchesNaive() throws { try checkKernel(NativeKernel.portable.id) }
 
   @Test(.enabled(if: NativeKernel.avx2.isSupported, "AVX2+FMA kernel NOT TESTED: this CPU/OS lacks AVX2 or FMA"))
-  func avx2KernelMatchesNaive() throws { try checkKernel(.avx2) }
+  func avx2KernelMatchesNaive() throws { try checkKernel(NativeKernel.avx2.id) }
 
   @Test(.enabled(if: NativeKernel.avx512.isSupported, "AVX-512F kernel NOT TESTED: this CPU/OS lacks AVX-512F"))
-  func avx512KernelMatchesNaive() throws { try checkKernel(.avx512) }
+  func avx512KernelMatchesNaive() throws { try checkKernel(NativeKernel.avx512.id) }
+
+  /// The AVX-512 kernels' tiling (32/16-wide panels, 8-row tiles, K blocks of 128) built from generic
+  /// vectors: checks that indexing on every CPU, including those that skip the test above.
+  @Test func avx512GeometryMatchesNaive() throws {
+    let id = Int32(RNN_GEMM_AVX512_GEOMETRY)
+    #expect(Float.panelWidth(id) == 32 && Double.panelWidth(id) == 16)
+    #expect(Float.panelWidth(id) == NativeKernel.avx512.panelWidth(for: Float.self) || !NativeKernel.avx512.isSupported)
+    try checkKernel(id)
+  }
+
+  /// The Swift owner of a packed B: a column slice lands where `c` points, other columns untouched.
+  @Test func packedMatrixMultipliesAColumnSlice() throws {
+    for kernel in NativeKernel.supported {
+      let b = Tensor<Float>(shape: [3, 40], scalars: (0..<120).map { Float($0 % 7) - 3 })
+      let packed = try NativePackedMatrix(b, kernel: kernel)
+      #expect(packed.kernel == kernel && packed.rows == 3 && packed.cols == 40)
+      let a: [Float] = [1, 2, 3, -1, 0, 2]
+      var c = [Float](repeating: 99, count: 2 * 12)
+      c.withUnsafeMutableBufferPointer { cp in
+        packed.multiply(m: 2, a: a, lda: 3, columns: 17..<27, c: cp.baseAddress! + 1, ldc: 12, accumulate: false)
+      }
+      let full = NaiveMatmul().matmul(Tensor(shape: [2, 3], scalars: a), b)
+      for i in 0..<2 {
+        #expect(c[i * 12] == 99 && c[i * 12 + 11] == 99, "\(kernel): wrote outside the slice")
+        #expect(Array(c[(i * 12 + 1)..<(i * 12 + 11)]) == Array(full.scalars[(i * 40 + 17)..<(i * 40 + 27)]), "\(kernel)")
+      }
+    }
+  }
 
   /// Feature detection (CPUID + XGETBV in C) agrees with the kernel's view of the CPU (Linux).
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/cpuinfo"), "no /proc/cpuinfo to compare with"))

@@ -27,7 +27,11 @@ enum {
   RNN_GEMM_PORTABLE = 1,  ///< plain C with the compiler's generic vectors: runs everywhere
   RNN_GEMM_AVX2 = 2,      ///< x86-64 AVX2 + FMA (6 x 16 float, 6 x 8 double)
   RNN_GEMM_AVX512 = 3,    ///< x86-64 AVX-512F (8 x 32 float, 8 x 16 double)
-  RNN_GEMM_KERNEL_COUNT = 4
+  RNN_GEMM_KERNEL_COUNT = 4,
+  /// Test hook, never chosen: the AVX-512 kernels' geometry (panel width, rows per tile, K block,
+  /// packing) built from generic vectors, so a CPU without AVX-512 still checks that code's indexing.
+  /// Always supported; slow.
+  RNN_GEMM_AVX512_GEOMETRY = 100
 };
 
 /// 1 when this CPU has the instructions and the OS saves their registers
