@@ -276,7 +276,7 @@ static int rnn_detect(int kernel) {
 
 // MARK: - Choice
 
-static int rnn_supported_table[RNN_GEMM_KERNEL_COUNT];
+static atomic_int rnn_supported_table[RNN_GEMM_KERNEL_COUNT];
 static atomic_int rnn_detected_once = 0;
 static atomic_int rnn_default = 0;  // 0: not chosen yet, else a kernel id
 
@@ -288,7 +288,8 @@ static void rnn_init_support(void) {
   table[RNN_GEMM_AVX512] = rnn_detect(RNN_GEMM_AVX512);
 #endif
   // several threads may get here at once: they compute and store the same values
-  for (int i = 0; i < RNN_GEMM_KERNEL_COUNT; i++) rnn_supported_table[i] = table[i];
+  for (int i = 0; i < RNN_GEMM_KERNEL_COUNT; i++)
+    atomic_store_explicit(&rnn_supported_table[i], table[i], memory_order_relaxed);
   atomic_store_explicit(&rnn_detected_once, 1, memory_order_release);
 }
 
@@ -296,7 +297,7 @@ int rnn_gemm_kernel_supported(int kernel) {
   if (kernel == RNN_GEMM_AVX512_GEOMETRY) return 1;
   if (kernel <= RNN_GEMM_AUTO || kernel >= RNN_GEMM_KERNEL_COUNT) return 0;
   rnn_init_support();
-  return rnn_supported_table[kernel];
+  return atomic_load_explicit(&rnn_supported_table[kernel], memory_order_relaxed);
 }
 
 int rnn_gemm_detected_kernel(void) {
