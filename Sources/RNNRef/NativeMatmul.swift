@@ -62,28 +62,61 @@ public struct NativeMatmul: MatmulBackend {
     }
   }
 
+  /// `C[i, j - columns.lowerBound] (+)= sum_p A[i, p] B[p, j]` for `j` in `columns`, on the calling
+  /// thread (`c` points at the element receiving column `columns.lowerBound`): what one worker of a
+  /// fused recurrent step runs for its slice of hidden units. Float and Double only.
+  public func multiply<S: RNNScalar>(
+    m: Int, a: UnsafePointer<S>, lda: Int, b: PreparedMatrix<S>, columns: Range<Int>,
+    c: UnsafeMutablePointer<S>, ldc: Int, accumulate: Bool
+  ) {
+    precondition(columns.lowerBound >= 0 && columns.upperBound <= b.cols, "multiply: columns \(columns) of \(b.cols)")
+    if S.self == Float.self {
+      multiplyNative(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Float.self), lda: lda,
+                     b: unsafeBitCast(b, to: PreparedMatrix<Float>.self), columns: columns,
+                     c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Float.self), ldc: ldc, accumulate: accumulate)
+    } else if S.self == Double.self {
+      multiplyNative(m: m, a: UnsafeRawPointer(a).assumingMemoryBound(to: Double.self), lda: lda,
+                     b: unsafeBitCast(b, to: PreparedMatrix<Double>.self), columns: columns,
+                     c: UnsafeMutableRawPointer(c).assumingMemoryBound(to: Double.self), ldc: ldc, accumulate: accumulate)
+    } else {
+      // no other RNNScalar exists today; the plain loop keeps this total
+      let n = b.cols
+      b.rowMajor.withUnsafeBufferPointer { bp in
+        for i in 0..<m {
+          for j in columns {
+            let cij = c + i * ldc + (j - columns.lowerBound)
+            var s: S = accumulate ? cij.pointee : 0
+            for p in 0..<b.rows { s += a[i * lda + p] * bp[p * n + j] }
+            cij.pointee = s
+          }
+        }
+      }
+    }
+  }
+
   func multiplyNative<T: NativeGEMMScalar>(
     m: Int, a: UnsafePointer<T>, lda: Int, b: PreparedMatrix<T>,
-    c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool
+    columns: Range<Int>? = nil, c: UnsafeMutablePointer<T>, ldc: Int, accumulate: Bool
   ) {
     let k = b.rows, n = b.cols
-    if m == 0 || n == 0 { return }
+    if m == 0 || n == 0 || columns?.isEmpty == true { return }
     let w = T.panelWidth(kernel.id)
     // panels of width w are the same layout for every kernel of that width; anything else
     // (another backend's matrix) is packed here for this product
     let own = b.panelWidth == w ? b : prepared(Tensor(shape: [k, n], scalars: b.rowMajor))
     let panels = (n + w - 1) / w
-    let workers = (threads > 1 && m * n * k >= parallelThreshold) ? min(threads, panels) : 1
+    let workers = columns == nil && threads > 1 && m * n * k >= parallelThreshold ? min(threads, panels) : 1
     let id = kernel.id
     own.packed.withUnsafeBufferPointer { packed in
       // k == 0: nothing packed; the kernel only zeroes C (or leaves it) and reads no panel
       let pb = packed.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<T>.alignment)!
       let ptrs = NativePointers(a: a, b: pb, c: c)
       let body: @Sendable (Int) -> Void = { worker in
-        let j0 = panels * worker / workers * w, j1 = min(n, panels * (worker + 1) / workers * w)
+        var j0 = panels * worker / workers * w, j1 = min(n, panels * (worker + 1) / workers * w)
+        if let columns { (j0, j1) = (columns.lowerBound, columns.upperBound) }
         if j0 >= j1 { return }
         let rc = T.gemm(id, m: m, k: k, n: n, j0: j0, j1: j1, a: ptrs.a, lda: lda, packed: ptrs.b,
-                        c: ptrs.c + j0, ldc: ldc, accumulate: accumulate)
+                        c: ptrs.c + (j0 - (columns?.lowerBound ?? 0)), ldc: ldc, accumulate: accumulate)
         precondition(rc == 0, "rnn_gemm failed: columns \(j0)..<\(j1) of \(n)")
       }
       if workers == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: body) }

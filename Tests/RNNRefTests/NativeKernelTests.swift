@@ -210,6 +210,20 @@ import Testing
             }
           }
           #expect(c == NaiveMatmul().matmul(af, bf).scalars, "\(kernel) (\(m), \(k), \(n)) SwiftMatmul-prepared B")
+          // one worker's column slice of a prepared B (the fused step's call), accumulating
+          let cols = (n / 3)..<(n - n / 4), width = cols.count
+          let full = NaiveMatmul().matmul(ad, bd).scalars
+          var slice = [Double](repeating: 1, count: m * width)
+          ad.scalars.withUnsafeBufferPointer { ap in
+            slice.withUnsafeMutableBufferPointer { sp in
+              if m > 0 && width > 0 {
+                backend.multiply(m: m, a: ap.baseAddress!, lda: k, b: backend.prepare(bd), columns: cols,
+                                 c: sp.baseAddress!, ldc: width, accumulate: true)
+              }
+            }
+          }
+          let expected = (0..<(m * width)).map { 1 + full[($0 / width) * n + cols.lowerBound + $0 % width] }
+          #expect(slice == expected, "\(kernel) (\(m), \(k), \(n)) columns \(cols)")
         }
       }
     }
