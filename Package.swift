@@ -33,9 +33,12 @@ let package = Package(
       providers: [.apt(["libhdf5-dev"])]
     ),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
+    // GEMM micro-kernels per instruction set (portable, AVX2+FMA, AVX-512F), each compiled with a
+    // per-function target attribute and chosen at run time by CPU feature detection: no flags.
+    .target(name: "CRNNKernels"),
     .target(
       name: "RNNRef",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: engineSettings
     ),
     .target(name: "Conformance", dependencies: ["HDF5", "RNNRef", "KerasImport"]),
@@ -53,6 +56,8 @@ let package = Package(
     .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef", "_TestSupport"]),
     // Seeded generator and random cells shared by the tests and the benchmark (not a product).
     .target(name: "_TestSupport", dependencies: ["RNNRef"]),
+    // GFLOP/s of SwiftMatmul, the C kernels and (loaded at run time if present) OpenBLAS.
+    .executableTarget(name: "rnnconf-gemm-bench", dependencies: ["RNNRef"]),
 
     // MARK: - Tests
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
