@@ -2,6 +2,7 @@ import CRNNKernels
 import Foundation
 import Testing
 @testable import RNNRef
+import _TestSupport
 
 /// The C GEMM micro-kernels (`NativeKernel`), each forced in turn, against the textbook triple loop
 /// in Double. A kernel this CPU lacks is a skipped test that names it, never a pass.
@@ -184,14 +185,15 @@ import Testing
     #expect(NativeKernel.default == (named.flatMap { $0.isSupported ? $0 : nil } ?? NativeKernel.detected))
   }
 
-  /// The backend through `MatmulBackend`, on every supported kernel and 1-3 workers: exact on small
-  /// integers, also with a matrix another backend prepared (other panel width: repacked).
-  @Test func nativeBackendEqualsNaiveOnIntegers() throws {
+  /// The backend through `MatmulBackend`, on each kernel and 1-3 workers: exact on small integers.
+  @Test(arguments: NativeKernel.allCases)
+  func nativeBackendEqualsNaiveOnIntegers(_ kernel: NativeKernel) throws {
+    let _ = try BackendUnderTest.native(kernel).make()
     var rng = SeededRNG(seed: 77)
     func integers<S: RNNScalar>(_ shape: [Int]) -> Tensor<S> {
       Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(Int.random(in: -4...4, using: &rng)) })
     }
-    for kernel in NativeKernel.supported {
+    do {
       for threads in [1, 2, 3] {
         let backend = try NativeMatmul(kernel: kernel, threads: threads, parallelThreshold: 0)
         for (m, k, n) in [(5, 17, 33), (33, 3, 100), (1, 40, 65), (2, 0, 3), (0, 4, 4), (130, 40, 100)] {
@@ -199,26 +201,17 @@ import Testing
           #expect(backend.matmul(af, bf) == NaiveMatmul().matmul(af, bf), "\(kernel) \(threads) (\(m), \(k), \(n)) Float")
           let ad: Tensor<Double> = integers([m, k]), bd: Tensor<Double> = integers([k, n])
           #expect(backend.matmul(ad, bd) == NaiveMatmul().matmul(ad, bd), "\(kernel) \(threads) (\(m), \(k), \(n)) Double")
-          var c = [Float](repeating: 0, count: m * n)
-          let foreign = SwiftMatmul(threads: 1).prepare(bf)
-          af.scalars.withUnsafeBufferPointer { ap in
-            c.withUnsafeMutableBufferPointer { cp in
-              if m > 0 && n > 0 {
-                backend.multiply(m: m, a: ap.baseAddress!, lda: k, b: foreign, c: cp.baseAddress!, ldc: n,
-                                 accumulate: false)
-              }
-            }
-          }
-          #expect(c == NaiveMatmul().matmul(af, bf).scalars, "\(kernel) (\(m), \(k), \(n)) SwiftMatmul-prepared B")
           // one worker's column slice of a prepared B (the fused step's call), accumulating
-          let cols = (n / 3)..<(n - n / 4), width = cols.count
+          let pbd = backend.prepare(bd), g = pbd.columnGranularity
+          let cols = (n / 3 / g * g)..<min(n, (n - n / 4 + g - 1) / g * g), width = cols.count
           let full = NaiveMatmul().matmul(ad, bd).scalars
           var slice = [Double](repeating: 1, count: m * width)
           ad.scalars.withUnsafeBufferPointer { ap in
             slice.withUnsafeMutableBufferPointer { sp in
               if m > 0 && width > 0 {
-                backend.multiply(m: m, a: ap.baseAddress!, lda: k, b: backend.prepare(bd), columns: cols,
-                                 c: sp.baseAddress!, ldc: width, accumulate: true)
+                // the contract's c: C's column 0 (the slice's first column at c + cols.lowerBound)
+                backend.multiply(m: m, a: ap.baseAddress!, lda: k, b: pbd, columns: cols,
+                                 c: sp.baseAddress! - cols.lowerBound, ldc: width, accumulate: true)
               }
             }
           }
@@ -229,27 +222,44 @@ import Testing
     }
   }
 
-  /// Whole layers through the engine on every supported kernel, against the naive backend: the
-  /// same math, so rounding only.
-  @Test func engineRunsOnEveryNativeKernel() throws {
+  /// Whole layers through the engine on each kernel, against the naive backend: the same math, so
+  /// rounding only.
+  @Test(arguments: NativeKernel.allCases)
+  func engineRunsOnEveryNativeKernel(_ kernel: NativeKernel) throws {
+    let _ = try BackendUnderTest.native(kernel).make()
     var rng = SeededRNG(seed: 78)
-    try engineMatchesNaive(Double.self, tolerance: 1e-12, rng: &rng)
-    try engineMatchesNaive(Float.self, tolerance: 1e-5, rng: &rng)
+    try engineMatchesNaive(Double.self, kernel, tolerance: 1e-12, rng: &rng)
+    try engineMatchesNaive(Float.self, kernel, tolerance: 1e-5, rng: &rng)
   }
 
-  func engineMatchesNaive<S: RNNScalar>(_: S.Type, tolerance: Double, rng: inout SeededRNG) throws {
+  func engineMatchesNaive<S: RNNScalar>(_: S.Type, _ kernel: NativeKernel, tolerance: Double,
+                                        rng: inout SeededRNG) throws {
     let T = 4, N = 3, I = 9, H = 32
     for (name, cell) in cellZoo(S.self, input: I, hidden: H, rng: &rng) {
       let layer = RecurrentLayer(direction: .forward, cells: [cell])
       let x = Tensor<S>.random([T, N, I], rng: &rng)
       let reference = try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: NaiveMatmul())
-      for kernel in NativeKernel.supported {
-        for threads in [1, 2] {
-          let backend = try NativeMatmul(kernel: kernel, threads: threads, parallelThreshold: 0)
-          let out = try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: backend)
-          #expect(out.merged.maxAbsDifference(reference.merged) <= tolerance, "\(name) \(kernel) \(threads) \(S.self)")
-        }
+      for threads in [1, 2] {
+        let backend = try NativeMatmul(kernel: kernel, threads: threads, parallelThreshold: 0)
+        let out = try Engine.run(layer, input: x, mask: nil, initialStates: nil, backend: backend)
+        #expect(out.merged.maxAbsDifference(reference.merged) <= tolerance, "\(name) \(kernel) \(threads) \(S.self)")
       }
     }
+  }
+
+  /// The default backend is the native one unless RNNCONF_GEMM_BACKEND names another; a task can
+  /// set its own default.
+  @Test func defaultBackendIsNativeUnlessChosen() throws {
+    let named = ProcessInfo.processInfo.environment[Matmul.environmentVariable].flatMap {
+      Matmul.Choice(rawValue: $0.lowercased())
+    }
+    #expect(Matmul.defaultChoice == (named ?? .native))
+    switch Matmul.defaultChoice {
+    case .native: #expect(Matmul.processDefault is NativeMatmul)
+    case .swift: #expect(Matmul.processDefault is SwiftMatmul)
+    }
+    Matmul.withDefault(NaiveMatmul()) { #expect(Matmul.default is NaiveMatmul) }
+    #expect(Matmul.Choice.swift.backend(threads: 1) is SwiftMatmul)
+    #expect(Matmul.Choice.native.backend(threads: 1) is NativeMatmul)
   }
 }
