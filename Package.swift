@@ -1,12 +1,5 @@
 // swift-tools-version: 6.0
-import Foundation
 import PackageDescription
-
-// Opt-in CPU tuning for the engine: `RNNCONF_TARGET_CPU=native swift build -c release`
-// lets the compiler use AVX/FMA for the GEMM kernels (about 2x on x86-64; see
-// bench/README.md). Off by default: a package with unsafe flags cannot be a dependency.
-let engineSettings: [SwiftSetting] = ProcessInfo.processInfo.environment["RNNCONF_TARGET_CPU"]
-  .map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
 
 let package = Package(
   name: "rnnconf",
@@ -38,8 +31,7 @@ let package = Package(
     .target(name: "CRNNKernels"),
     .target(
       name: "RNNRef",
-      dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")],
-      swiftSettings: engineSettings
+      dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")]
     ),
     .target(name: "Conformance", dependencies: ["HDF5", "RNNRef", "KerasImport"]),
     .target(
