@@ -186,7 +186,7 @@ import _TestSupport
   }
 
   /// The backend through `MatmulBackend`, on each kernel and 1-3 workers: exact on small integers.
-  @Test(arguments: NativeKernel.allCases)
+  @Test(arguments: NativeKernel.supported)
   func nativeBackendEqualsNaiveOnIntegers(_ kernel: NativeKernel) throws {
     let _ = try BackendUnderTest.native(kernel).make()
     var rng = SeededRNG(seed: 77)
@@ -224,7 +224,7 @@ import _TestSupport
 
   /// Whole layers through the engine on each kernel, against the naive backend: the same math, so
   /// rounding only.
-  @Test(arguments: NativeKernel.allCases)
+  @Test(arguments: NativeKernel.supported)
   func engineRunsOnEveryNativeKernel(_ kernel: NativeKernel) throws {
     let _ = try BackendUnderTest.native(kernel).make()
     var rng = SeededRNG(seed: 78)
@@ -246,6 +246,18 @@ import _TestSupport
       }
     }
   }
+
+  /// The engine tests are parameterised over `BackendUnderTest.all`: every kernel this CPU supports is
+  /// in it; a kernel it lacks is a skipped test here, by name.
+  @Test func engineTestsRunOnThePortableKernel() {
+    #expect(BackendUnderTest.all.contains(.native(.portable)) && BackendUnderTest.all.contains(.swift))
+  }
+
+  @Test(.enabled(if: NativeKernel.avx2.isSupported, "engine tests NOT RUN on the AVX2+FMA kernel: this CPU/OS lacks it"))
+  func engineTestsRunOnTheAVX2Kernel() { #expect(BackendUnderTest.all.contains(.native(.avx2))) }
+
+  @Test(.enabled(if: NativeKernel.avx512.isSupported, "engine tests NOT RUN on the AVX-512F kernel: this CPU/OS lacks it"))
+  func engineTestsRunOnTheAVX512Kernel() { #expect(BackendUnderTest.all.contains(.native(.avx512))) }
 
   /// The default backend is the native one unless RNNCONF_GEMM_BACKEND names another; a task can
   /// set its own default.
