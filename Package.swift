@@ -1,12 +1,5 @@
 // swift-tools-version: 6.0
-import Foundation
 import PackageDescription
-
-// Opt-in CPU tuning for the engine: `RNNCONF_TARGET_CPU=native swift build -c release`
-// lets the compiler use AVX/FMA for the GEMM kernels (about 2x on x86-64; see
-// bench/README.md). Off by default: a package with unsafe flags cannot be a dependency.
-let engineSettings: [SwiftSetting] = ProcessInfo.processInfo.environment["RNNCONF_TARGET_CPU"]
-  .map { [.unsafeFlags(["-target-cpu", $0])] } ?? []
 
 let package = Package(
   name: "rnnconf",
@@ -33,10 +26,12 @@ let package = Package(
       providers: [.apt(["libhdf5-dev"])]
     ),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
+    // GEMM micro-kernels per instruction set (portable, AVX2+FMA, AVX-512F), each compiled with a
+    // per-function target attribute and chosen at run time by CPU feature detection: no flags.
+    .target(name: "CRNNKernels"),
     .target(
       name: "RNNRef",
-      dependencies: [.product(name: "RealModule", package: "swift-numerics")],
-      swiftSettings: engineSettings
+      dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")]
     ),
     .target(name: "Conformance", dependencies: ["HDF5", "RNNRef", "KerasImport"]),
     .target(
@@ -53,6 +48,8 @@ let package = Package(
     .executableTarget(name: "rnnconf-bench", dependencies: ["RNNRef", "_TestSupport"]),
     // Seeded generator and random cells shared by the tests and the benchmark (not a product).
     .target(name: "_TestSupport", dependencies: ["RNNRef"]),
+    // GFLOP/s of SwiftMatmul, the C kernels and (loaded at run time if present) OpenBLAS.
+    .executableTarget(name: "rnnconf-gemm-bench", dependencies: ["RNNRef"]),
 
     // MARK: - Tests
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),

@@ -5,7 +5,7 @@ Runs one recurrent layer (LSTM or GRU, unidirectional, time-major input
 (T, B, I), hidden size H) with random seeded weights, warm-up then the median
 of several timed runs, and prints one JSON object per peer and cell on stdout:
 
-  {"peer": "torch", "cell": "lstm", "status": "ok", "median_ms": 12.3, "runs_ms": [...], "version": "2.15.0", "threads": 2}
+  {"peer": "torch", "cell": "lstm", "status": "ok", "median_ms": 12.3, "runs_ms": [...], "cpu_median_ms": 24.1, "version": "2.15.0", "threads": 2}
   {"peer": "onnxruntime", "cell": "lstm", "status": "not installed", "error": "No module named 'onnxruntime'"}
 
 Both peers are limited to --threads threads (default 2: torch.set_num_threads,
@@ -24,14 +24,17 @@ def emit(obj):
 
 
 def timed(fn, warmup, runs):
+    """Median wall ms, the runs' wall ms, and the median process CPU ms (all threads)."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times), times
+        cpu.append((time.process_time() - c0) * 1000.0)
+    return statistics.median(times), times, statistics.median(cpu)
 
 
 def bench_torch(args, cells):
@@ -48,8 +51,8 @@ def bench_torch(args, cells):
         layer = cls(args.input, args.hidden).eval()
         x = torch.randn(args.steps, args.batch, args.input)
         with torch.inference_mode():
-            med, runs = timed(lambda: layer(x), args.warmup, args.runs)
-        emit({"peer": "torch", "cell": cell, "status": "ok", "median_ms": med, "runs_ms": runs,
+            med, runs, cpu = timed(lambda: layer(x), args.warmup, args.runs)
+        emit({"peer": "torch", "cell": cell, "status": "ok", "median_ms": med, "runs_ms": runs, "cpu_median_ms": cpu,
               "version": torch.__version__, "threads": torch.get_num_threads()})
 
 
@@ -90,8 +93,8 @@ def bench_ort(args, cells):
         so.inter_op_num_threads = 1
         sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
         x = rng.standard_normal((T, B, I)).astype(np.float32)
-        med, runs = timed(lambda: sess.run(None, {"X": x}), args.warmup, args.runs)
-        emit({"peer": "onnxruntime", "cell": cell, "status": "ok", "median_ms": med, "runs_ms": runs,
+        med, runs, cpu = timed(lambda: sess.run(None, {"X": x}), args.warmup, args.runs)
+        emit({"peer": "onnxruntime", "cell": cell, "status": "ok", "median_ms": med, "runs_ms": runs, "cpu_median_ms": cpu,
               "version": ort.__version__, "threads": args.threads})
 
 

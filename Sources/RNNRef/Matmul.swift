@@ -159,7 +159,7 @@ public struct NaiveMatmul: MatmulBackend {
   }
 }
 
-/// The default pure-Swift backend. Float: `B` packed in column panels of 16 (the column granularity),
+/// The pure-Swift backend (selectable: `RNNCONF_GEMM_BACKEND=swift`, or pass it to `Engine.run`). Float: `B` packed in column panels of 16 (the column granularity),
 /// a register-blocked SIMD micro-kernel (4 rows x 16 or 4 x 8 columns, see `Kernel`), K blocked so a
 /// panel stays in L1, and the panels split over `threads` cores for large
 /// products. Double: a straightforward i-k-j loop over row-major `B` (the oracle path), column
@@ -259,18 +259,10 @@ public struct SwiftMatmul: MatmulBackend {
     rowMajorMultiply(m: m, a: a, lda: lda, b: b, columns: 0..<b.cols, c: c, ldc: ldc, accumulate: accumulate)
   }
 
-  /// Up to `threads` workers when the job has at least `parallelThreshold` multiply-adds; ranges of
-  /// `parts * w / workers ..< parts * (w + 1) / workers`.
+  /// Up to `threads` workers when the job has at least `parallelThreshold` multiply-adds
+  /// (`parallelSlices`).
   public func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    if parts <= 0 { return }
-    let workers = (threads > 1 && multiplyAdds >= parallelThreshold) ? min(threads, parts) : 1
-    if workers == 1 {
-      body(0..<parts)
-    } else {
-      DispatchQueue.concurrentPerform(iterations: workers) { w in
-        body((parts * w / workers)..<(parts * (w + 1) / workers))
-      }
-    }
+    parallelSlices(of: parts, multiplyAdds: multiplyAdds, threads: threads, parallelThreshold: parallelThreshold, body)
   }
 
   /// The micro-kernel used: the forced one (tests), else the one timed fastest.
@@ -555,7 +547,66 @@ struct SendablePointers: @unchecked Sendable {
   let c: UnsafeMutablePointer<Float>
 }
 
-/// The engine's default backend.
+/// The worker policy of the package's backends: up to `threads` workers when the job has at least
+/// `parallelThreshold` multiply-adds (else `body(0 ..< parts)` on the calling thread); worker `w` of
+/// `n` gets `parts * w / n ..< parts * (w + 1) / n`.
+func parallelSlices(of parts: Int, multiplyAdds: Int, threads: Int, parallelThreshold: Int,
+                    _ body: @Sendable (Range<Int>) -> Void) {
+  if parts <= 0 { return }
+  let workers = (threads > 1 && multiplyAdds >= parallelThreshold) ? min(threads, parts) : 1
+  if workers == 1 {
+    body(0..<parts)
+  } else {
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+      body((parts * w / workers)..<(parts * (w + 1) / workers))
+    }
+  }
+}
+
+/// The engine's default backend and the run-time choice of it.
 public enum Matmul {
-  public static let `default`: any MatmulBackend = SwiftMatmul()
+  /// The backends a process can choose by name.
+  public enum Choice: String, CaseIterable, Sendable {
+    /// `NativeMatmul`: the C micro-kernels, the fastest this CPU supports (`NativeKernel.default`).
+    case native
+    /// `SwiftMatmul`: the pure-Swift kernels.
+    case swift
+
+    /// A new backend of this kind with `threads` workers.
+    public func backend(threads: Int = SwiftMatmul.defaultThreads) -> any MatmulBackend {
+      switch self {
+      // the process default kernel is always supported
+      case .native: try! NativeMatmul(threads: threads)
+      case .swift: SwiftMatmul(threads: threads)
+      }
+    }
+  }
+
+  /// The environment variable naming the default backend (`native` or `swift`).
+  public static let environmentVariable = "RNNCONF_GEMM_BACKEND"
+
+  /// The default's kind: the one `RNNCONF_GEMM_BACKEND` names, else `native` (every CPU: the C
+  /// kernels include a portable one). An unknown name is reported on stderr and ignored.
+  public static let defaultChoice: Choice = {
+    guard let raw = getenv(environmentVariable).map({ String(cString: $0) }), !raw.isEmpty else { return .native }
+    if let choice = Choice(rawValue: raw.lowercased()) { return choice }
+    let names = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+    let message = "rnnconf: \(environmentVariable)=\(raw) is not a backend (\(names)); using native\n"
+    _ = message.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    return .native
+  }()
+
+  /// The process default: `defaultChoice` on all processors.
+  public static let processDefault: any MatmulBackend = defaultChoice.backend()
+
+  @TaskLocal static var taskDefault: (any MatmulBackend)? = nil
+
+  /// The backend `Engine` uses unless one is passed: the one `withDefault` set for the current task,
+  /// else `processDefault`.
+  public static var `default`: any MatmulBackend { taskDefault ?? processDefault }
+
+  /// Runs `body` with `backend` as `default` for the current task (and the tasks it creates).
+  public static func withDefault<R>(_ backend: any MatmulBackend, _ body: () throws -> R) rethrows -> R {
+    try $taskDefault.withValue(backend, operation: body)
+  }
 }

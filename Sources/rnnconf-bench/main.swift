@@ -3,6 +3,10 @@
 //
 //   swift run -c release rnnconf-bench [--cells lstm,gru] [--batch 32] [--steps 128]
 //       [--input 256] [--hidden 256] [--runs 7] [--warmup 2] [--threads 2] [--no-peers]
+//       [--backends native,swift]
+//
+// Several backends are timed alternately (run r of each before run r + 1 of any), so load from
+// other processes falls on all of them alike; each row also gives the process CPU time per run.
 //
 // Peers come from bench/peers.py run with $RNNCONF_PYTHON (default `python3`);
 // a peer whose import fails is reported as "not installed". Not a test: no
@@ -18,6 +22,7 @@ struct Options {
   var threads = 2
   var parallelThreshold: Int? = nil
   var peers = true
+  var backends = [Matmul.defaultChoice]
   var python = ProcessInfo.processInfo.environment["RNNCONF_PYTHON"] ?? "python3"
   var script: String? = nil
 }
@@ -26,8 +31,10 @@ func usage(exitCode: Int32 = 64) -> Never {
   print("""
     usage: rnnconf-bench [--cells lstm,gru] [--batch N] [--steps T] [--input I] [--hidden H]
                          [--runs R] [--warmup W] [--threads K] [--parallel-threshold MACS]
-                         [--no-peers] [--peers-script PATH]
+                         [--no-peers] [--peers-script PATH] [--backends native,swift]
     --parallel-threshold: products with fewer multiply-adds run on one thread (default 1048576).
+    --backends: the engine's matrix backends to time, alternately (default: the process default,
+      \(Matmul.environmentVariable) or native).
     Peers (PyTorch, ONNX Runtime) run through bench/peers.py with $RNNCONF_PYTHON or python3.
     """)
   exit(exitCode)
@@ -58,6 +65,14 @@ func parse() -> Options {
     case "--threads": o.threads = int(a)
     case "--parallel-threshold": o.parallelThreshold = int(a)
     case "--no-peers": o.peers = false
+    case "--backends":
+      let names = (args.popFirst() ?? "").split(separator: ",").map { String($0).lowercased() }
+      let choices = names.compactMap(Matmul.Choice.init(rawValue:))
+      if choices.isEmpty || choices.count != names.count {
+        print("rnnconf-bench: --backends takes \(Matmul.Choice.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated")
+        usage()
+      }
+      o.backends = choices
     case "--peers-script": o.script = args.popFirst()
     case "-h", "--help": usage(exitCode: 0)
     default: print("rnnconf-bench: unknown argument \(a)"); usage()
@@ -92,28 +107,60 @@ func median(_ xs: [Double]) -> Double {
   return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// Median ms of the engine on one cell.
-func benchEngine(_ cell: String, _ o: Options) throws -> (median: Double, runs: [Double]) {
+/// The engine's backend of kind `choice` with the benchmark's threads and threshold.
+func makeBackend(_ choice: Matmul.Choice, _ o: Options) -> any MatmulBackend {
+  switch choice {
+  case .swift:
+    var b = SwiftMatmul(threads: o.threads)
+    if let t = o.parallelThreshold { b.parallelThreshold = t }
+    return b
+  case .native:
+    // the process default kernel is always supported
+    var b = try! NativeMatmul(threads: o.threads)
+    if let t = o.parallelThreshold { b.parallelThreshold = t }
+    return b
+  }
+}
+
+/// Process CPU time (all threads) in ms.
+func processCPUms() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+  return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
+}
+
+struct EngineTiming { var median: Double; var cpuMedian: Double }
+
+/// Median wall and CPU ms of the engine on one cell, per backend, the backends' runs alternated.
+func benchEngine(_ cell: String, _ o: Options) throws -> [Matmul.Choice: EngineTiming] {
   var rng = SeededRNG(seed: 42)
   let layer = makeLayer(cell, o, rng: &rng)
   let x = random([o.steps, o.batch, o.input], scale: 1, rng: &rng)
-  var backend = SwiftMatmul(threads: o.threads)
-  if let t = o.parallelThreshold { backend.parallelThreshold = t }
+  let backends = o.backends.map { ($0, makeBackend($0, o)) }
   let clock = ContinuousClock()
   var sink: Float = 0
-  for _ in 0..<o.warmup { sink += try Engine.run(layer, input: x, backend: backend).merged.scalars[0] }
-  var times: [Double] = []
-  for _ in 0..<o.runs {
-    var out: LayerOutput<Float>? = nil
-    let d = try clock.measure { out = try Engine.run(layer, input: x, backend: backend) }
-    sink += out!.merged.scalars[0]
-    times.append(milliseconds(d))
+  for _ in 0..<o.warmup {
+    for (_, b) in backends { sink += try Engine.run(layer, input: x, backend: b).merged.scalars[0] }
+  }
+  var wall: [Matmul.Choice: [Double]] = [:], cpu: [Matmul.Choice: [Double]] = [:]
+  for r in 0..<o.runs {
+    // alternate which backend goes first, so neither always follows the other
+    for (choice, b) in (r % 2 == 0 ? backends : backends.reversed()) {
+      var out: LayerOutput<Float>? = nil
+      let c0 = processCPUms()
+      let d = try clock.measure { out = try Engine.run(layer, input: x, backend: b) }
+      cpu[choice, default: []].append(processCPUms() - c0)
+      sink += out!.merged.scalars[0]
+      wall[choice, default: []].append(milliseconds(d))
+    }
   }
   if sink.isNaN { print("(NaN in output)") }
-  return (median(times), times)
+  var result: [Matmul.Choice: EngineTiming] = [:]
+  for (choice, _) in backends { result[choice] = EngineTiming(median: median(wall[choice]!), cpuMedian: median(cpu[choice]!)) }
+  return result
 }
 
-struct PeerResult { var status: String; var ms: Double?; var version: String? }
+struct PeerResult { var status: String; var ms: Double?; var cpuMs: Double?; var version: String? }
 
 func findScript(_ o: Options) -> String? {
   if let s = o.script { return s }
@@ -145,7 +192,7 @@ func runPeers(_ o: Options) -> (results: [String: PeerResult], problem: String?)
     guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
           let peer = obj["peer"] as? String, let cell = obj["cell"] as? String else { continue }
     results["\(peer)/\(cell)"] = PeerResult(status: obj["status"] as? String ?? "?", ms: obj["median_ms"] as? Double,
-                                            version: obj["version"] as? String)
+                                            cpuMs: obj["cpu_median_ms"] as? Double, version: obj["version"] as? String)
   }
   if p.terminationStatus != 0 || results.isEmpty {
     let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
@@ -162,10 +209,10 @@ func runBench() {
   let o = parse()
   print("rnnconf-bench: float32 inference, one forward layer, B=\(o.batch) T=\(o.steps) I=\(o.input) H=\(o.hidden); "
         + "median of \(o.runs) runs after \(o.warmup) warm-up; \(o.threads) threads")
-  var engine: [String: Double] = [:]
+  var engine: [String: [Matmul.Choice: EngineTiming]] = [:]
   for cell in o.cells {
     do {
-      engine[cell] = try benchEngine(cell, o).median
+      engine[cell] = try benchEngine(cell, o)
     } catch {
       print("rnnconf-bench: engine failed on \(cell): \(error)"); exit(1)
     }
@@ -182,25 +229,42 @@ func runBench() {
     if let ms = r.ms { return fmt(ms) }
     return r.status
   }
-  func ratio(_ peer: String, _ cell: String) -> String {
-    guard let ms = peers["\(peer)/\(cell)"]?.ms, let mine = engine[cell] else { return "-" }
+  func ratio(_ peer: String, _ cell: String, _ mine: Double) -> String {
+    guard let ms = peers["\(peer)/\(cell)"]?.ms else { return "-" }
     return fmt(ms / mine, 2) + "x"
   }
-  let widths = [6, 12, 12, 12, 16, 14, 10]
-  print([pad("cell", widths[0]), lpad("rnnconf ms", widths[1]), lpad("PyTorch ms", widths[2]), lpad("ORT ms", widths[3]),
-         lpad("PyTorch/rnnconf", widths[4]), lpad("ORT/rnnconf", widths[5]), lpad("GFLOP/s", widths[6])].joined(separator: " "))
+  let widths = [13, 11, 11, 11, 11, 16, 12, 8]
+  print([pad("cell/backend", widths[0]), lpad("rnnconf ms", widths[1]), lpad("CPU ms", widths[2]),
+         lpad("PyTorch ms", widths[3]), lpad("ORT ms", widths[4]), lpad("PyTorch/rnnconf", widths[5]),
+         lpad("ORT/rnnconf", widths[6]), lpad("GFLOP/s", widths[7])].joined(separator: " "))
   for cell in o.cells {
     let g = cell == "lstm" ? 4 : 3
     // multiply-adds of the input projection and the recurrent products
     let flops = 2.0 * Double(o.steps * o.batch * g * o.hidden) * Double(o.input + o.hidden)
-    let mine = engine[cell]!
-    print([pad(cell.uppercased(), widths[0]), lpad(fmt(mine), widths[1]), lpad(peerCell("torch", cell), widths[2]),
-           lpad(peerCell("onnxruntime", cell), widths[3]), lpad(ratio("torch", cell), widths[4]),
-           lpad(ratio("onnxruntime", cell), widths[5]), lpad(fmt(flops / mine / 1e6), widths[6])].joined(separator: " "))
+    for choice in o.backends {
+      let t = engine[cell]![choice]!
+      print([pad(cell.uppercased() + " " + choice.rawValue, widths[0]), lpad(fmt(t.median, 2), widths[1]),
+             lpad(fmt(t.cpuMedian, 2), widths[2]), lpad(peerCell("torch", cell), widths[3]),
+             lpad(peerCell("onnxruntime", cell), widths[4]), lpad(ratio("torch", cell, t.median), widths[5]),
+             lpad(ratio("onnxruntime", cell, t.median), widths[6]), lpad(fmt(flops / t.median / 1e6), widths[7])]
+              .joined(separator: " "))
+    }
+    if o.backends.count == 2, let a = engine[cell]![o.backends[0]], let b = engine[cell]![o.backends[1]] {
+      print("  \(cell.uppercased()) \(o.backends[1].rawValue)/\(o.backends[0].rawValue): wall "
+            + fmt(b.median / a.median, 2) + "x, CPU " + fmt(b.cpuMedian / a.cpuMedian, 2) + "x")
+    }
+  }
+  for cell in o.cells {
+    for peer in ["torch", "onnxruntime"] {
+      guard let r = peers["\(peer)/\(cell)"], let cpu = r.cpuMs else { continue }
+      let mine = o.backends.map { "\($0.rawValue) " + fmt(cpu / engine[cell]![$0]!.cpuMedian, 2) + "x" }
+      print("  \(cell.uppercased()) \(peer) CPU ms " + fmt(cpu, 2) + "; \(peer) CPU / rnnconf CPU: " + mine.joined(separator: ", "))
+    }
   }
   let versions = ["torch", "onnxruntime"].compactMap { p in peers.first { $0.key.hasPrefix(p + "/") }?.value.version.map { "\(p) \($0)" } }
   if !versions.isEmpty { print("peers: " + versions.joined(separator: ", ") + "; ratios > 1 mean rnnconf is faster") }
-  print("rnnconf GEMM kernel: \(SwiftMatmul.kernelShape) (wide needs AVX: build with -Xswiftc -target-cpu -Xswiftc native)")
+  print("rnnconf backends: native = C kernel \(NativeKernel.default) (detected \(NativeKernel.detected)); "
+        + "swift = SwiftMatmul kernel \(SwiftMatmul.kernelShape)")
   if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
     let one = load.split(separator: " ").first.map(String.init) ?? "?"
     print("load average (1 min): \(one) on \(ProcessInfo.processInfo.activeProcessorCount) cores"

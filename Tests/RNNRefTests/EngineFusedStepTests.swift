@@ -8,61 +8,65 @@ import _TestSupport
 /// the recurrent product, then their cell math) against one pass: same sums in the same order, so the
 /// same bits, for the package's backend and for any backend that follows the `MatmulBackend` contract.
 @Suite struct EngineFusedStepTests {
-  /// H = 48: three 16-column panels per gate block, split 1 + 2 over two workers (uneven slices).
-  /// Double: row-major B, column granularity 1, 24 + 24 units.
-  @Test func multiThreadedStepEqualsOneThreadBitwise() throws {
-    try multiThreadedEqualsOneThread(Float.self)
-    try multiThreadedEqualsOneThread(Double.self)
+  /// H = 96 on every backend and kernel: three to twelve granules per gate block (panels of 8, 16 or
+  /// 32 columns), split unevenly over two workers. SwiftMatmul's Double: row-major B, granularity 1.
+  @Test(arguments: BackendUnderTest.all)
+  func multiThreadedStepEqualsOneThreadBitwise(_ backend: BackendUnderTest) throws {
+    try multiThreadedEqualsOneThread(Float.self, backend)
+    try multiThreadedEqualsOneThread(Double.self, backend)
   }
 
-  func multiThreadedEqualsOneThread<S: RNNScalar>(_: S.Type) throws {
+  func multiThreadedEqualsOneThread<S: RNNScalar>(_: S.Type, _ kind: BackendUnderTest) throws {
     var rng = SeededRNG(seed: 91)
-    let T = 6, N = 5, I = 20, H = 48
-    let one = SwiftMatmul(threads: 1)
-    let two = SwiftMatmul(threads: 2, parallelThreshold: 0)
+    let T = 6, N = 5, I = 20, H = 96
+    let one = try kind.make(threads: 1, parallelThreshold: 1 << 20)
+    let two = try kind.make(threads: 2, parallelThreshold: 0)
     for (name, cell) in cellZoo(S.self, input: I, hidden: H, rng: &rng) {
       let layer = RecurrentLayer(direction: .forward, cells: [cell])
       let x = Tensor<S>.random([T, N, I], rng: &rng)
       let s0 = randomState(cell, batch: N, rng: &rng)
       let a = try Engine.run(layer, input: x, initialStates: [s0], backend: one)
       let b = try Engine.run(layer, input: x, initialStates: [s0], backend: two)
-      #expect(a.merged.scalars == b.merged.scalars, "\(name) \(S.self): outputs differ between 1 and 2 threads")
-      #expect(a.finalStates[0].h.scalars == b.finalStates[0].h.scalars, "\(name) \(S.self): final h differs")
-      #expect(a.finalStates[0].c?.scalars == b.finalStates[0].c?.scalars, "\(name) \(S.self): final c differs")
+      #expect(a.merged.scalars == b.merged.scalars, "\(name) \(S.self) \(kind): outputs differ between 1 and 2 threads")
+      #expect(a.finalStates[0].h.scalars == b.finalStates[0].h.scalars, "\(name) \(S.self) \(kind): final h differs")
+      #expect(a.finalStates[0].c?.scalars == b.finalStates[0].c?.scalars, "\(name) \(S.self) \(kind): final c differs")
     }
   }
 
   /// The fused path is taken exactly for the cells it claims (LSTM, reset-after GRU; H a multiple of the
-  /// column granularity, 16 for Float), so the test above compares two different code paths: the
+  /// column granularity g: 2g is, 3g/2 is not), so the test above compares two different code paths: the
   /// backend's parallel-for gets the hidden units and the products come as per-gate column slices.
-  @Test func fusedPathIsTakenWhereItApplies() throws {
+  @Test(arguments: BackendUnderTest.all)
+  func fusedPathIsTakenWhereItApplies(_ kind: BackendUnderTest) throws {
     var rng = SeededRNG(seed: 92)
     let T = 2, N = 3, I = 7
-    for (H, fusable) in [(32, true), (24, false)] {
+    let base = try kind.make(threads: 2, parallelThreshold: 0)
+    let g = base.prepare(Tensor<Float>(zeros: [1, 1])).columnGranularity
+    for (H, fusable) in [(2 * g, true), (g + g / 2, false)] {
       for (name, cell) in cellZoo(Float.self, input: I, hidden: H, rng: &rng) {
         let log = CallLog()
-        let backend = RecordingBackend(base: SwiftMatmul(threads: 2, parallelThreshold: 0), log: log)
+        let backend = RecordingBackend(base: base, log: log)
         _ = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: .random([T, N, I], rng: &rng),
                            backend: backend)
         var unitSliced = false
         if case .lstm = cell { unitSliced = true }
-        if case .gru(let g) = cell, g.resetAfter { unitSliced = true }
+        if case .gru(let gru) = cell, gru.resetAfter { unitSliced = true }
         let expected = fusable && unitSliced
         let gates = cell.hasCellState ? 4 : 3
         if expected {
           let slicesPerStep: [Range<Int>] = [0..<1, 1..<2]
           #expect(sorted(log.slices) == sorted(Array(repeating: slicesPerStep, count: T).flatMap { $0 }),
-                  "\(name) H=\(H): \(log.slices)")
+                  "\(name) H=\(H) \(kind): \(log.slices)")
           var perStep: [Range<Int>] = []
           for q in 0..<gates {
-            perStep.append((q * H)..<(q * H + 16))
-            perStep.append((q * H + 16)..<(q * H + 32))
+            perStep.append((q * H)..<(q * H + g))
+            perStep.append((q * H + g)..<(q * H + 2 * g))
           }
           #expect(sorted(log.columnCalls) == sorted(Array(repeating: perStep, count: T).flatMap { $0 }),
-                  "\(name) H=\(H): column products \(log.columnCalls)")
+                  "\(name) H=\(H) \(kind): column products \(log.columnCalls)")
         } else {
-          #expect(log.slices.isEmpty, "\(name) H=\(H): fused path taken, expected not")
-          #expect(log.columnCalls.isEmpty, "\(name) H=\(H): column products \(log.columnCalls)")
+          #expect(log.slices.isEmpty, "\(name) H=\(H) \(kind): fused path taken, expected not")
+          #expect(log.columnCalls.isEmpty, "\(name) H=\(H) \(kind): column products \(log.columnCalls)")
         }
       }
     }
@@ -119,8 +123,8 @@ final class CallLog: @unchecked Sendable {
 
 /// Delegates to `base`, logging the engine's parallel-for slices and column-slice products (the
 /// base's own whole products and threading are not logged).
-struct RecordingBackend<Base: MatmulBackend>: MatmulBackend {
-  let base: Base
+struct RecordingBackend: MatmulBackend {
+  let base: any MatmulBackend
   let log: CallLog
   func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> { base.prepare(b) }
   func multiply<S: RNNScalar>(

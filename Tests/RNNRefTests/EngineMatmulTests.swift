@@ -84,22 +84,28 @@ import _TestSupport
   }
 
   /// `multiply(columns:)` writes exactly `C[:, columns]`, equal to the same columns of the whole product,
-  /// for every slice on the granularity (16 for Float panels, 1 for Double), including the ragged last panel.
-  @Test func columnSlicesEqualTheWholeProduct() {
-    columnSlices(Float.self)
-    columnSlices(Double.self)
+  /// for every slice on the granularity (SwiftMatmul: 16 for Float panels, 1 for Double; NativeMatmul: the
+  /// kernel's panel width), including the ragged last panel, on every backend and kernel.
+  @Test(arguments: BackendUnderTest.all)
+  func columnSlicesEqualTheWholeProduct(_ kind: BackendUnderTest) throws {
+    try columnSlices(Float.self, kind)
+    try columnSlices(Double.self, kind)
   }
 
-  func columnSlices<S: RNNScalar>(_: S.Type) {
+  func columnSlices<S: RNNScalar>(_: S.Type, _ kind: BackendUnderTest) throws {
     var rng = SeededRNG(seed: 25)
     let m = 7, k = 300, n = 40, ldc = 45
     let a = Tensor<S>.random([m, k], scale: 1, rng: &rng)
     let b = Tensor<S>.random([k, n], scale: 1, rng: &rng)
     for threads in [1, 2] {
-      let backend = SwiftMatmul(threads: threads, parallelThreshold: 0)
+      let backend = try kind.make(threads: threads)
       let pb = backend.prepare(b)
       let g = pb.columnGranularity
-      #expect(g == (S.self == Float.self ? 16 : 1))
+      switch kind {
+      case .swift: #expect(g == (S.self == Float.self ? 16 : 1))
+      case .native(let kernel): #expect(g == (S.self == Float.self ? kernel.panelWidth(for: Float.self)
+                                                                   : kernel.panelWidth(for: Double.self)))
+      }
       let whole = backend.matmul(a, b)
       let bounds = Array(stride(from: 0, to: n, by: max(g, 8))) + [n]
       for lo in bounds where lo % g == 0 {
@@ -115,7 +121,7 @@ import _TestSupport
             for j in 0..<ldc {
               let expected = (lo..<hi).contains(j) ? whole[[i, j]] : -7
               if c[i * ldc + j] != expected {
-                Issue.record("\(S.self) threads \(threads) columns \(lo)..<\(hi): C[\(i), \(j)] = \(c[i * ldc + j]), expected \(expected)")
+                Issue.record("\(S.self) \(kind) threads \(threads) columns \(lo)..<\(hi): C[\(i), \(j)] = \(c[i * ldc + j]), expected \(expected)")
                 return
               }
             }
@@ -125,20 +131,23 @@ import _TestSupport
     }
   }
 
-  @Test func engineRunsTheSameOnAnyBackend() throws {
+  /// Bidirectional, masked layers of every cell on every backend and kernel against the textbook backend.
+  @Test(arguments: BackendUnderTest.all)
+  func engineRunsTheSameOnAnyBackend(_ kind: BackendUnderTest) throws {
+    let backend = try kind.make()
     var rng = SeededRNG(seed: 24)
     let x = Tensor<Double>.random([5, 4, 7], scale: 1, rng: &rng)
     for (name, cell) in cellZoo(Double.self, input: 7, hidden: 9, rng: &rng) {
       let layer = RecurrentLayer(direction: .bidirectional, cells: [cell, cell])
       let mask = StepMask(lengths: [5, 2, 0, 4], steps: 5)
-      let fast = try Engine.run(layer, input: x, mask: mask, backend: SwiftMatmul())
+      let fast = try Engine.run(layer, input: x, mask: mask, backend: backend)
       let naive = try Engine.run(layer, input: x, mask: mask, backend: NaiveMatmul())
-      #expect(fast.merged.maxAbsDifference(naive.merged) <= 1e-14, "\(name)")
+      #expect(fast.merged.maxAbsDifference(naive.merged) <= 1e-14, "\(name) \(kind)")
       let xf = Tensor<Float>(x)
       let lf = RecurrentLayer<Float>(direction: .bidirectional, cells: [convert(cell), convert(cell)])
-      let ff = try Engine.run(lf, input: xf, mask: mask, initialStates: nil, backend: SwiftMatmul())
+      let ff = try Engine.run(lf, input: xf, mask: mask, initialStates: nil, backend: backend)
       let fn = try Engine.run(lf, input: xf, mask: mask, initialStates: nil, backend: NaiveMatmul())
-      #expect(ff.merged.maxAbsDifference(fn.merged) <= 1e-6, "\(name) Float")
+      #expect(ff.merged.maxAbsDifference(fn.merged) <= 1e-6, "\(name) \(kind) Float")
     }
   }
 }

@@ -10,9 +10,11 @@ import _TestSupport
 
   // MARK: directions
 
-  @Test func reverseEqualsFlippedForward() throws {
-    try reverseEqualsFlippedForward(Float.self)
-    try reverseEqualsFlippedForward(Double.self)
+  @Test(arguments: BackendUnderTest.all) func reverseEqualsFlippedForward(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try reverseEqualsFlippedForward(Float.self)
+      try reverseEqualsFlippedForward(Double.self)
+    }
   }
 
   func reverseEqualsFlippedForward<S: RNNScalar>(_: S.Type) throws {
@@ -35,10 +37,12 @@ import _TestSupport
     }
   }
 
-  @Test func reverseWithLengthsRunsEachReversedPrefix() throws {
-    try reverseWithLengths(Float.self, order: .alignedToInput)
-    try reverseWithLengths(Double.self, order: .alignedToInput)
-    try reverseWithLengths(Double.self, order: .timeReversed)
+  @Test(arguments: BackendUnderTest.all) func reverseWithLengthsRunsEachReversedPrefix(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try reverseWithLengths(Float.self, order: .alignedToInput)
+      try reverseWithLengths(Double.self, order: .alignedToInput)
+      try reverseWithLengths(Double.self, order: .timeReversed)
+    }
   }
 
   func reverseWithLengths<S: RNNScalar>(_: S.Type, order: ReverseOutputOrder) throws {
@@ -80,9 +84,11 @@ import _TestSupport
     }
   }
 
-  @Test func bidirectionalMergesBothDirections() throws {
-    try bidirectional(Float.self)
-    try bidirectional(Double.self)
+  @Test(arguments: BackendUnderTest.all) func bidirectionalMergesBothDirections(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try bidirectional(Float.self)
+      try bidirectional(Double.self)
+    }
   }
 
   func bidirectional<S: RNNScalar>(_: S.Type) throws {
@@ -119,9 +125,11 @@ import _TestSupport
 
   // MARK: masks
 
-  @Test func maskedStepsCarryStateAndFollowPadding() throws {
-    try maskedSteps(Float.self)
-    try maskedSteps(Double.self)
+  @Test(arguments: BackendUnderTest.all) func maskedStepsCarryStateAndFollowPadding(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try maskedSteps(Float.self)
+      try maskedSteps(Double.self)
+    }
   }
 
   /// Replays a masked run with `Engine.step`, selecting per sample: the state
@@ -168,24 +176,28 @@ import _TestSupport
     }
   }
 
-  @Test func allValidMaskEqualsNoMask() throws {
-    var rng = SeededRNG(seed: 5)
-    let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
-    for (name, cell) in cellZoo(Double.self, input: I, hidden: H, rng: &rng) {
-      for direction in [Direction.forward, .reverse] {
-        let layer = RecurrentLayer(direction: direction, cells: [cell], padding: .repeatPreviousOutput)
-        let a = try Engine.run(layer, input: x)
-        let b = try Engine.run(layer, input: x, mask: StepMask(lengths: Array(repeating: T, count: N), steps: T))
-        #expect(a == b, "\(name) \(direction)")
+  @Test(arguments: BackendUnderTest.all) func allValidMaskEqualsNoMask(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 5)
+      let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
+      for (name, cell) in cellZoo(Double.self, input: I, hidden: H, rng: &rng) {
+        for direction in [Direction.forward, .reverse] {
+          let layer = RecurrentLayer(direction: direction, cells: [cell], padding: .repeatPreviousOutput)
+          let a = try Engine.run(layer, input: x)
+          let b = try Engine.run(layer, input: x, mask: StepMask(lengths: Array(repeating: T, count: N), steps: T))
+          #expect(a == b, "\(name) \(direction)")
+        }
       }
     }
   }
 
   // MARK: composition
 
-  @Test func stackEqualsLayersOneByOne() throws {
-    try stack(Float.self)
-    try stack(Double.self)
+  @Test(arguments: BackendUnderTest.all) func stackEqualsLayersOneByOne(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try stack(Float.self)
+      try stack(Double.self)
+    }
   }
 
   func stack<S: RNNScalar>(_: S.Type) throws {
@@ -207,9 +219,11 @@ import _TestSupport
     #expect(out.last.merged.shape == [T, N, 3])
   }
 
-  @Test func batchEqualsSampleBySample() throws {
-    try batchEqualsSamples(Float.self)
-    try batchEqualsSamples(Double.self)
+  @Test(arguments: BackendUnderTest.all) func batchEqualsSampleBySample(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try batchEqualsSamples(Float.self)
+      try batchEqualsSamples(Double.self)
+    }
   }
 
   func batchEqualsSamples<S: RNNScalar>(_: S.Type) throws {
@@ -229,9 +243,11 @@ import _TestSupport
     }
   }
 
-  @Test func iteratedStepEqualsRun() throws {
-    try iteratedStep(Float.self)
-    try iteratedStep(Double.self)
+  @Test(arguments: BackendUnderTest.all) func iteratedStepEqualsRun(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try iteratedStep(Float.self)
+      try iteratedStep(Double.self)
+    }
   }
 
   func iteratedStep<S: RNNScalar>(_: S.Type) throws {
@@ -250,27 +266,31 @@ import _TestSupport
     }
   }
 
-  @Test func floatAgreesWithDouble() throws {
-    var rng = SeededRNG(seed: 9)
-    let xd = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
-    let mask = StepMask(lengths: [T, 3, 5], steps: T)
-    for (name, cd) in cellZoo(Double.self, input: I, hidden: H, rng: &rng) {
-      let layerD = RecurrentLayer(direction: .bidirectional, cells: [cd, cd], padding: .repeatPreviousOutput)
-      let layerF = RecurrentLayer<Float>(direction: .bidirectional, cells: [convert(cd), convert(cd)],
-                                         padding: .repeatPreviousOutput)
-      let d = try Engine.run(layerD, input: xd, mask: mask)
-      let f = try Engine.run(layerF, input: Tensor<Float>(xd), mask: mask)
-      let diff = Tensor<Double>(f.merged).maxAbsDifference(d.merged)
-      #expect(diff <= 1e-5, "\(name): Float vs Double \(diff)")
-      #expect(diff > 0, "\(name): the Float run should round differently from the Double run")
+  @Test(arguments: BackendUnderTest.all) func floatAgreesWithDouble(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 9)
+      let xd = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
+      let mask = StepMask(lengths: [T, 3, 5], steps: T)
+      for (name, cd) in cellZoo(Double.self, input: I, hidden: H, rng: &rng) {
+        let layerD = RecurrentLayer(direction: .bidirectional, cells: [cd, cd], padding: .repeatPreviousOutput)
+        let layerF = RecurrentLayer<Float>(direction: .bidirectional, cells: [convert(cd), convert(cd)],
+                                           padding: .repeatPreviousOutput)
+        let d = try Engine.run(layerD, input: xd, mask: mask)
+        let f = try Engine.run(layerF, input: Tensor<Float>(xd), mask: mask)
+        let diff = Tensor<Double>(f.merged).maxAbsDifference(d.merged)
+        #expect(diff <= 1e-5, "\(name): Float vs Double \(diff)")
+        #expect(diff > 0, "\(name): the Float run should round differently from the Double run")
+      }
     }
   }
 
   // MARK: cell semantics
 
-  @Test func saturatedGatesKeepTheCell() throws {
-    try saturatedGates(Float.self)
-    try saturatedGates(Double.self)
+  @Test(arguments: BackendUnderTest.all) func saturatedGatesKeepTheCell(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      try saturatedGates(Float.self)
+      try saturatedGates(Double.self)
+    }
   }
 
   /// f = 1, i = 0 (huge biases): c passes through unchanged, exactly.
@@ -290,105 +310,115 @@ import _TestSupport
     for (h, cv) in zip(out.finalStates[0].h.scalars, c0.scalars) { #expect(Swift.abs(h) <= S.tanh(cv)) }
   }
 
-  @Test func coupledForgetIsOneMinusInput() throws {
-    // An uncoupled LSTM whose f pre-activation is minus i's gives f = sigmoid(-a) = 1 - sigmoid(a).
-    var rng = SeededRNG(seed: 11)
-    guard case .lstm(var c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
-    let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
-    for (r, cols) in [(I, 4 * H), (H, 4 * H)].enumerated() {
-      var k = r == 0 ? c.kernel : c.recurrentKernel
-      for p in 0..<cols.0 { for j in 0..<H { k.scalars[p * cols.1 + H + j] = -k.scalars[p * cols.1 + j] } }
-      if r == 0 { c.kernel = k } else { c.recurrentKernel = k }
+  @Test(arguments: BackendUnderTest.all) func coupledForgetIsOneMinusInput(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      // An uncoupled LSTM whose f pre-activation is minus i's gives f = sigmoid(-a) = 1 - sigmoid(a).
+      var rng = SeededRNG(seed: 11)
+      guard case .lstm(var c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
+      let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
+      for (r, cols) in [(I, 4 * H), (H, 4 * H)].enumerated() {
+        var k = r == 0 ? c.kernel : c.recurrentKernel
+        for p in 0..<cols.0 { for j in 0..<H { k.scalars[p * cols.1 + H + j] = -k.scalars[p * cols.1 + j] } }
+        if r == 0 { c.kernel = k } else { c.recurrentKernel = k }
+      }
+      for j in 0..<H {
+        c.inputBias.scalars[H + j] = -c.inputBias.scalars[j]
+        c.recurrentBias.scalars[H + j] = -c.recurrentBias.scalars[j]
+      }
+      var coupled = c
+      coupled.coupledInputForget = true
+      // the forget block and the forget bias are ignored when coupled
+      coupled.forgetBias = 3
+      for j in 0..<H { coupled.inputBias.scalars[H + j] = 100 }
+      let a = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(c)]), input: x)
+      let b = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(coupled)]), input: x)
+      #expect(a.merged.maxAbsDifference(b.merged) <= 1e-14)
+      #expect(a.finalStates[0].c!.maxAbsDifference(b.finalStates[0].c!) <= 1e-14)
     }
-    for j in 0..<H {
-      c.inputBias.scalars[H + j] = -c.inputBias.scalars[j]
-      c.recurrentBias.scalars[H + j] = -c.recurrentBias.scalars[j]
-    }
-    var coupled = c
-    coupled.coupledInputForget = true
-    // the forget block and the forget bias are ignored when coupled
-    coupled.forgetBias = 3
-    for j in 0..<H { coupled.inputBias.scalars[H + j] = 100 }
-    let a = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(c)]), input: x)
-    let b = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(coupled)]), input: x)
-    #expect(a.merged.maxAbsDifference(b.merged) <= 1e-14)
-    #expect(a.finalStates[0].c!.maxAbsDifference(b.finalStates[0].c!) <= 1e-14)
   }
 
-  @Test func forgetBiasIsAddedToTheForgetPreActivation() throws {
-    var rng = SeededRNG(seed: 12)
-    guard case .lstm(var c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
-    let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
-    c.forgetBias = 1
-    var folded = c
-    folded.forgetBias = 0
-    for j in H..<(2 * H) { folded.recurrentBias.scalars[j] += 1 }
-    let a = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(c)]), input: x)
-    let b = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(folded)]), input: x)
-    #expect(a.merged.maxAbsDifference(b.merged) <= 1e-14)
-    var none = c
-    none.forgetBias = 0
-    let z = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(none)]), input: x)
-    #expect(a.merged.maxAbsDifference(z.merged) > 1e-3)
-  }
-
-  @Test func outputPeepholeSeesTheNewCell() throws {
-    // From c0 = 0, the i and f peepholes multiply zero on the first step: no effect.
-    // The o peephole multiplies the new c, which is not zero: it changes h.
-    var rng = SeededRNG(seed: 13)
-    guard case .lstm(let c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
-    let x = Tensor<Double>.random([1, N, I], scale: 1, rng: &rng)
-    let zeros = Tensor<Double>(zeros: [H])
-    var ifOnly = c
-    ifOnly.peepholes = .init(i: .random([H], rng: &rng), f: .random([H], rng: &rng), o: zeros)
-    var oOnly = c
-    oOnly.peepholes = .init(i: zeros, f: zeros, o: .random([H], rng: &rng))
-    func run(_ cell: LSTMCell<Double>) throws -> Tensor<Double> {
-      try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(cell)]), input: x).merged
+  @Test(arguments: BackendUnderTest.all) func forgetBiasIsAddedToTheForgetPreActivation(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 12)
+      guard case .lstm(var c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
+      let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
+      c.forgetBias = 1
+      var folded = c
+      folded.forgetBias = 0
+      for j in H..<(2 * H) { folded.recurrentBias.scalars[j] += 1 }
+      let a = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(c)]), input: x)
+      let b = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(folded)]), input: x)
+      #expect(a.merged.maxAbsDifference(b.merged) <= 1e-14)
+      var none = c
+      none.forgetBias = 0
+      let z = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(none)]), input: x)
+      #expect(a.merged.maxAbsDifference(z.merged) > 1e-3)
     }
-    #expect(try run(ifOnly) == run(c))
-    #expect(try run(oOnly).maxAbsDifference(run(c)) > 1e-4)
   }
 
-  @Test func clipsBoundWhatTheyClip() throws {
-    var rng = SeededRNG(seed: 14)
-    let x = Tensor<Double>.random([T, N, I], scale: 3, rng: &rng)
-    let cell = randomCell(.lstm, Double.self, input: I, hidden: H,
-                          options: CellOptions(projection: 4, cellClip: 0.2, projectionClip: 0.05), rng: &rng)
-    let out = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: x)
-    #expect(out.finalStates[0].c!.scalars.allSatisfy { Swift.abs($0) <= 0.2 })
-    #expect(out.merged.scalars.allSatisfy { Swift.abs($0) <= 0.05 })
-    #expect(out.merged.scalars.contains { Swift.abs($0) == 0.05 }, "the projection clip should bind somewhere")
-    #expect(out.merged.shape == [T, N, 4])
-    // activation clip: tanh(clip(a, -0.1, 0.1)) is within tanh(0.1)
-    let simple = randomCell(.simple, Double.self, input: I, hidden: H, options: CellOptions(activationClip: 0.1),
-                            rng: &rng)
-    let s = try Engine.run(RecurrentLayer(direction: .forward, cells: [simple]), input: x)
-    #expect(s.merged.scalars.allSatisfy { Swift.abs($0) <= Double.tanh(0.1) })
-    // a clip larger than every pre-activation changes nothing
-    guard case .simple(var wide) = simple else { return }
-    wide.activationClip = 1e9
-    var noClip = wide
-    noClip.activationClip = nil
-    #expect(try Engine.run(RecurrentLayer(direction: .forward, cells: [.simple(wide)]), input: x)
-      == Engine.run(RecurrentLayer(direction: .forward, cells: [.simple(noClip)]), input: x))
-  }
-
-  @Test func gruResetPlacementMattersOnlyWhenResetIsNotOne() throws {
-    var rng = SeededRNG(seed: 15)
-    guard case .gru(var after) = randomCell(.gru, Double.self, input: I, hidden: H, rng: &rng) else { return }
-    let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
-    var before = after
-    before.resetAfter = false
-    func run(_ c: GRUCell<Double>) throws -> Tensor<Double> {
-      try Engine.run(RecurrentLayer(direction: .forward, cells: [.gru(c)]), input: x).merged
+  @Test(arguments: BackendUnderTest.all) func outputPeepholeSeesTheNewCell(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      // From c0 = 0, the i and f peepholes multiply zero on the first step: no effect.
+      // The o peephole multiplies the new c, which is not zero: it changes h.
+      var rng = SeededRNG(seed: 13)
+      guard case .lstm(let c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
+      let x = Tensor<Double>.random([1, N, I], scale: 1, rng: &rng)
+      let zeros = Tensor<Double>(zeros: [H])
+      var ifOnly = c
+      ifOnly.peepholes = .init(i: .random([H], rng: &rng), f: .random([H], rng: &rng), o: zeros)
+      var oOnly = c
+      oOnly.peepholes = .init(i: zeros, f: zeros, o: .random([H], rng: &rng))
+      func run(_ cell: LSTMCell<Double>) throws -> Tensor<Double> {
+        try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(cell)]), input: x).merged
+      }
+      #expect(try run(ifOnly) == run(c))
+      #expect(try run(oOnly).maxAbsDifference(run(c)) > 1e-4)
     }
-    #expect(try run(after).maxAbsDifference(run(before)) > 1e-4)
-    // r = sigmoid(200) = 1: n = g(x Wn + bWn + h Un + bUn) both ways
-    for j in H..<(2 * H) { after.inputBias.scalars[j] = 200 }
-    before = after
-    before.resetAfter = false
-    #expect(try run(after).maxAbsDifference(run(before)) <= 1e-14)
+  }
+
+  @Test(arguments: BackendUnderTest.all) func clipsBoundWhatTheyClip(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 14)
+      let x = Tensor<Double>.random([T, N, I], scale: 3, rng: &rng)
+      let cell = randomCell(.lstm, Double.self, input: I, hidden: H,
+                            options: CellOptions(projection: 4, cellClip: 0.2, projectionClip: 0.05), rng: &rng)
+      let out = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: x)
+      #expect(out.finalStates[0].c!.scalars.allSatisfy { Swift.abs($0) <= 0.2 })
+      #expect(out.merged.scalars.allSatisfy { Swift.abs($0) <= 0.05 })
+      #expect(out.merged.scalars.contains { Swift.abs($0) == 0.05 }, "the projection clip should bind somewhere")
+      #expect(out.merged.shape == [T, N, 4])
+      // activation clip: tanh(clip(a, -0.1, 0.1)) is within tanh(0.1)
+      let simple = randomCell(.simple, Double.self, input: I, hidden: H, options: CellOptions(activationClip: 0.1),
+                              rng: &rng)
+      let s = try Engine.run(RecurrentLayer(direction: .forward, cells: [simple]), input: x)
+      #expect(s.merged.scalars.allSatisfy { Swift.abs($0) <= Double.tanh(0.1) })
+      // a clip larger than every pre-activation changes nothing
+      guard case .simple(var wide) = simple else { return }
+      wide.activationClip = 1e9
+      var noClip = wide
+      noClip.activationClip = nil
+      #expect(try Engine.run(RecurrentLayer(direction: .forward, cells: [.simple(wide)]), input: x)
+        == Engine.run(RecurrentLayer(direction: .forward, cells: [.simple(noClip)]), input: x))
+    }
+  }
+
+  @Test(arguments: BackendUnderTest.all) func gruResetPlacementMattersOnlyWhenResetIsNotOne(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 15)
+      guard case .gru(var after) = randomCell(.gru, Double.self, input: I, hidden: H, rng: &rng) else { return }
+      let x = Tensor<Double>.random([T, N, I], scale: 1, rng: &rng)
+      var before = after
+      before.resetAfter = false
+      func run(_ c: GRUCell<Double>) throws -> Tensor<Double> {
+        try Engine.run(RecurrentLayer(direction: .forward, cells: [.gru(c)]), input: x).merged
+      }
+      #expect(try run(after).maxAbsDifference(run(before)) > 1e-4)
+      // r = sigmoid(200) = 1: n = g(x Wn + bWn + h Un + bUn) both ways
+      for j in H..<(2 * H) { after.inputBias.scalars[j] = 200 }
+      before = after
+      before.resetAfter = false
+      #expect(try run(after).maxAbsDifference(run(before)) <= 1e-14)
+    }
   }
 
   // MARK: errors
@@ -431,14 +461,16 @@ import _TestSupport
     #expect(states.contains("initial states"), "\(states)")
   }
 
-  @Test func emptySequenceKeepsTheInitialState() throws {
-    var rng = SeededRNG(seed: 17)
-    let cell = randomCell(.gru, Double.self, input: I, hidden: H, rng: &rng)
-    let s0 = randomState(cell, batch: N, rng: &rng)
-    let out = try Engine.run(RecurrentLayer(direction: .bidirectional, cells: [cell, cell]),
-                             input: Tensor(zeros: [0, N, I]), initialStates: [s0, s0])
-    #expect(out.merged.shape == [0, N, 2 * H])
-    #expect(out.finalStates == [s0, s0])
+  @Test(arguments: BackendUnderTest.all) func emptySequenceKeepsTheInitialState(_ backend: BackendUnderTest) throws {
+    try backend.asDefault { () throws in
+      var rng = SeededRNG(seed: 17)
+      let cell = randomCell(.gru, Double.self, input: I, hidden: H, rng: &rng)
+      let s0 = randomState(cell, batch: N, rng: &rng)
+      let out = try Engine.run(RecurrentLayer(direction: .bidirectional, cells: [cell, cell]),
+                               input: Tensor(zeros: [0, N, I]), initialStates: [s0, s0])
+      #expect(out.merged.shape == [0, N, 2 * H])
+      #expect(out.finalStates == [s0, s0])
+    }
   }
 }
 
