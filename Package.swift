@@ -38,7 +38,10 @@ let package = Package(
       dependencies: [.product(name: "RealModule", package: "swift-numerics")],
       swiftSettings: engineSettings
     ),
-    .target(name: "Conformance", dependencies: ["HDF5", "RNNRef", "KerasImport"]),
+    .target(
+      name: "Conformance",
+      dependencies: ["HDF5", "RNNRef", "KerasImport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+    ),
     .target(
       name: "KerasImport",
       dependencies: ["HDF5", "RNNRef", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
