@@ -367,18 +367,28 @@ private struct AttributeReader {
 public enum Inspection {
   /// The full inspection text of one path; throws when it is not a readable HDF5 file.
   public static func text(path: String, maxString: Int = 80, maxElements: Int = 8) throws -> String {
+    try inspect(path: path, maxString: maxString, maxElements: maxElements).text
+  }
+
+  /// The inspection text and, for a file that says it is a case but cannot be loaded as one,
+  /// the loading error (the text shows it too; `rnnconf inspect` then exits 1).
+  public static func inspect(path: String, maxString: Int = 80, maxElements: Int = 8) throws
+    -> (text: String, caseError: (any Error)?)
+  {
     let file = try File(path: path)
     var parts: [String] = []
+    var caseError: (any Error)?
     if try file.root.hasAttribute("rnnconf_case_schema") {
       do {
         parts.append(try Case.load(path: path).summaryText)
       } catch {
+        caseError = error
         parts.append("This file says it is an rnnconf case but cannot be loaded as one:\n  \(error)")
       }
       parts.append("HDF5 tree:")
     }
     parts.append(try TreePrinter(maxStringLength: maxString, maxArrayElements: maxElements).render(file))
-    return parts.joined(separator: "\n\n")
+    return (parts.joined(separator: "\n\n"), caseError)
   }
 
   /// The one-paragraph message for a path that cannot be inspected.

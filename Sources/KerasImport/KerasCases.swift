@@ -245,7 +245,11 @@ public enum KerasCases: NetworkConvention {
     for call in 0..<m.calls {
       let suffix = m.calls > 1 ? "_call\(call)" : ""
       let xName = inputs[m.inputName + suffix] != nil || inputs["x" + suffix] == nil ? m.inputName + suffix : "x" + suffix
-      if let x = inputs[xName], x.rank != 3 || x.shape[2] != i0 {
+      // Each call has its own sequence input, so an absurd `calls` stops at the first missing one.
+      guard let x = inputs[xName] else {
+        throw RNNRefError.missingInput(name: m.inputName + suffix, reason: "the sequence input (N, T, I) of the model")
+      }
+      if x.rank != 3 || x.shape[2] != i0 {
         throw RNNRefError.shapeMismatch(name: xName, actual: x.shape,
                                         expected: [x.shape.first ?? -1, x.rank > 1 ? x.shape[1] : -1, i0],
                                         reason: "batch-major (N, T, I) with I = \(i0) from the first kernel")

@@ -43,6 +43,14 @@ struct RunCommand: ParsableCommand {
     "Expected failures (default: expected-failures.json in the searched folder, when present).", valueName: "file"))
   var expectations: String?
 
+  @Flag(help: ArgumentHelp(
+    "Run each case file in its own child process: a crash (a signal) is an ERROR naming the case and the signal, "
+      + "and the run goes on. Costs a process start per case."))
+  var isolate = false
+
+  /// The child's side of --isolate: one case, described as JSON; prints its report as JSON.
+  @Option(help: .hidden) var isolatedCase: String?
+
   @Flag(name: .shortAndLong, help: "Print only cases that do not pass, and the summary.")
   var quiet = false
 
@@ -70,8 +78,14 @@ struct RunCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let isolatedCase {
+      let spec = try JSONDecoder().decode(IsolatedCase.self, from: Data(isolatedCase.utf8))
+      FileHandle.standardOutput.write(try Runner().runIsolatedChild(spec))
+      return
+    }
     var options = RunOptions()
     try selection.apply(to: &options)
+    options.isolate = isolate
     if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
     options.precision = precision
     options.expectationsPath = expectations

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import Conformance
+
+/// `rnnconf run --isolate`: each case in a child process; a child killed by a signal is an ERROR
+/// naming the case and the signal, and the run goes on. The crash is forced with the debug-only
+/// trigger `IsolatedCase.crashTriggerVariable` (no case file can crash the child without a bug).
+@Suite(.serialized) struct IsolateTests {
+  static let cases = ["fixtures/pytorch/lstm_bidirectional.h5", "fixtures/tf1/basic_lstm_fb1.h5",
+                      "fixtures/keras/k3_lstm_seq.h5", "fixtures/onnx/gru_activations.h5"]
+  static let env = ["RNNCONF_GEMM_KERNEL": "flat"]
+
+  @Test(arguments: [("segv", "signal 11 (SIGSEGV)"), ("abort", "signal 6 (SIGABRT)")])
+  func aCrashingChildIsAnErrorAndTheRunGoesOn(trigger: String, expected: String) throws {
+    var env = Self.env
+    env[IsolatedCase.crashTriggerVariable] = trigger
+    let r = try CLITests.run(["run", "--isolate"] + Self.cases, environment: env)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    for c in Self.cases {
+      let name = String(c.dropFirst("fixtures/".count).dropLast(3))
+      #expect(r.stdout.contains("ERROR \(name)"), "\(r.stdout)")
+    }
+    #expect(r.stdout.components(separatedBy: expected).count - 1 == Self.cases.count, "\(r.stdout)")
+    #expect(r.stdout.contains("0 passed, 0 failed, \(Self.cases.count) errors"), "\(r.stdout)")
+    // Without --isolate the trigger is never consulted.
+    #expect(try CLITests.run(["run"] + Self.cases, environment: env).status == 0)
+  }
+
+  @Test func isolatedReportsEqualInProcessReports() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("isolate-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // A tolerance tight enough that some case fails, so FAIL metrics cross the process boundary too.
+    func report(_ extra: [String]) throws -> [CaseReport] {
+      let out = dir.appendingPathComponent("r-\(extra.count).json").path
+      _ = try CLITests.run(["run", "--json", out, "--atol", "1e-7", "--rtol", "0"] + extra + Self.cases, environment: Self.env)
+      return try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: out))).cases.map { var c = $0; c.durationSeconds = 0; return c }
+    }
+    let plain = try report([]), isolated = try report(["--isolate"])
+    #expect(plain.count == Self.cases.count)
+    #expect(plain.contains { $0.status == .fail }, "the tight tolerance makes some case fail: \(plain.map(\.status))")
+    #expect(plain == isolated)
+  }
+}
