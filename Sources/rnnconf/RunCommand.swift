@@ -17,7 +17,8 @@ struct RunCommand: ParsableCommand {
       Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
       unexpectedly, or when --json/--junit cannot be written (checked before the first case runs; \
       reports are written atomically, so a failed write keeps the previous file); 64 for usage errors \
-      (missing path, folder without cases, bad option value, a selection that matches no case).
+      (missing path, folder without cases, bad option value, a selection that matches no case). \
+      With --isolate a case whose process is killed by a signal is an ERROR naming the signal.
       """)
 
   @OptionGroup var selection: SelectionOptions
