@@ -62,7 +62,7 @@ let package = Package(
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(
       name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
-      exclude: ["JUnitSchema", "Snapshots"]
+      exclude: ["JUnitSchema", "Snapshots", "Data"]
     ),
     .testTarget(
       name: "KerasImportTests",

@@ -57,7 +57,8 @@ extension Runner {
   }
 
   /// The parent's side: runs `executable run --isolated-case <spec>` and reads its report.
-  static func runInChild(executable: String, file: CaseFile, options: RunOptions, expectedFailure: String?) -> CaseReport? {
+  static func runInChild(executable: String, file: CaseFile, options: RunOptions, expectedFailure: String?,
+                         timeout: Double? = nil) -> CaseReport? {
     let started = Date()
     let spec = IsolatedCase(file: file, options: options, expectedFailure: expectedFailure)
     func failure(_ message: String) -> CaseReport {
@@ -77,7 +78,21 @@ extension Runner {
     p.standardOutput = out
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
+    let exited = DispatchSemaphore(value: 0)
+    p.terminationHandler = { _ in exited.signal() }
     do { try p.run() } catch { return failure("could not start a child process (`\(executable)`): \(error)") }
+    let timedOut = Slots<Bool>(count: 1)
+    if let timeout {
+      let pid = p.processIdentifier
+      DispatchQueue.global().async {
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+          timedOut.set(0, true)
+          kill(pid, SIGKILL)
+        } else {
+          exited.signal()  // give the token back for the wait below
+        }
+      }
+    }
     // Drain stderr concurrently so neither pipe can fill and block the child.
     let errData = Slots<Data>(count: 1)
     let group = DispatchGroup()
@@ -87,6 +102,10 @@ extension Runner {
     p.waitUntilExit()
     group.wait()
     let stderrText = String(decoding: errData.values[0] ?? Data(), as: UTF8.self)
+    if timedOut.values[0] == true, let timeout {
+      return failure("the case did not finish within \(timeout) s (--case-timeout) and its isolated process was killed; "
+        + "a corrupt file can make libhdf5 loop forever")
+    }
     if p.terminationReason == .uncaughtSignal {
       let sig = p.terminationStatus
       let name = Self.signalName(sig)

@@ -31,6 +31,9 @@ public struct RunOptions: Sendable {
   /// Run each case file in a child process (`executablePath run --isolated-case ...`), so a crash
   /// is an ERROR for that case, not the end of the run.
   public var isolate = false
+  /// With `isolate`: a child still running after this many seconds is killed and the case is an
+  /// ERROR saying so (libhdf5 can loop forever on some corrupt files). nil = no limit.
+  public var caseTimeout: Double?
 
   public init() {}
 
@@ -118,7 +121,7 @@ public struct Runner: Sendable {
       if options.isolate {
         if let exe = options.executablePath {
           report = Self.runInChild(executable: exe, file: file, options: options,
-                                   expectedFailure: expectations.reason(for: file.name))
+                                   expectedFailure: expectations.reason(for: file.name), timeout: options.caseTimeout)
         } else {
           report = CaseReport(name: file.name, path: file.path, status: .error,
                               message: "--isolate: the path of the rnnconf executable is unknown, so no child process can run the case",

@@ -49,6 +49,11 @@ struct RunCommand: ParsableCommand {
       + "and the run goes on. Costs a process start per case."))
   var isolate = false
 
+  @Option(help: ArgumentHelp(
+    "With --isolate (implied): kill a case still running after this many seconds and report it as an ERROR.",
+    valueName: "seconds"))
+  var caseTimeout: Double?
+
   /// The child's side of --isolate: one case, described as JSON; prints its report as JSON.
   @Option(help: .hidden) var isolatedCase: String?
 
@@ -68,6 +73,9 @@ struct RunCommand: ParsableCommand {
       }
     }
     if quiet && verbose { throw ValidationError("Please pass at most one of --quiet and --verbose.") }
+    if let t = caseTimeout, !(t > 0 && t.isFinite) {
+      throw ValidationError("Please pass --case-timeout a positive number of seconds (got \(t)).")
+    }
     for (name, file) in [("--json", json), ("--junit", junit)] {
       guard let file else { continue }
       let dir = (file as NSString).deletingLastPathComponent
@@ -86,7 +94,8 @@ struct RunCommand: ParsableCommand {
     }
     var options = RunOptions()
     try selection.apply(to: &options)
-    options.isolate = isolate
+    options.isolate = isolate || caseTimeout != nil
+    options.caseTimeout = caseTimeout
     if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
     options.precision = precision
     options.expectationsPath = expectations

@@ -41,4 +41,17 @@ import Testing
     #expect(plain.contains { $0.status == .fail }, "the tight tolerance makes some case fail: \(plain.map(\.status))")
     #expect(plain == isolated)
   }
+
+  /// Found by Fuzz/FuzzCaseLoader: a corrupt variable-length string attribute makes libhdf5 loop
+  /// forever in H5HG_read (Case.load -> `framework`). In-process it hangs; with --case-timeout the
+  /// child is killed, the case is an ERROR saying so, and the next case still runs.
+  @Test func aCaseThatHangsLibHDF5IsKilledAfterTheTimeout() throws {
+    let hang = RepoPaths.root + "/Tests/ConformanceTests/Data/fuzz-hang-vlen-attribute.h5"
+    let started = Date()
+    let r = try CLITests.run(["run", "--case-timeout", "3", hang, Self.cases[0]], environment: Self.env)
+    #expect(Date().timeIntervalSince(started) < 30)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("fuzz-hang-vlen-attribute") && r.stdout.contains("did not finish within 3.0 s"), "\(r.stdout)")
+    #expect(r.stdout.contains("1 passed, 0 failed, 1 errors"), "\(r.stdout)")
+  }
 }
