@@ -33,7 +33,10 @@ let package = Package(
       name: "RNNRef",
       dependencies: ["CRNNKernels", .product(name: "RealModule", package: "swift-numerics")]
     ),
-    .target(name: "Conformance", dependencies: ["HDF5", "RNNRef", "KerasImport"]),
+    .target(
+      name: "Conformance",
+      dependencies: ["HDF5", "RNNRef", "KerasImport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+    ),
     .target(
       name: "KerasImport",
       dependencies: ["HDF5", "RNNRef", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
@@ -56,7 +59,7 @@ let package = Package(
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(
       name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
-      exclude: ["JUnitSchema", "Snapshots"]
+      exclude: ["JUnitSchema", "Snapshots", "Data"]
     ),
     .testTarget(
       name: "KerasImportTests",

@@ -16,8 +16,16 @@ public struct CaseFileError: Error, Sendable, Equatable, CustomStringConvertible
     case invalidAttribute(String)
     /// A tensor listed in `weight_names`/`input_names`/`output_names` is absent.
     case missingTensor(String)
-    /// A dataset under `/weights`, `/inputs` or `/outputs` that the name list does not mention.
+    /// A dataset under `/weights`, `/inputs`, `/outputs` or `/artifacts` that the name list does not mention.
     case unlistedTensor(String)
+    /// A tolerance looser than the dtype's default without a `tolerance_reason` (the attribute named: `atol` or `rtol`).
+    case unjustifiedTolerance(String)
+    /// A floating-point input stored in a dtype other than the case's (`/inputs/<name>`).
+    case inputDType(String)
+    /// An artifact listed in `artifact_names` that is missing, empty, truncated or garbage.
+    case brokenArtifact(String)
+    /// The tensors together declare more elements than `Case.maxCaseElements` (the dataset where the cap was passed).
+    case tooLarge(String)
   }
 
   public var kind: Kind
@@ -65,6 +73,24 @@ extension Case {
   /// Schema versions this reader understands (fixtures/README.md).
   public static let supportedSchemaVersions: ClosedRange<Int> = 1...1
 
+  /// Cap on the elements of all weights, inputs and outputs of one case together, checked from the
+  /// shapes before any tensor is read: 2^27 (1 GiB as Double); `RNNCONF_MAX_CASE_ELEMENTS=<count>` changes it.
+  public static var maxCaseElements: Int {
+    if let text = ProcessInfo.processInfo.environment["RNNCONF_MAX_CASE_ELEMENTS"], let m = Int(text), m > 0 {
+      return min(m, Int.max / 8)
+    }
+    return 1 << 27
+  }
+
+  /// The default tolerance of each dtype (fixtures/README.md; `casefile.py`'s `DEFAULT_TOLERANCE`).
+  /// A case may be looser only with a non-empty `tolerance_reason`.
+  public static func defaultTolerance(_ dtype: DType) -> Tolerance {
+    switch dtype {
+    case .float32: return Tolerance(atol: 1e-5, rtol: 1e-5)
+    case .float64: return Tolerance(atol: 1e-10, rtol: 1e-10)
+    }
+  }
+
   /// Whether `path` is an HDF5 file carrying the `rnnconf_case_schema` root attribute.
   public static func isCaseFile(path: String) -> Bool {
     guard FileKind.sniff(path: path) == .hdf5, let f = try? File(path: path), let root = try? f.root else { return false }
@@ -77,7 +103,7 @@ extension Case {
     let version = try schemaVersion(root, path)
     let r = AttributeReader(root: root, path: path)
     return CaseSummary(
-      path: path, schemaVersion: version, name: try r.string("name"), framework: try r.framework(),
+      path: path, schemaVersion: version, name: try r.caseName(), framework: try r.framework(),
       library: try r.string("library"), libraryVersion: try r.string("library_version"),
       cell: try r.cell(), dtype: try r.dtype(), description: try r.string("description"))
   }
@@ -117,22 +143,57 @@ extension Case {
       throw CaseFileError(.invalidAttribute("nan_equal"), path: path, detail: "root attribute `nan_equal` is \(nanEqual)",
                           hint: "Use 0 or 1")
     }
+    // Nothing green by accident: a looser tolerance says why.
+    let toleranceReason = try r.optionalString("tolerance_reason")
+    let standard = defaultTolerance(dtype)
+    let hasReason = !(toleranceReason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+    for (attribute, value, limit) in [("atol", atol, standard.atol), ("rtol", rtol, standard.rtol)] where value > limit && !hasReason {
+      throw CaseFileError(.unjustifiedTolerance(attribute), path: path,
+                          detail: "root attribute `\(attribute)` is \(value), looser than the \(dtype) default \(limit), and there is no `tolerance_reason`",
+                          hint: "Use the default, or say why the case needs more in the root attribute `tolerance_reason` (casefile.write_case's tolerance_reason=)")
+    }
+    let storedName = try r.caseName()
+
+    // Sizes first, from the shapes alone: a case too large to hold is refused before any tensor is read.
+    var declared = 0
+    for (group, list) in [("weights", "weight_names"), ("inputs", "input_names"), ("outputs", "output_names")] {
+      for name in try r.strings(list) where try file.exists(group + "/" + name) {
+        let shape = try file.dataset(group + "/" + name).shape
+        let count = shape.reduce(Double(1)) { $0 * Double(max($1, 0)) }
+        declared = Double(declared) + count > Double(Int.max / 8) ? Int.max / 8 : declared + Int(count)
+        if declared > maxCaseElements {
+          throw CaseFileError(.tooLarge("/\(group)/\(name)"), path: path,
+                              detail: "its tensors hold more than \(maxCaseElements) elements in all (reached at `/\(group)/\(name)`, shape \(shape)); nothing was read",
+                              hint: "A conformance case needs small tensors; if this one is real, raise the cap with RNNCONF_MAX_CASE_ELEMENTS=<count>")
+        }
+      }
+    }
 
     let weights = try tensors(file, group: "weights", list: "weight_names", r)
     let inputs = try tensors(file, group: "inputs", list: "input_names", r)
+    // A float input stored in another precision than the case ran in is not what the framework saw.
+    for name in inputs.tensors.names {
+      guard let stored = inputs.types[name], stored.hasPrefix("float"), stored != dtype.rawValue else { continue }
+      throw CaseFileError(.inputDType("/inputs/\(name)"), path: path,
+                          detail: "input `/inputs/\(name)` is stored as \(stored) but the case's `dtype` is \(dtype)",
+                          hint: "Store the inputs the framework ran on, in its dtype (\(dtype)); integer inputs such as lengths are fine")
+    }
     let outputs = try tensors(file, group: "outputs", list: "output_names", r)
     var outputDTypes: [String: String] = [:]
     for name in outputs.tensors.names { outputDTypes[name] = outputs.types[name] }
 
-    let name = try suiteRoot.map { Discovery.caseName(path: path, root: $0) } ?? r.string("name")
+    let artifactNames = try r.optionalStrings("artifact_names") ?? []
+    try ArtifactCheck.check(file, names: artifactNames, path: path)
+
+    let name = suiteRoot.map { Discovery.caseName(path: path, root: $0) } ?? storedName
     return Case(
       name: name,
       path: path, schemaVersion: version, framework: framework, library: try r.string("library"),
       libraryVersion: try r.string("library_version"), cell: cell, dtype: dtype,
       description: try r.string("description"), config: config, atol: atol, rtol: rtol,
-      toleranceReason: try r.optionalString("tolerance_reason"), nanEqual: nanEqual == 1,
+      toleranceReason: toleranceReason, nanEqual: nanEqual == 1,
       weights: weights.tensors, inputs: inputs.tensors, outputs: outputs.tensors, outputDTypes: outputDTypes,
-      artifactNames: try r.optionalStrings("artifact_names") ?? [])
+      artifactNames: artifactNames)
   }
 
   /// Reads the bytes of an artifact carried under `/artifacts` (e.g. `model.keras`).
@@ -278,6 +339,16 @@ private struct AttributeReader {
     try word("framework", hint: "Use one of \(Framework.spelledOut): it selects the convention adapter (fixtures/README.md)")
   }
   func cell() throws -> CellFamily { try word("cell") }
+  /// The root attribute `name`; empty (a corrupt attribute reads as "") is an `invalidAttribute`,
+  /// since it would make the case anonymous in every report.
+  func caseName() throws -> String {
+    let text = try string("name")
+    guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+      throw CaseFileError(.invalidAttribute("name"), path: path, detail: "root attribute `name` is empty",
+                          hint: "Name the case `<framework>/<case>` (casefile.write_case's name=)")
+    }
+    return text
+  }
   func dtype() throws -> DType { try word("dtype", hint: "Use float32 or float64 (fixtures/README.md)") }
   func strings(_ name: String) throws -> [String] {
     try require(name, "fixed-length byte strings"); return try root.stringsAttribute(name)
@@ -296,18 +367,28 @@ private struct AttributeReader {
 public enum Inspection {
   /// The full inspection text of one path; throws when it is not a readable HDF5 file.
   public static func text(path: String, maxString: Int = 80, maxElements: Int = 8) throws -> String {
+    try inspect(path: path, maxString: maxString, maxElements: maxElements).text
+  }
+
+  /// The inspection text and, for a file that says it is a case but cannot be loaded as one,
+  /// the loading error (the text shows it too; `rnnconf inspect` then exits 1).
+  public static func inspect(path: String, maxString: Int = 80, maxElements: Int = 8) throws
+    -> (text: String, caseError: (any Error)?)
+  {
     let file = try File(path: path)
     var parts: [String] = []
+    var caseError: (any Error)?
     if try file.root.hasAttribute("rnnconf_case_schema") {
       do {
         parts.append(try Case.load(path: path).summaryText)
       } catch {
+        caseError = error
         parts.append("This file says it is an rnnconf case but cannot be loaded as one:\n  \(error)")
       }
       parts.append("HDF5 tree:")
     }
     parts.append(try TreePrinter(maxStringLength: maxString, maxArrayElements: maxElements).render(file))
-    return parts.joined(separator: "\n\n")
+    return (parts.joined(separator: "\n\n"), caseError)
   }
 
   /// The one-paragraph message for a path that cannot be inspected.

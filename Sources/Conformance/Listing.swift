@@ -58,6 +58,13 @@ extension Runner {
         let c = try self.loader(file.path)
         if let fw = options.framework, c.framework != fw { return }
         if let cell = options.cell, c.cell != cell { return }
+        // A config its adapter cannot read is listed as an error, as `run` would report it.
+        do { _ = try Conventions.convention(for: c.framework).parsed(config: c.config) } catch {
+          slots.set(k, CaseListing(name: file.name, path: file.path,
+                                   error: "\(file.path): the \(c.framework) adapter cannot read the root attribute `config`: \(error)",
+                                   underlying: error))
+          return
+        }
         slots.set(k, CaseListing(
           name: file.name, path: file.path, framework: c.framework, cell: c.cell, dtype: c.dtype,
           inputs: c.inputs.entries.map { .init(name: $0.name, shape: $0.tensor.shape) },

@@ -28,6 +28,12 @@ public struct RunOptions: Sendable {
   public var parallel = true
   public var currentDirectory = FileManager.default.currentDirectoryPath
   public var executablePath: String? = Discovery.executablePath()
+  /// Run each case file in a child process (`executablePath run --isolated-case ...`), so a crash
+  /// is an ERROR for that case, not the end of the run.
+  public var isolate = false
+  /// With `isolate`: a child still running after this many seconds is killed and the case is an
+  /// ERROR saying so (libhdf5 can loop forever on some corrupt files). nil = no limit.
+  public var caseTimeout: Double?
 
   public init() {}
 
@@ -111,7 +117,19 @@ public struct Runner: Sendable {
     let total = files.count
     let work: @Sendable (Int) -> Void = { k in
       let file = files[k]
-      let report = self.runFile(file, options: options, expectations: expectations)
+      let report: CaseReport?
+      if options.isolate {
+        if let exe = options.executablePath {
+          report = Self.runInChild(executable: exe, file: file, options: options,
+                                   expectedFailure: expectations.reason(for: file.name), timeout: options.caseTimeout)
+        } else {
+          report = CaseReport(name: file.name, path: file.path, status: .error,
+                              message: "--isolate: the path of the rnnconf executable is unknown, so no child process can run the case",
+                              expectedFailureReason: expectations.reason(for: file.name), durationSeconds: 0)
+        }
+      } else {
+        report = self.runFile(file, options: options, expectations: expectations)
+      }
       let done = results.set(k, report)
       self.progress?(done, total, file.name)
     }

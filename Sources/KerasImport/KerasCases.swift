@@ -237,6 +237,30 @@ public enum KerasCases: NetworkConvention {
     // Per Keras layer, per canonical layer: the states a stateful layer carries into the next call.
     var carried: [[[LayerState<Scalar>]]?] = Array(repeating: nil, count: m.layers.count)
     var known = Set<String>()
+    // Every call's sequence input and the set of inputs are checked before any layer runs:
+    // a wrong shape or an unknown input is knowable up front (issue 11, nothing sized from it first).
+    let i0 = net[0][0].inputSize
+    var taken = Set<String>()
+    for call in 0..<m.calls {
+      let suffix = m.calls > 1 ? "_call\(call)" : ""
+      let xName = inputs[m.inputName + suffix] != nil || inputs["x" + suffix] == nil ? m.inputName + suffix : "x" + suffix
+      // Each call has its own sequence input, so an absurd `calls` stops at the first missing one.
+      guard let x = inputs[xName] else {
+        throw RNNRefError.missingInput(name: m.inputName + suffix, reason: "the sequence input (N, T, I) of the model")
+      }
+      if x.rank != 3 || x.shape[2] != i0 {
+        throw RNNRefError.shapeMismatch(name: xName, actual: x.shape,
+                                        expected: [x.shape.first ?? -1, x.rank > 1 ? x.shape[1] : -1, i0],
+                                        reason: "batch-major (N, T, I) with I = \(i0) from the first kernel")
+      }
+      taken.insert(xName)
+      for states in m.initialStates { for name in states { taken.insert(name + suffix) } }
+    }
+    let unknown = inputs.names.filter { !taken.contains($0) }
+    if !unknown.isEmpty {
+      throw RNNRefError.invalidConfig(key: "inputs", value: unknown.joined(separator: ", "),
+                                      reason: "inputs the model does not take; expected \(taken.sorted())")
+    }
     for call in 0..<m.calls {
       let suffix = m.calls > 1 ? "_call\(call)" : ""
       func input(_ name: String, alias: String? = nil, reason: String) throws -> Tensor<Scalar> {
@@ -245,7 +269,6 @@ public enum KerasCases: NetworkConvention {
         throw RNNRefError.missingInput(name: name + suffix, reason: reason)
       }
       let x = try input(m.inputName, alias: "x", reason: "the sequence input (N, T, I) of the model")
-      let i0 = net[0][0].inputSize
       guard x.rank == 3, x.shape[2] == i0 else {
         throw RNNRefError.shapeMismatch(name: m.inputName + suffix, actual: x.shape,
                                         expected: [x.shape.first ?? -1, x.rank > 1 ? x.shape[1] : -1, i0],

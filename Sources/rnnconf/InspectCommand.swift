@@ -13,7 +13,9 @@ struct InspectCommand: ParsableCommand {
       stored type and shape, attributes with short values; long strings are cut and their length shown. \
       A Keras file (.h5 with a model config, .weights.h5, or a .keras zip) is summarised first: layers, \
       output shapes, parameter counts, the Keras version and backend that saved it. Any other file that is \
-      not HDF5 (JSON, text, empty, a directory) is named for what it is and the command exits with status 1.
+      not HDF5 (JSON, text, empty, a directory) is named for what it is and the command exits with status 1; \
+      so does a file that says it is a case or a Keras model but cannot be read as one (after showing what \
+      it could read).
       """)
 
   @Argument(help: "The file to inspect.") var file: String
@@ -27,21 +29,31 @@ struct InspectCommand: ParsableCommand {
 
   func run() throws {
     let kind = FileKind.sniff(path: file)
+    var failure: String?  // what could not be read as what it says it is: shown, then exit 1
     if kind == .zip || (kind == .hdf5 && Self.looksLikeKeras(file)) {
       do {
         print(try KerasModel(contentsOf: URL(fileURLWithPath: file)).summary)
       } catch {
         print("Keras model: cannot be imported: \(error)")
+        failure = "rnnconf inspect: `\(file)` looks like a Keras model but cannot be imported: \(error)"
       }
-      if kind == .zip { return }
+      if kind == .zip {
+        if let failure { FileHandle.standardError.write(Data((failure + "\n").utf8)); throw ExitCode(1) }
+        return
+      }
       print("")
     }
     do {
-      print(try Inspection.text(path: file, maxString: maxString, maxElements: maxElements))
+      let (text, caseError) = try Inspection.inspect(path: file, maxString: maxString, maxElements: maxElements)
+      print(text)
+      if let caseError, failure == nil {
+        failure = "rnnconf inspect: `\(file)` says it is an rnnconf case but cannot be loaded as one: \(caseError)"
+      }
     } catch {
       FileHandle.standardError.write(Data((Inspection.failureMessage(path: file, error: error) + "\n").utf8))
       throw ExitCode(1)
     }
+    if let failure { FileHandle.standardError.write(Data((failure + "\n").utf8)); throw ExitCode(1) }
   }
 
   /// A Keras save: a full model (`model_config`) or a Keras 3 weights file (`layers/`).

@@ -17,7 +17,8 @@ struct RunCommand: ParsableCommand {
       Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
       unexpectedly, or when --json/--junit cannot be written (checked before the first case runs; \
       reports are written atomically, so a failed write keeps the previous file); 64 for usage errors \
-      (missing path, folder without cases, bad option value, a selection that matches no case).
+      (missing path, folder without cases, bad option value, a selection that matches no case). \
+      With --isolate a case whose process is killed by a signal is an ERROR naming the signal.
       """)
 
   @OptionGroup var selection: SelectionOptions
@@ -43,6 +44,19 @@ struct RunCommand: ParsableCommand {
     "Expected failures (default: expected-failures.json in the searched folder, when present).", valueName: "file"))
   var expectations: String?
 
+  @Flag(help: ArgumentHelp(
+    "Run each case file in its own child process: a crash (a signal) is an ERROR naming the case and the signal, "
+      + "and the run goes on. Costs a process start per case."))
+  var isolate = false
+
+  @Option(help: ArgumentHelp(
+    "With --isolate (implied): kill a case still running after this many seconds and report it as an ERROR.",
+    valueName: "seconds"))
+  var caseTimeout: Double?
+
+  /// The child's side of --isolate: one case, described as JSON; prints its report as JSON.
+  @Option(help: .hidden) var isolatedCase: String?
+
   @Flag(name: .shortAndLong, help: "Print only cases that do not pass, and the summary.")
   var quiet = false
 
@@ -59,6 +73,9 @@ struct RunCommand: ParsableCommand {
       }
     }
     if quiet && verbose { throw ValidationError("Please pass at most one of --quiet and --verbose.") }
+    if let t = caseTimeout, !(t > 0 && t.isFinite) {
+      throw ValidationError("Please pass --case-timeout a positive number of seconds (got \(t)).")
+    }
     for (name, file) in [("--json", json), ("--junit", junit)] {
       guard let file else { continue }
       let dir = (file as NSString).deletingLastPathComponent
@@ -70,8 +87,15 @@ struct RunCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let isolatedCase {
+      let spec = try JSONDecoder().decode(IsolatedCase.self, from: Data(isolatedCase.utf8))
+      FileHandle.standardOutput.write(try Runner().runIsolatedChild(spec))
+      return
+    }
     var options = RunOptions()
     try selection.apply(to: &options)
+    options.isolate = isolate || caseTimeout != nil
+    options.caseTimeout = caseTimeout
     if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
     options.precision = precision
     options.expectationsPath = expectations

@@ -1,0 +1,14 @@
+// swift-tools-version: 6.0
+// libFuzzer targets for rnnconf's readers (issue 11). Not part of the main package's build:
+// `bash scripts/fuzz` builds them with -sanitize=fuzzer and runs them.
+import PackageDescription
+
+let package = Package(
+  name: "rnnconf-fuzz",
+  dependencies: [.package(name: "rnnconf", path: "..")],
+  targets: [
+    .executableTarget(name: "FuzzNPY", dependencies: [.product(name: "KerasImport", package: "rnnconf")]),
+    .executableTarget(name: "FuzzCaseLoader", dependencies: [.product(name: "Conformance", package: "rnnconf")]),
+    .executableTarget(name: "FuzzKerasConfig", dependencies: [.product(name: "KerasImport", package: "rnnconf")]),
+  ]
+)

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import Conformance
+
+/// `rnnconf run --isolate`: each case in a child process; a child killed by a signal is an ERROR
+/// naming the case and the signal, and the run goes on. The crash is forced with the debug-only
+/// trigger `IsolatedCase.crashTriggerVariable` (no case file can crash the child without a bug).
+@Suite(.serialized) struct IsolateTests {
+  static let cases = ["fixtures/pytorch/lstm_bidirectional.h5", "fixtures/tf1/basic_lstm_fb1.h5",
+                      "fixtures/keras/k3_lstm_seq.h5", "fixtures/onnx/gru_activations.h5"]
+  static let env = ["RNNCONF_GEMM_KERNEL": "flat"]
+
+  @Test(arguments: [("segv", "signal 11 (SIGSEGV)"), ("abort", "signal 6 (SIGABRT)")])
+  func aCrashingChildIsAnErrorAndTheRunGoesOn(trigger: String, expected: String) throws {
+    var env = Self.env
+    env[IsolatedCase.crashTriggerVariable] = trigger
+    let r = try CLITests.run(["run", "--isolate"] + Self.cases, environment: env)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    for c in Self.cases {
+      let name = String(c.dropFirst("fixtures/".count).dropLast(3))
+      #expect(r.stdout.contains("ERROR \(name)"), "\(r.stdout)")
+    }
+    #expect(r.stdout.components(separatedBy: expected).count - 1 == Self.cases.count, "\(r.stdout)")
+    #expect(r.stdout.contains("0 passed, 0 failed, \(Self.cases.count) errors"), "\(r.stdout)")
+    // Without --isolate the trigger is never consulted.
+    #expect(try CLITests.run(["run"] + Self.cases, environment: env).status == 0)
+  }
+
+  @Test func isolatedReportsEqualInProcessReports() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("isolate-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // A tolerance tight enough that some case fails, so FAIL metrics cross the process boundary too.
+    func report(_ extra: [String]) throws -> [CaseReport] {
+      let out = dir.appendingPathComponent("r-\(extra.count).json").path
+      _ = try CLITests.run(["run", "--json", out, "--atol", "1e-7", "--rtol", "0"] + extra + Self.cases, environment: Self.env)
+      return try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: out))).cases.map { var c = $0; c.durationSeconds = 0; return c }
+    }
+    let plain = try report([]), isolated = try report(["--isolate"])
+    #expect(plain.count == Self.cases.count)
+    #expect(plain.contains { $0.status == .fail }, "the tight tolerance makes some case fail: \(plain.map(\.status))")
+    #expect(plain == isolated)
+  }
+
+  /// Found by Fuzz/FuzzCaseLoader: a corrupt variable-length string attribute makes libhdf5 loop
+  /// forever in H5HG_read (Case.load -> `framework`). In-process it hangs; with --case-timeout the
+  /// child is killed, the case is an ERROR saying so, and the next case still runs.
+  @Test func aCaseThatHangsLibHDF5IsKilledAfterTheTimeout() throws {
+    let hang = RepoPaths.root + "/Tests/ConformanceTests/Data/fuzz-hang-vlen-attribute.h5"
+    let started = Date()
+    let r = try CLITests.run(["run", "--case-timeout", "3", hang, Self.cases[0]], environment: Self.env)
+    #expect(Date().timeIntervalSince(started) < 30)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("fuzz-hang-vlen-attribute") && r.stdout.contains("did not finish within 3.0 s"), "\(r.stdout)")
+    #expect(r.stdout.contains("1 passed, 0 failed, 1 errors"), "\(r.stdout)")
+  }
+
+  /// Found by Fuzz/FuzzCaseLoader: corrupt files on which libhdf5 1.10 itself segfaults (memcpy in
+  /// H5HG_read reading a vlen string attribute; a null dereference elsewhere in libhdf5). In-process
+  /// `run` dies with them; with --isolate each is an ERROR naming SIGSEGV and the run goes on.
+  @Test func libhdf5CrashesFoundByTheFuzzerAreErrorsWithIsolate() throws {
+    let data = RepoPaths.root + "/Tests/ConformanceTests/Data/"
+    let files = [data + "fuzz-segv-vlen-heap.h5", data + "fuzz-segv-libhdf5.h5"]
+    let r = try CLITests.run(["run", "--isolate"] + files + [Self.cases[0]], environment: Self.env)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.components(separatedBy: "signal 11 (SIGSEGV)").count - 1 == 2, "\(r.stdout)")
+    #expect(r.stdout.contains("1 passed, 0 failed, 2 errors"), "\(r.stdout)")
+  }
+}
