@@ -1,7 +1,7 @@
 """Writes the small HDF5 files the HDF5Tests read, with h5py (pinned: h5py==3.14.0,
 numpy==2.4.6). Run from anywhere:
 
-    /work/venv-fixtures/bin/python Tests/HDF5Tests/Data/make_files.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/HDF5Tests/Data/make_files.py
 
 Every expected value the tests check is stated here (the tests compare against
 these literal values, which h5py wrote; nothing comes from the Swift code).

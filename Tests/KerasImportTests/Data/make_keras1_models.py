@@ -7,7 +7,7 @@ order) from a tf-keras model, and the script asserts that tf-keras' own converte
 those per-gate arrays back into the model's weights. The expected outputs are
 tf-keras' predict on the model. Writes models/k1_gru_simple.h5 and its .refs.h5.
 
-    /work/venv-fixtures/bin/python Tests/KerasImportTests/Data/make_keras1_models.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_keras1_models.py
 """
 import json
 import os

@@ -7,7 +7,7 @@ formats the real-world corpus does not cover. Writes into models/:
 
 Run from the repository root:
 
-    /work/venv-fixtures/bin/python Tests/KerasImportTests/Data/make_layer_models.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_layer_models.py
 
 tf-keras 2.21 (TF_USE_LEGACY_KERAS=1) and Keras 3.15 run in separate processes.
 Weights are random (seeded), so every gate and bias matters.

@@ -1,6 +1,6 @@
 """Small .npy files written by NumPy itself, for the Swift .npy reader's tests.
 
-    /work/venv-fixtures/bin/python Tests/KerasImportTests/Data/make_npy_samples.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_npy_samples.py
 """
 import os
 

@@ -11,7 +11,7 @@ model weights) in realworld_refs.h5, one group per model file:
 
 Run with the fixture venv from the repository root:
 
-    /work/venv-fixtures/bin/python Tests/KerasImportTests/Data/make_realworld_refs.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_realworld_refs.py
 
 Keras 2 files run in tf-keras 2.21 (TF_USE_LEGACY_KERAS=1); Keras 1 files are rebuilt
 from their config with Keras 1 keys renamed (output_dim -> units, inner_activation ->
