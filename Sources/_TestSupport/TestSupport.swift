@@ -150,3 +150,31 @@ public func row<S: RNNScalar>(_ state: LayerState<S>, _ n: Int) -> LayerState<S>
 
 /// Tolerance for relations that hold up to rounding: a few ulps of the values involved.
 public func tolerance<S: RNNScalar>(_: S.Type) -> Double { S.self == Float.self ? 2e-6 : 1e-13 }
+
+/// Cell kinds as Keras saves them, for `kerasCell`.
+public enum KerasCellKind: Sendable { case simple, lstm, gru(resetAfter: Bool) }
+
+/// A random canonical cell as a Keras import produces it: one bias (GRU `reset_after`: two),
+/// values from `Rand` (round trips and relations between runs, never golden values).
+public func kerasCell<S: RNNScalar>(_ kind: KerasCellKind, i: Int, h: Int, bias: Bool = true,
+                                    gate: Activation = .sigmoid, act: Activation = .tanh,
+                                    _ rng: inout Rand) -> Cell<S> {
+  func tensor(_ shape: [Int]) -> Tensor<S> { .random(shape, rng: &rng) }
+  let g: Int
+  switch kind { case .simple: g = 1; case .lstm: g = 4; case .gru: g = 3 }
+  let k = tensor([i, g * h]), r = tensor([h, g * h])
+  let bi = bias ? tensor([g * h]) : Tensor(zeros: [g * h])
+  var bh = Tensor<S>(zeros: [g * h])
+  switch kind {
+  case .simple:
+    return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
+                                 recurrentBias: bh, activation: act))
+  case .lstm:
+    return .lstm(LSTMCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
+                          recurrentBias: bh, gateActivation: gate, cellActivation: act, outputActivation: act))
+  case .gru(let after):
+    if after && bias { bh = tensor([g * h]) }
+    return .gru(GRUCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
+                        recurrentBias: bh, resetAfter: after, gateActivation: gate, candidateActivation: act))
+  }
+}

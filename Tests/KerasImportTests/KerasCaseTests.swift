@@ -10,33 +10,6 @@ import Testing
 /// guarantees hold. Golden values live only in fixtures/keras (`rnnconf run fixtures/keras`).
 @Suite struct KerasCaseTests {
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(rng.next()) })
-  }
-
-  enum Kind { case simple, lstm, gru(resetAfter: Bool) }
-
-  /// A canonical cell as a Keras import produces it: one bias (GRU reset_after: two).
-  static func cell<S: RNNScalar>(_ kind: Kind, i: Int, h: Int, bias: Bool = true, gate: Activation = .sigmoid,
-                                 act: Activation = .tanh, _ rng: inout Rand) -> Cell<S> {
-    let g: Int
-    switch kind { case .simple: g = 1; case .lstm: g = 4; case .gru: g = 3 }
-    let k: Tensor<S> = tensor([i, g * h], &rng), r: Tensor<S> = tensor([h, g * h], &rng)
-    let bi: Tensor<S> = bias ? tensor([g * h], &rng) : Tensor(zeros: [g * h])
-    var bh = Tensor<S>(zeros: [g * h])
-    switch kind {
-    case .simple:
-      return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                                   recurrentBias: bh, activation: act))
-    case .lstm:
-      return .lstm(LSTMCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                            recurrentBias: bh, gateActivation: gate, cellActivation: act, outputActivation: act))
-    case .gru(let after):
-      if after && bias { bh = tensor([g * h], &rng) }
-      return .gru(GRUCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                          recurrentBias: bh, resetAfter: after, gateActivation: gate, candidateActivation: act))
-    }
-  }
 
   /// Networks covering every option the adapter exports, with the flavor to export them in.
   static func networks<S: RNNScalar>(_ s: S.Type) -> [(String, Keras.Version, Network<S>)] {
@@ -47,33 +20,33 @@ import Testing
     }
     for flavor in [Keras.Version.keras2, .keras3] {
       let hs: Activation = flavor.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
-      one("simple tanh", flavor, [RecurrentLayer(direction: .forward, cells: [cell(.simple, i: 3, h: 4, &rng)],
+      one("simple tanh", flavor, [RecurrentLayer(direction: .forward, cells: [kerasCell(.simple, i: 3, h: 4, &rng)],
                                                  padding: .repeatPreviousOutput)])
       one("simple relu no bias", flavor, [RecurrentLayer(direction: .forward,
-                                                         cells: [cell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)],
+                                                         cells: [kerasCell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)],
                                                          padding: .repeatPreviousOutput)])
       one("lstm hard_sigmoid", flavor, [RecurrentLayer(direction: .forward,
-                                                       cells: [cell(.lstm, i: 2, h: 3, gate: hs, &rng)],
+                                                       cells: [kerasCell(.lstm, i: 2, h: 3, gate: hs, &rng)],
                                                        padding: .repeatPreviousOutput)])
       one("gru reset_after", flavor, [RecurrentLayer(direction: .forward,
-                                                     cells: [cell(.gru(resetAfter: true), i: 3, h: 2, &rng)],
+                                                     cells: [kerasCell(.gru(resetAfter: true), i: 3, h: 2, &rng)],
                                                      padding: .zeroOutput)])
       one("gru reset_before go_backwards", flavor,
-          [RecurrentLayer(direction: .reverse, cells: [cell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)],
+          [RecurrentLayer(direction: .reverse, cells: [kerasCell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)],
                           padding: .repeatPreviousOutput, reverseOutputOrder: .timeReversed)])
       for merge in [MergeMode.concat, .sum, .mul, .ave, .none] {
         var r2 = rng
-        let a: Cell<S> = cell(.lstm, i: 3, h: 4, &r2), b: Cell<S> = cell(.lstm, i: 3, h: 4, &r2)
+        let a: Cell<S> = kerasCell(.lstm, i: 3, h: 4, &r2), b: Cell<S> = kerasCell(.lstm, i: 3, h: 4, &r2)
         rng = r2
         one("bidirectional lstm \(merge)", flavor, [RecurrentLayer(direction: .bidirectional, cells: [a, b],
                                                                   merge: merge, padding: .zeroOutput)])
       }
-      let fwd: Cell<S> = cell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
-      let bwd: Cell<S> = cell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
+      let fwd: Cell<S> = kerasCell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
+      let bwd: Cell<S> = kerasCell(.gru(resetAfter: true), i: 8, h: 4, bias: false, &rng)
       one("stack lstm -> bidirectional gru -> simple", flavor, [
-        RecurrentLayer(direction: .forward, cells: [cell(.lstm, i: 3, h: 8, &rng)], padding: .repeatPreviousOutput),
+        RecurrentLayer(direction: .forward, cells: [kerasCell(.lstm, i: 3, h: 8, &rng)], padding: .repeatPreviousOutput),
         RecurrentLayer(direction: .bidirectional, cells: [fwd, bwd], merge: .concat, padding: .zeroOutput),
-        RecurrentLayer(direction: .forward, cells: [cell(.simple, i: 8, h: 5, &rng)], padding: .repeatPreviousOutput),
+        RecurrentLayer(direction: .forward, cells: [kerasCell(.simple, i: 8, h: 5, &rng)], padding: .repeatPreviousOutput),
       ])
     }
     return out
@@ -100,7 +73,7 @@ import Testing
   @Test func exportNamesKerasWeightsInModelOrder() throws {
     var rng = Rand(state: 3)
     let net = Network<Float>(layers: [
-      RecurrentLayer(direction: .bidirectional, cells: [Self.cell(.lstm, i: 3, h: 2, &rng), Self.cell(.lstm, i: 3, h: 2, &rng)],
+      RecurrentLayer(direction: .bidirectional, cells: [kerasCell(.lstm, i: 3, h: 2, &rng), kerasCell(.lstm, i: 3, h: 2, &rng)],
                      padding: .zeroOutput),
     ])
     let (_, w2) = try KerasCases.exportNetwork(net, version: .keras2)
@@ -122,9 +95,9 @@ import Testing
           "recurrent_activation": "hard_sigmoid", "return_sequences": true}}]}}}
         """)
       var rng = Rand(state: 11)
-      let w = NamedTensors<S>([("lstm/lstm_cell/kernel", Self.tensor([3, 8], &rng)),
-                               ("lstm/lstm_cell/recurrent_kernel", Self.tensor([2, 8], &rng)),
-                               ("lstm/lstm_cell/bias", Self.tensor([8], &rng))])
+      let w = NamedTensors<S>([("lstm/lstm_cell/kernel", .random([3, 8], rng: &rng)),
+                               ("lstm/lstm_cell/recurrent_kernel", .random([2, 8], rng: &rng)),
+                               ("lstm/lstm_cell/bias", .random([8], rng: &rng))])
       let net = try KerasCases.importNetwork(config: config, weights: w)
       guard case .lstm(let c) = net.layers[0].cells[0] else { Issue.record("not an LSTM"); continue }
       #expect(c.gateActivation == expected, "keras_version \(version)")
@@ -139,9 +112,9 @@ import Testing
         {"class_name": "GRU", "config": {"name": "gru_1", "units": 2, "return_sequences": true}}]}}}
       """)
     var rng = Rand(state: 5)
-    let w = NamedTensors<Double>([("gru_1/kernel:0", Self.tensor([3, 6], &rng)),
-                                  ("gru_1/recurrent_kernel:0", Self.tensor([2, 6], &rng)),
-                                  ("gru_1/bias:0", Self.tensor([6], &rng))])
+    let w = NamedTensors<Double>([("gru_1/kernel:0", .random([3, 6], rng: &rng)),
+                                  ("gru_1/recurrent_kernel:0", .random([2, 6], rng: &rng)),
+                                  ("gru_1/bias:0", .random([6], rng: &rng))])
     let net = try KerasCases.importNetwork(config: config, weights: w)
     guard case .gru(let c) = net.layers[0].cells[0] else { Issue.record("not a GRU"); return }
     #expect(c.resetAfter == false)
@@ -163,9 +136,9 @@ import Testing
 
   static func lstmWeights<S: RNNScalar>(_ s: S.Type) -> NamedTensors<S> {
     var rng = Rand(state: 9)
-    return NamedTensors([("lstm/lstm_cell/kernel", tensor([3, 16], &rng)),
-                         ("lstm/lstm_cell/recurrent_kernel", tensor([4, 16], &rng)),
-                         ("lstm/lstm_cell/bias", tensor([16], &rng))])
+    return NamedTensors([("lstm/lstm_cell/kernel", .random([3, 16], rng: &rng)),
+                         ("lstm/lstm_cell/recurrent_kernel", .random([4, 16], rng: &rng)),
+                         ("lstm/lstm_cell/bias", .random([16], rng: &rng))])
   }
 
   func loadingVerifies<S: RNNScalar>(_ s: S.Type) throws {
@@ -242,7 +215,7 @@ import Testing
 
   @Test func exportNamesWhatKerasCannotExpress() throws {
     var rng = Rand(state: 1)
-    guard case .lstm(var c) = Self.cell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
+    guard case .lstm(var c) = kerasCell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
     c.peepholes = .init(i: Tensor(zeros: [2]), f: Tensor(zeros: [2]), o: Tensor(zeros: [2]))
     #expect(throws: RNNRefError.self) {
       _ = try KerasCases.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(c)])]))
@@ -251,13 +224,13 @@ import Testing
       _ = try KerasCases.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(c)])]))
     } catch let e as RNNRefError { #expect(e.description.contains("peepholes"), "\(e)") }
 
-    let k3: Cell<Float> = Self.cell(.gru(resetAfter: true), i: 2, h: 2, gate: .hardSigmoidKeras3, &rng)
+    let k3: Cell<Float> = kerasCell(.gru(resetAfter: true), i: 2, h: 2, gate: .hardSigmoidKeras3, &rng)
     do {
       _ = try KerasCases.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [k3])]), version: .keras2)
       Issue.record("Keras 3 hard_sigmoid exported as Keras 2")
     } catch let e as RNNRefError { #expect(e.description.contains("relu6"), "\(e)") }
 
-    let rev: Cell<Float> = Self.cell(.simple, i: 2, h: 2, &rng)
+    let rev: Cell<Float> = kerasCell(.simple, i: 2, h: 2, &rng)
     do {
       _ = try KerasCases.exportNetwork(Network(layers: [RecurrentLayer(direction: .reverse, cells: [rev],
                                                                   reverseOutputOrder: .alignedToInput)]))
@@ -340,7 +313,7 @@ import Testing
     var w = Self.lstmWeights(S.self)
     w = NamedTensors(w.entries.map { ($0.name + ":0", $0.tensor) })
     var rng = Rand(state: 21)
-    let x0: Tensor<S> = Self.tensor([2, 4, 3], &rng), x1: Tensor<S> = Self.tensor([2, 4, 3], &rng)
+    let x0: Tensor<S> = .random([2, 4, 3], rng: &rng), x1: Tensor<S> = .random([2, 4, 3], rng: &rng)
     let two = try KerasCases.evaluate(config: config(stateful: true, calls: 2, initial: false), weights: w,
                                  inputs: NamedTensors([("x_call0", x0), ("x_call1", x1)]))
     #expect(two.names == ["output_call0", "state_h_call0", "state_c_call0", "output_call1", "state_h_call1", "state_c_call1"])
@@ -367,7 +340,7 @@ import Testing
     }
     let w = Self.lstmWeights(S.self)
     var rng = Rand(state: 33)
-    let x: Tensor<S> = Self.tensor([2, 5, 3], &rng)
+    let x: Tensor<S> = .random([2, 5, 3], rng: &rng)
     let flipped = Tensor.concatenate((0..<5).reversed().map { x.slice(axis: 1, range: $0..<($0 + 1)) }, axis: 1)
     let back = try KerasCases.evaluate(config: config(true), weights: w, inputs: NamedTensors([("x", x)]))
     let fwdOnFlipped = try KerasCases.evaluate(config: config(false), weights: w, inputs: NamedTensors([("x", flipped)]))
@@ -418,12 +391,12 @@ import Testing
             "input_layers": [["x", 0, 0]], "output_layers": [["rnn", 0, 0]]}}}
           """)
       }
-      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
-      let b: Tensor<Double> = Self.tensor(g == 4 ? [g * h] : [2, g * h], &rng)
+      let k: Tensor<Double> = .random([i, g * h], rng: &rng), r: Tensor<Double> = .random([h, g * h], rng: &rng)
+      let b: Tensor<Double> = .random(g == 4 ? [g * h] : [2, g * h], rng: &rng)
       let ck = Tensor.concatenate(k.split(g, axis: 1).map { Tensor(shape: [i, h], scalars: $0.transposed2D.scalars) }, axis: 1)
       let cr = Tensor.concatenate(r.split(g, axis: 1).map { $0.transposed2D }, axis: 1)
       let cb = g == 4 ? Tensor.concatenate([b, Tensor(zeros: [g * h])], axis: 0) : b.reshaped([2 * g * h])
-      let x: Tensor<Double> = Self.tensor([2, 5, i], &rng)
+      let x: Tensor<Double> = .random([2, 5, i], rng: &rng)
       let viaCuDNN = try KerasCases.evaluate(
         config: config(cudnn, ""), weights: NamedTensors([("rnn/kernel:0", ck), ("rnn/recurrent_kernel:0", cr), ("rnn/bias:0", cb)]),
         inputs: NamedTensors([("x", x)]))
@@ -456,7 +429,7 @@ import Testing
     func sameFunction(_ a: Network<Double>, _ b: Network<Double>) throws -> Bool {
       guard let i = a.layers.first?.inputSize, i == b.layers.first?.inputSize else { return false }
       var rng = Rand(state: 77)
-      let x: Tensor<Double> = Self.tensor([5, 2, i], &rng)
+      let x: Tensor<Double> = .random([5, 2, i], rng: &rng)
       let oa = try Engine.run(a, input: x), ob = try Engine.run(b, input: x)
       func close(_ p: Tensor<Double>, _ q: Tensor<Double>) -> Bool {
         p.shape == q.shape && zip(p.scalars, q.scalars).allSatisfy { abs($0 - $1) <= 1e-12 }

@@ -10,31 +10,6 @@ import _TestSupport
 /// fixtures/keras (`rnnconf run fixtures/keras`).
 @Suite struct KerasAdapterTests {
 
-  static func tensor<S: RNNScalar>(_ shape: [Int], _ rng: inout Rand) -> Tensor<S> { .random(shape, rng: &rng) }
-
-  enum Kind { case simple, lstm, gru(resetAfter: Bool) }
-
-  /// A canonical cell as a Keras import produces it: one bias (GRU reset_after: two).
-  static func cell<S: RNNScalar>(_ kind: Kind, i: Int, h: Int, bias: Bool = true, gate: Activation = .sigmoid,
-                                 act: Activation = .tanh, _ rng: inout Rand) -> Cell<S> {
-    let g: Int
-    switch kind { case .simple: g = 1; case .lstm: g = 4; case .gru: g = 3 }
-    let k: Tensor<S> = tensor([i, g * h], &rng), r: Tensor<S> = tensor([h, g * h], &rng)
-    let bi: Tensor<S> = bias ? tensor([g * h], &rng) : Tensor(zeros: [g * h])
-    var bh = Tensor<S>(zeros: [g * h])
-    switch kind {
-    case .simple:
-      return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                                   recurrentBias: bh, activation: act))
-    case .lstm:
-      return .lstm(LSTMCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                            recurrentBias: bh, gateActivation: gate, cellActivation: act, outputActivation: act))
-    case .gru(let after):
-      if after && bias { bh = tensor([g * h], &rng) }
-      return .gru(GRUCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
-                          recurrentBias: bh, resetAfter: after, gateActivation: gate, candidateActivation: act))
-    }
-  }
 
   static func layer(_ json: String, version: Keras.Version) throws -> Keras.LayerConfig {
     guard let o = try JSONValue(parsing: json).object else { throw RNNRefError.invalidConfig(key: "test", value: json, reason: "not an object") }
@@ -113,7 +88,7 @@ import _TestSupport
     #expect(k3.directionNames == ["forward_lstm", "rev"])
     #expect(k2.directionNames == ["forward_lstm", "backward_rev"])
     var rng = Rand(state: 3)
-    let fw: [Keras.NamedWeight<Double>] = [("k", Self.tensor([3, 8], &rng)), ("r", Self.tensor([2, 8], &rng)), ("b", Self.tensor([8], &rng))]
+    let fw: [Keras.NamedWeight<Double>] = [("k", .random([3, 8], rng: &rng)), ("r", .random([2, 8], rng: &rng)), ("b", .random([8], rng: &rng))]
     do {
       _ = try Keras.importLayer(k3, inputFeatures: 3, weights: fw)
       Issue.record("a Bidirectional without backward weights was accepted")
@@ -141,9 +116,9 @@ import _TestSupport
 
   static func lstmWeights<S: RNNScalar>(_ s: S.Type) -> [Keras.NamedWeight<S>] {
     var rng = Rand(state: 9)
-    return [("lstm/lstm_cell/kernel", tensor([3, 16], &rng)),
-            ("lstm/lstm_cell/recurrent_kernel", tensor([4, 16], &rng)),
-            ("lstm/lstm_cell/bias", tensor([16], &rng))]
+    return [("lstm/lstm_cell/kernel", .random([3, 16], rng: &rng)),
+            ("lstm/lstm_cell/recurrent_kernel", .random([4, 16], rng: &rng)),
+            ("lstm/lstm_cell/bias", .random([16], rng: &rng))]
   }
 
   func importVerifies<S: RNNScalar>(_ s: S.Type) throws {
@@ -191,10 +166,10 @@ import _TestSupport
     for version in [Keras.Version.keras2, .keras3] {
       let hs: Activation = version.isKeras3 ? .hardSigmoidKeras3 : .hardSigmoidKeras2
       let cells: [(String, Cell<Double>)] = [
-        ("simple relu no bias", Self.cell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)),
-        ("lstm hard_sigmoid", Self.cell(.lstm, i: 2, h: 3, gate: hs, &rng)),
-        ("gru reset_after", Self.cell(.gru(resetAfter: true), i: 3, h: 2, &rng)),
-        ("gru reset_before", Self.cell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)),
+        ("simple relu no bias", kerasCell(.simple, i: 3, h: 4, bias: false, act: .relu, &rng)),
+        ("lstm hard_sigmoid", kerasCell(.lstm, i: 2, h: 3, gate: hs, &rng)),
+        ("gru reset_after", kerasCell(.gru(resetAfter: true), i: 3, h: 2, &rng)),
+        ("gru reset_before", kerasCell(.gru(resetAfter: false), i: 3, h: 2, gate: hs, &rng)),
       ]
       for (label, cell) in cells {
         let kind = Keras.kind(of: cell)
@@ -209,14 +184,14 @@ import _TestSupport
 
   @Test func exportNamesWhatKerasCannotExpress() throws {
     var rng = Rand(state: 1)
-    guard case .lstm(var c) = Self.cell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
+    guard case .lstm(var c) = kerasCell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
     c.peepholes = .init(i: Tensor(zeros: [2]), f: Tensor(zeros: [2]), o: Tensor(zeros: [2]))
     do {
       _ = try Keras.exportCell(Cell.lstm(c), version: .keras3, layer: 0)
       Issue.record("peepholes exported")
     } catch let e as RNNRefError { #expect(e.description.contains("peepholes"), "\(e)") }
 
-    let k3: Cell<Float> = Self.cell(.gru(resetAfter: true), i: 2, h: 2, gate: .hardSigmoidKeras3, &rng)
+    let k3: Cell<Float> = kerasCell(.gru(resetAfter: true), i: 2, h: 2, gate: .hardSigmoidKeras3, &rng)
     do {
       _ = try Keras.exportCell(k3, version: .keras2, layer: 0)
       Issue.record("Keras 3 hard_sigmoid exported as Keras 2")
@@ -232,8 +207,8 @@ import _TestSupport
     var rng = Rand(state: 17)
     for kind in [Keras.CellKind.lstm, .gru] {
       let g = kind.gates, i = 3, h = 2
-      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
-      let fusedBias: Tensor<Double> = Self.tensor(kind == .lstm ? [g * h] : [2, g * h], &rng)
+      let k: Tensor<Double> = .random([i, g * h], rng: &rng), r: Tensor<Double> = .random([h, g * h], rng: &rng)
+      let fusedBias: Tensor<Double> = .random(kind == .lstm ? [g * h] : [2, g * h], rng: &rng)
       // To cuDNN: per gate, the C-order reshape of the transposed block.
       let ck = Tensor.concatenate(k.split(g, axis: 1).map { blk in
         Tensor(shape: [i, h], scalars: blk.transposed2D.scalars) }, axis: 1)
@@ -253,8 +228,8 @@ import _TestSupport
     var rng = Rand(state: 19)
     for (kind, stored) in [(Keras.CellKind.lstm, [0, 2, 1, 3]), (.gru, [0, 1, 2])] {
       let g = kind.gates, i = 3, h = 2
-      let k: Tensor<Double> = Self.tensor([i, g * h], &rng), r: Tensor<Double> = Self.tensor([h, g * h], &rng)
-      let b: Tensor<Double> = Self.tensor([g * h], &rng)
+      let k: Tensor<Double> = .random([i, g * h], rng: &rng), r: Tensor<Double> = .random([h, g * h], rng: &rng)
+      let b: Tensor<Double> = .random([g * h], rng: &rng)
       let (ks, rs, bs) = (k.split(g, axis: 1), r.split(g, axis: 1), b.split(g, axis: 0))
       var raw: [Keras.NamedWeight<Double>] = []
       for gate in stored { raw += [("W\(gate)", ks[gate]), ("U\(gate)", rs[gate]), ("b\(gate)", bs[gate])] }
