@@ -41,15 +41,7 @@ static inline void rnn_store_v2d(double *p, rnn_v2d v) { memcpy(p, &v, sizeof v)
 #define VFMA(acc, x, y) ((acc) + (x) * (y))
 #define VADD(x, y) ((x) + (y))
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
 #undef KNV
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
 
 #define KT double
 #define KV rnn_v2d
@@ -60,21 +52,13 @@ static inline void rnn_store_v2d(double *p, rnn_v2d v) { memcpy(p, &v, sizeof v)
 #define VLOADU(p) rnn_load_v2d(p)
 #define VSTOREU(p, v) rnn_store_v2d(p, v)
 #define VBCAST(x) ((rnn_v2d){(x), (x)})
+#define VFMA(acc, x, y) ((acc) + (x) * (y))
+#define VADD(x, y) ((x) + (y))
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
 #undef KNV
 #undef KMR
 #undef KKC
 #undef KATTR
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VADD
 
 // MARK: - Test hook: the AVX-512 geometry with 64-byte generic vectors (any CPU)
 
@@ -92,8 +76,6 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define KKC RNN_AVX512_KC
 #define KATTR
 #define KNV 2
-#define VFMA(acc, x, y) ((acc) + (x) * (y))
-#define VADD(x, y) ((x) + (y))
 
 #define KT float
 #define KV rnn_v16f
@@ -103,15 +85,9 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VLOADU(p) RNN_LOAD64(rnn_v16f, p)
 #define VSTOREU(p, v) RNN_STORE64(rnn_v16f, p, v)
 #define VBCAST(x) ((rnn_v16f){0} + (x))
+#define VFMA(acc, x, y) ((acc) + (x) * (y))
+#define VADD(x, y) ((x) + (y))
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
 
 #define KT double
 #define KV rnn_v8d
@@ -121,21 +97,13 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VLOADU(p) RNN_LOAD64(rnn_v8d, p)
 #define VSTOREU(p, v) RNN_STORE64(rnn_v8d, p, v)
 #define VBCAST(x) ((rnn_v8d){0} + (x))
+#define VFMA(acc, x, y) ((acc) + (x) * (y))
+#define VADD(x, y) ((x) + (y))
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
 #undef KMR
 #undef KKC
 #undef KATTR
 #undef KNV
-#undef VFMA
-#undef VADD
 
 #if RNN_X86_64
 
@@ -157,16 +125,6 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VFMA(acc, x, y) _mm256_fmadd_ps(x, y, acc)
 #define VADD(x, y) _mm256_add_ps(x, y)
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VADD
 
 #define KT double
 #define KV __m256d
@@ -179,16 +137,6 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VFMA(acc, x, y) _mm256_fmadd_pd(x, y, acc)
 #define VADD(x, y) _mm256_add_pd(x, y)
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VADD
 #undef KMR
 #undef KKC
 #undef KATTR
@@ -210,16 +158,6 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VFMA(acc, x, y) _mm512_fmadd_ps(x, y, acc)
 #define VADD(x, y) _mm512_add_ps(x, y)
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VADD
 
 #define KT double
 #define KV __m512d
@@ -232,16 +170,6 @@ typedef double rnn_v8d __attribute__((vector_size(64)));
 #define VFMA(acc, x, y) _mm512_fmadd_pd(x, y, acc)
 #define VADD(x, y) _mm512_add_pd(x, y)
 #include "src/gemm_template.h"
-#undef KT
-#undef KV
-#undef KVL
-#undef KNAME
-#undef VZERO
-#undef VLOADU
-#undef VSTOREU
-#undef VBCAST
-#undef VFMA
-#undef VADD
 #undef KMR
 #undef KKC
 #undef KATTR

@@ -9,6 +9,9 @@
 //   KATTR         function attributes (the target attribute of the instruction set)
 //   KNAME(x)      name of this instantiation's function x
 //   VZERO(), VLOADU(p), VSTOREU(p, v), VBCAST(x), VFMA(acc, a, b) (= acc + a * b), VADD(x, y)
+// It undefines the per-type macros (KT, KV, KVL, KNAME, V*) at its end, so the next
+// instantiation defines them afresh; KMR, KKC, KATTR and KNV are per instruction set and
+// stay defined until gemm_kernels.c undefines them.
 
 #define KNR (KVL * KNV)
 
@@ -122,3 +125,13 @@ static KATTR void KNAME(gemm)(ptrdiff_t m, ptrdiff_t k, ptrdiff_t j0, ptrdiff_t 
 
 #undef KTAIL
 #undef KNR
+#undef KT
+#undef KV
+#undef KVL
+#undef KNAME
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VBCAST
+#undef VFMA
+#undef VADD
