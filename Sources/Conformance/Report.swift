@@ -260,12 +260,13 @@ public struct TextReporter: Sendable {
     if o.nonFiniteMismatched > 0 { s += ", \(o.nonFiniteMismatched) of them NaN or infinite" }
     if let a = o.maxAbsError, let i = o.maxAbsIndex {
       s += "; greatest absolute difference \(num(a)) at \(at(i, o.axes))"
-      if let allowed = o.maxAbsAllowed { s += ", up to \(num(allowed)) allowed" }
+      // Where the difference is infinite (a NaN or infinity on one side) no tolerance applies.
+      if let allowed = o.maxAbsAllowed, allowed.isFinite, a.isFinite { s += ", up to \(num(allowed)) allowed" }
     }
     if let r = o.maxRelError, let i = o.maxRelIndex {
       s += "; greatest relative difference \(num(r)) at \(at(i, o.axes)), up to \(num(o.tolerance.rtol)) allowed"
     }
-    if let u = o.maxULP { s += "; max \(u) ULP" }
+    if let u = o.maxULP { s += "; max \(u) ULP" + (o.nonFiniteMismatched > 0 ? " among the finite pairs" : "") }
     if let step = o.firstFailingStep { s += "; first failing step \(step)" }
     else if let i = o.firstFailingIndex { s += "; first failing element at \(at(i, o.axes))" }
     if o.expectedNaNs > 0 && o.nonFiniteMismatched > 0 {

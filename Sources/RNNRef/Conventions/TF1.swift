@@ -281,17 +281,16 @@ public enum TF1: NetworkConvention {
   }
 
   static var activationExpected: String {
-    "expected a tf-keras activation name: " + activationNames.map(\.0).joined(separator: ", ")
+    "expected an activation name tf-keras' `activations.get` accepts (the legacy cells read it): "
+      + Keras.keras2ActivationNames.map(\.name).joined(separator: ", ")
   }
 
-  /// tf-keras `activations.get(name)` names the cells accept, with their canonical form.
-  static let activationNames: [(String, Activation)] = [
-    ("tanh", .tanh), ("sigmoid", .sigmoid), ("relu", .relu), ("linear", .linear),
-    ("hard_sigmoid", .hardSigmoidKeras2), ("elu", .elu(alpha: 1)), ("selu", .selu),
-    ("softsign", .softsign), ("softplus", .softplus), ("exponential", .exponential),
-  ]
-  static func activation(named s: String) -> Activation? { activationNames.first { $0.0 == s }?.1 }
-  static func activationName(_ a: Activation) -> String? { activationNames.first { $0.1 == a }?.0 }
+  static func activation(named s: String) -> Activation? {
+    Keras.keras2ActivationNames.first { $0.name == s }?.activation
+  }
+  static func activationName(_ a: Activation) -> String? {
+    Keras.keras2ActivationNames.first { $0.activation == a }?.name
+  }
 
   // MARK: - Weights
 

@@ -242,6 +242,12 @@ public enum Keras {
     ("sparse_sigmoid", .sparseSigmoid, false, true), ("squareplus", .squareplus(b: 4), false, true),
   ]
 
+  /// The names tf-keras 2.21's `activations.get` accepts, with their canonical form: `hard_sigmoid`
+  /// (Keras 2's) and the `keras2` rows above. `tf.compat.v1.nn.rnn_cell` cells read a string
+  /// `activation` with it (on TF 2.21 they are tf-keras' `legacy_cells`), so the TF1 adapter uses it.
+  static let keras2ActivationNames: [(name: String, activation: Activation)] =
+    [("hard_sigmoid", .hardSigmoidKeras2)] + activationNames.filter(\.keras2).map { ($0.name, $0.activation) }
+
   /// Names a Keras accepts for a recurrent layer that rnnconf refuses, with the reason.
   static let refusedActivations: [String: String] = {
     let notElementwise = "couples the units (normalises over the last axis of each step's (batch, units) "
