@@ -7,8 +7,10 @@ let package = Package(
   name: "rnnconf-fuzz",
   dependencies: [.package(name: "rnnconf", path: "..")],
   targets: [
-    .executableTarget(name: "FuzzNPY", dependencies: [.product(name: "KerasImport", package: "rnnconf")]),
-    .executableTarget(name: "FuzzCaseLoader", dependencies: [.product(name: "Conformance", package: "rnnconf")]),
-    .executableTarget(name: "FuzzKerasConfig", dependencies: [.product(name: "KerasImport", package: "rnnconf")]),
+    // libFuzzer's driver and the input-to-file step, shared by the targets.
+    .target(name: "FuzzDriver"),
+    .executableTarget(name: "FuzzNPY", dependencies: ["FuzzDriver", .product(name: "KerasImport", package: "rnnconf")]),
+    .executableTarget(name: "FuzzCaseLoader", dependencies: ["FuzzDriver", .product(name: "Conformance", package: "rnnconf")]),
+    .executableTarget(name: "FuzzKerasConfig", dependencies: ["FuzzDriver", .product(name: "KerasImport", package: "rnnconf")]),
   ]
 )
