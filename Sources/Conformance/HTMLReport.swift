@@ -206,7 +206,7 @@ public enum HTMLReport {
     let nr = (rowsShown + binR - 1) / binR, nc = (colsN + binC - 1) / binC
     let cw = max(2.0, min(28.0, 520.0 / Double(nc))), ch = max(2.0, min(22.0, 320.0 / Double(nr)))
     let left = 48.0, top = 24.0
-    let w = left + Double(nc) * cw + 120, hgt = top + Double(nr) * ch + 34
+    let w = left + Double(nc) * cw + 120, hgt = max(top + Double(nr) * ch + 34, top + 6 * 16 + 8)  // room for the legend
     var s = "<svg class=\"heatmap\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(hgt))\" "
       + "viewBox=\"0 0 \(Int(w)) \(Int(hgt))\" role=\"img\"><title>\(m.hasSteps ? "step x unit" : "unit") heatmap of \(esc(m.name))</title>\n"
     s += "<text x=\"\(left)\" y=\"14\" class=\"axis\">unit \(binC > 1 ? "(blocks of \(binC))" : "") &#8594;</text>\n"
