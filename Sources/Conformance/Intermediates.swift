@@ -14,7 +14,7 @@ public enum Intermediates {
         return OutputComparison(
           name: entry.name, status: .fail,
           problem: "the \(c.framework) adapter does not give per-layer outputs, so the intermediate output "
-            + "`/intermediate/\(entry.name)` cannot be compared; remove it from the case or run it as a Keras case",
+            + "`/intermediate/\(entry.name)` cannot be compared (Keras and PyTorch cases can); remove `/intermediate` from the case",
           expectedShape: entry.tensor.shape, expectedDType: c.dtype.rawValue, tolerance: tolerance,
           total: entry.tensor.count)
       }

@@ -67,6 +67,27 @@ import RNNRef
     }
   }
 
+  /// PyTorch stacks (gen_pytorch.py captures layer k as a one-layer module with the `_l{k}`
+  /// weights): perturbing `weight_ih_l{k}` (both directions) names `l{k}`.
+  @Test(arguments: ["lstm_3layer", "gru_3layer_bidirectional", "rnn_tanh_h0", "lstm_proj_3layer_bidirectional_h0_c0",
+                    "lstm_2layer_bidirectional_batch_first"])
+  func aPerturbedPyTorchLayerIsTheFirstToDiverge(_ name: String) throws {
+    let path = RepoPaths.root + "/fixtures/pytorch/" + name + ".h5"
+    let layers = try Case.load(path: path).intermediates.names
+    #expect(layers.count >= 2 && layers == layers.indices.map { "l\($0)" })
+    #expect(Runner().evaluate(try Case.load(path: path)).firstDivergentLayer == nil)
+    for (k, layer) in layers.enumerated() {
+      var c = try Case.load(path: path)
+      for w in c.weights.names where w == "weight_ih_l\(k)" || w == "weight_ih_l\(k)_reverse" {
+        let t = c.weights[w]!
+        c.weights[w] = Tensor(shape: t.shape, scalars: t.scalars.map { $0 + 0.05 })
+      }
+      let r = Runner().evaluate(c)
+      #expect(r.firstDivergentLayer == layer, "perturbed layer \(k) of \(name): \(r.message ?? "")")
+      #expect(r.intermediates?.prefix(k).allSatisfy { $0.status == .pass } == true)
+    }
+  }
+
   @Test func aCaseFileWithAnUnlistedIntermediateGroupIsRefused() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rnnconf-layer-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
