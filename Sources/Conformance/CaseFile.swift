@@ -156,7 +156,9 @@ extension Case {
 
     // Sizes first, from the shapes alone: a case too large to hold is refused before any tensor is read.
     var declared = 0
-    for (group, list) in [("weights", "weight_names"), ("inputs", "input_names"), ("outputs", "output_names")] {
+    let hasIntermediates = try root.hasAttribute("intermediate_names")
+    for (group, list) in [("weights", "weight_names"), ("inputs", "input_names"), ("outputs", "output_names"),
+                          ("intermediate", "intermediate_names")] where list != "intermediate_names" || hasIntermediates {
       for name in try r.strings(list) where try file.exists(group + "/" + name) {
         let shape = try file.dataset(group + "/" + name).shape
         let count = shape.reduce(Double(1)) { $0 * Double(max($1, 0)) }
@@ -182,6 +184,22 @@ extension Case {
     var outputDTypes: [String: String] = [:]
     for name in outputs.tensors.names { outputDTypes[name] = outputs.types[name] }
 
+    // Intermediate layer outputs (optional): listed in graph order by `intermediate_names`.
+    var intermediates = NamedTensors<Double>()
+    if hasIntermediates {
+      let stored = try tensors(file, group: "intermediate", list: "intermediate_names", r)
+      for name in stored.tensors.names where stored.types[name] != dtype.rawValue {
+        throw CaseFileError(.invalidAttribute("intermediate_names"), path: path,
+                            detail: "intermediate output `/intermediate/\(name)` is stored as \(stored.types[name] ?? "?") but the case's `dtype` is \(dtype)",
+                            hint: "Store each layer's output in the dtype the framework computed it in (\(dtype))")
+      }
+      intermediates = stored.tensors
+    } else if try file.exists("intermediate") {
+      throw CaseFileError(.unlistedTensor("/intermediate"), path: path,
+                          detail: "group `/intermediate` is present but the root attribute `intermediate_names` is not",
+                          hint: "List the layers under /intermediate in graph order in `intermediate_names` (casefile.write_case's intermediates= does)")
+    }
+
     let artifactNames = try r.optionalStrings("artifact_names") ?? []
     try ArtifactCheck.check(file, names: artifactNames, path: path)
 
@@ -193,7 +211,7 @@ extension Case {
       description: try r.string("description"), config: config, atol: atol, rtol: rtol,
       toleranceReason: toleranceReason, nanEqual: nanEqual == 1,
       weights: weights.tensors, inputs: inputs.tensors, outputs: outputs.tensors, outputDTypes: outputDTypes,
-      artifactNames: artifactNames)
+      artifactNames: artifactNames, intermediates: intermediates)
   }
 
   /// Reads the bytes of an artifact carried under `/artifacts` (e.g. `model.keras`).
@@ -276,6 +294,7 @@ extension Case {
     section("weights", weights)
     section("inputs", inputs)
     section("outputs", outputs, types: outputDTypes)
+    if !intermediates.entries.isEmpty { section("intermediate layer outputs", intermediates) }
     var tol = "  tolerance:   |actual - expected| <= \(atol) + \(rtol) * |expected|"
     if nanEqual { tol += ", NaN matches NaN" }
     lines.append(tol)

@@ -1,18 +1,29 @@
 import Foundation
 
-/// JUnit XML as CI servers read it. The document satisfies both common schemas:
-/// the Apache Ant / windyroad `JUnit.xsd` (strict: `testsuites` without attributes; every
-/// `testsuite` with `package`, `id`, `name`, `timestamp`, `hostname`, `tests`, `failures`,
-/// `errors`, `time`, then `properties`, `testcase`*, `system-out`, `system-err`; a `testcase` with
-/// `name`, `classname`, `time` and at most one `failure` or `error` carrying `message` and `type`)
-/// and Jenkins' `junit-10.xsd` (a superset).
+/// JUnit XML as CI servers read it, in one of two flavours (`JUnitFlavor`).
+///
+/// `.strict` satisfies both common schemas: the Apache Ant / windyroad `JUnit.xsd` (strict:
+/// `testsuites` without attributes; every `testsuite` with `package`, `id`, `name`, `timestamp`,
+/// `hostname`, `tests`, `failures`, `errors`, `time`, then `properties`, `testcase`*, `system-out`,
+/// `system-err`; a `testcase` with `name`, `classname`, `time` and at most one `failure` or `error`
+/// carrying `message` and `type`) and Jenkins' `junit-10.xsd` (a superset). The strict schema has
+/// no `skipped`, so expected failures are passing test cases there, listed with their reason in
+/// the suite's `system-out`.
+///
+/// `.dashboard` (the default) is what pytest writes and GitLab, Jenkins and most dashboards read:
+/// the same document, with an expected failure as `<skipped message="expected failure: REASON">`
+/// (as pytest writes xfail), a `skipped` count on each suite, and a `file` attribute on every
+/// `testcase` (the case file relative to the run's folder, as `CaseReport.path` has it).
 ///
 /// One `testsuite` per framework, one `testcase` per case (`classname` = framework). A failure's
 /// message is the text a person reads; an error (case not loaded or not run) is an `<error>`.
-/// Expected failures are passing test cases (the strict schema has no `skipped`), listed with
-/// their reason in the suite's `system-out`; they are not counted as passes in rnnconf's summary.
+/// No host name is written: `hostname` is always `localhost` (the strict schema requires one).
+public enum JUnitFlavor: String, CaseIterable, Sendable {
+  case dashboard, strict
+}
+
 public enum JUnitReporter {
-  public static func xml(_ report: RunReport, hostname: String = ProcessInfo.processInfo.hostName) -> String {
+  public static func xml(_ report: RunReport, flavor: JUnitFlavor = .dashboard) -> String {
     var groups: [(String, [CaseReport])] = []
     for c in report.cases {
       if let k = groups.firstIndex(where: { $0.0 == c.group }) { groups[k].1.append(c) } else { groups.append((c.group, [c])) }
@@ -26,9 +37,13 @@ public enum JUnitReporter {
       let time = cases.reduce(0) { $0 + $1.durationSeconds }
       x += "  <testsuite"
       x += attr("name", framework) + attr("package", "rnnconf." + framework) + attr("id", String(id))
-      x += attr("timestamp", timestamp) + attr("hostname", hostname.isEmpty ? "localhost" : hostname)
+      x += attr("timestamp", timestamp) + attr("hostname", "localhost")
       x += attr("tests", String(cases.count)) + attr("failures", String(failures))
-      x += attr("errors", String(errors)) + attr("time", seconds(time)) + ">\n"
+      x += attr("errors", String(errors))
+      if flavor == .dashboard {
+        x += attr("skipped", String(cases.filter { $0.status == .expectedFailure }.count))
+      }
+      x += attr("time", seconds(time)) + ">\n"
       x += "    <properties>\n"
       x += "      <property" + attr("name", "precision") + attr("value", report.precision.rawValue) + "/>\n"
       if let t = report.toleranceOverride {
@@ -40,11 +55,14 @@ public enum JUnitReporter {
       for c in cases {
         let caseName = c.name.hasPrefix(framework + "/") ? String(c.name.dropFirst(framework.count + 1)) : c.name
         x += "    <testcase" + attr("name", caseName) + attr("classname", framework)
-          + attr("time", seconds(c.durationSeconds))
+          + attr("time", seconds(c.durationSeconds)) + (flavor == .dashboard ? attr("file", c.path) : "")
         let body = text.lines(for: c).joined(separator: "\n")
         switch c.status {
         case .pass:
           x += "/>\n"
+        case .expectedFailure where flavor == .dashboard:
+          x += ">\n      <skipped" + attr("message", "expected failure: " + (c.expectedFailureReason ?? ""))
+            + ">" + escape(body) + "</skipped>\n    </testcase>\n"
         case .expectedFailure:
           x += "/>\n"
           notes.append("expected failure \(c.name): \(c.expectedFailureReason ?? "")\n" + body)

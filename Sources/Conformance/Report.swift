@@ -33,6 +33,9 @@ public enum CaseStatus: String, Codable, Sendable, CaseIterable {
 public struct CaseReport: Codable, Equatable, Sendable {
   /// `<framework>/<case>`: the file's path relative to the suite root, without `.h5`.
   public var name: String
+  /// The case file. In a finished run's report (`Runner.run`), relative to the run's current
+  /// directory (`fixtures/keras/k2_lstm_seq.h5`, `../cases/x.h5` outside it): reports carry no
+  /// absolute path of the machine.
   public var path: String
   /// From the case file; nil when it could not be read.
   public var framework: Framework?
@@ -56,6 +59,15 @@ public struct CaseReport: Codable, Equatable, Sendable {
   public var expectedFailureReason: String?
   /// One per output, in the case's output order (then any extra output the reference produced).
   public var outputs: [OutputComparison]
+  /// One per expected intermediate layer output the case carries (`/intermediate/<layer>`), in
+  /// graph order; nil when it carries none.
+  public var intermediates: [OutputComparison]?
+  /// The first layer, in graph order, whose output leaves the tolerance (nil when none does or
+  /// the case carries no intermediate outputs).
+  public var firstDivergentLayer: String?
+  /// Per failing output or layer: error per step and per unit, for the HTML report. Not part of
+  /// the JSON report or of equality (so absent from reports read back, e.g. from `--isolate` children).
+  public var errorMaps: [ErrorMap] = []
   public var durationSeconds: Double
 
   public init(name: String, path: String, framework: Framework? = nil, cell: CellFamily? = nil,
@@ -73,7 +85,7 @@ public struct CaseReport: Codable, Equatable, Sendable {
   /// Every field but `underlying`, in the JSON report's order.
   enum CodingKeys: String, CodingKey {
     case name, path, framework, cell, dtype, library, libraryVersion, precision, tolerance, toleranceSource
-    case nanEqual, status, message, expectedFailureReason, outputs, durationSeconds
+    case nanEqual, status, message, expectedFailureReason, outputs, intermediates, firstDivergentLayer, durationSeconds
   }
 
   /// Equal when the JSON reports are (`underlying` is not compared).
@@ -82,7 +94,8 @@ public struct CaseReport: Codable, Equatable, Sendable {
       && a.library == b.library && a.libraryVersion == b.libraryVersion && a.precision == b.precision
       && a.tolerance == b.tolerance && a.toleranceSource == b.toleranceSource && a.nanEqual == b.nanEqual
       && a.status == b.status && a.message == b.message && a.expectedFailureReason == b.expectedFailureReason
-      && a.outputs == b.outputs && a.durationSeconds == b.durationSeconds
+      && a.outputs == b.outputs && a.intermediates == b.intermediates
+      && a.firstDivergentLayer == b.firstDivergentLayer && a.durationSeconds == b.durationSeconds
   }
 
   /// The framework for grouping (JUnit test suites): the case's, else the name's first component.
@@ -217,6 +230,9 @@ public struct TextReporter: Sendable {
   /// The lines for one case (none for a passing case in quiet mode).
   public func lines(for c: CaseReport) -> [String] {
     if quiet && !c.status.failsRun && c.status != .expectedFailure { return [] }
+    if quiet && c.status == .expectedFailure {  // one line each: a known failure needs no detail here
+      return [paint(c.status.label, c.status) + " " + c.name + "  (expected: \(c.expectedFailureReason ?? "no reason given"))"]
+    }
     var out = [paint(c.status.label, c.status) + " " + c.name + headerSuffix(c)]
     switch c.status {
     case .error:
@@ -232,6 +248,9 @@ public struct TextReporter: Sendable {
       if c.status == .expectedFailure { out.append("  expected: \(c.expectedFailureReason ?? "")") }
       if let message = c.message, c.outputs.isEmpty { out.append("  " + message) }
       for o in c.outputs where verbose || o.status == .fail { out.append("  " + describe(o)) }
+      if let layer = c.firstDivergentLayer, let o = c.intermediates?.first(where: { $0.name == layer }) {
+        out.append("  first divergent layer `\(layer)`: " + describe(o).dropFirst("output `\(layer)`: ".count))
+      }
     }
     return out
   }

@@ -162,7 +162,7 @@ public struct Runner: Sendable {
         "the expectations file lists `\($0.case)`, which is not among the cases found; remove or rename the entry"
       }
     }
-    return report
+    return report.relativePaths(to: options.currentDirectory)
   }
 
   static func describeSelection(_ o: RunOptions) -> String {
@@ -217,14 +217,22 @@ public struct Runner: Sendable {
     report.precision = actualDType
 
     let actual: NamedTensors<Double>
+    var actualLayers: NamedTensors<Double>?  // each layer's output, when the case has intermediates to compare
     let parsed: any ParsedConfig  // parsed once for the run and the axis names
     do {
       parsed = try convention.parsed(config: c.config)
+      let layerwise = !c.intermediates.entries.isEmpty
       if single {
         let weights: NamedTensors<Float> = Self.convert(c.weights)
         let inputs: NamedTensors<Float> = Self.convert(c.inputs)
-        let out = try parsed.evaluate(weights: weights, inputs: inputs)
-        actual = Self.convert(out)
+        if layerwise {
+          let out = try parsed.evaluateLayers(weights: weights, inputs: inputs)
+          actual = Self.convert(out.outputs); actualLayers = out.layers.map { Self.convert($0) }
+        } else {
+          actual = Self.convert(try parsed.evaluate(weights: weights, inputs: inputs))
+        }
+      } else if layerwise {
+        (actual, actualLayers) = try parsed.evaluateLayers(weights: c.weights, inputs: c.inputs)
       } else {
         actual = try parsed.evaluate(weights: c.weights, inputs: c.inputs)
       }
@@ -253,13 +261,27 @@ public struct Runner: Sendable {
                                            tolerance: tolerance, stored: stored))
     }
     report.outputs = outputs
-    let failing = outputs.filter { $0.status == .fail }
+    if !c.intermediates.entries.isEmpty {
+      let layers = Intermediates.compare(c, actual: actualLayers, actualDType: actualDType, tolerance: tolerance,
+                                         axes: { parsed.layerAxisNames(rank: $0) })
+      report.intermediates = layers
+      report.firstDivergentLayer = layers.first { $0.status == .fail }?.name
+    }
+    report.errorMaps = ErrorMap.maps(case: c, outputs: outputs, actual: actual,
+                                     layers: report.intermediates ?? [], actualLayers: actualLayers)
+    let failing = outputs.filter { $0.status == .fail } + (report.intermediates ?? []).filter { $0.status == .fail }
     if failing.isEmpty {
       report.status = expectedFailure == nil ? .pass : .unexpectedPass
     } else {
       report.status = expectedFailure == nil ? .fail : .expectedFailure
-      report.message = "\(failing.count) of \(outputs.count) outputs differ: "
-        + failing.map { "`\($0.name)`" }.joined(separator: ", ")
+      let failingOutputs = outputs.filter { $0.status == .fail }
+      var parts: [String] = []
+      if !failingOutputs.isEmpty {
+        parts.append("\(failingOutputs.count) of \(outputs.count) outputs differ: "
+          + failingOutputs.map { "`\($0.name)`" }.joined(separator: ", "))
+      }
+      if let layer = report.firstDivergentLayer { parts.append("first divergent layer `\(layer)`") }
+      report.message = parts.joined(separator: "; ")
     }
     return report
   }

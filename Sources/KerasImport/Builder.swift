@@ -18,9 +18,10 @@ final class ModelGraph {
   var inputShapes: [Shape] { spec.inputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[$0.index] ?? [nil] } }
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
-  /// Runs the graph on values for its inputs, in input order.
+  /// Runs the graph on values for its inputs, in input order. `record`, when given, sees each
+  /// layer call's outputs as it is computed (layer name, node, outputs).
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func run<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+  func run<S: RNNScalar>(_ inputs: [Value<S>], record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
     }
@@ -42,7 +43,9 @@ final class ModelGraph {
         }
         var ins = try entry.inbound[r.node].map(value)
         if entry.unmaskedNodes.contains(r.node) { for i in ins.indices { ins[i].mask = nil } }
-        memo[k] = try layer.call(ins)
+        let outs = try layer.call(ins)
+        memo[k] = outs
+        record?(r.layer, r.node, outs)
       }
       guard let outs = memo[k], r.index < outs.count else {
         throw KerasImportError(.invalidConfig, "model `\(spec.name)`: output \(r.index) of `\(r.layer)` is referenced, the layer returns \(memo[k]?.count ?? 0)")

@@ -38,7 +38,7 @@ import RNNRef
 /// with `merge_mode=None`: `output_fw`, `output_bw`), then with `return_state`
 /// `state_h` [`state_c`]; Bidirectional `fw_state_h` [`fw_state_c`]
 /// `bw_state_h` [`bw_state_c`]; `RNN(StackedRNNCells)` `cell{k}_state_h` [`cell{k}_state_c`].
-public enum KerasCases: NetworkConvention {
+public enum KerasCases: NetworkConvention, LayerwiseConvention {
   public static let framework = Framework.keras
 
   /// A case is parsed once into its chain, which `evaluate`, `importNetwork` and `axisNames` share.
@@ -232,8 +232,18 @@ public enum KerasCases: NetworkConvention {
   public static func evaluate<Scalar: RNNScalar>(
     config m: Chain, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    try evaluateLayers(config: m, weights: weights, inputs: inputs).outputs
+  }
+
+  /// `evaluate`, plus each chain layer's first output (`result.outputs[0]`: the sequence, or
+  /// the last output) under the layer's name, `_call{k}` appended when `calls > 1`: what
+  /// `keras.Model(model.inputs, layer.output)` gives, as the case's `/intermediate/<layer>`.
+  public static func evaluateLayers<Scalar: RNNScalar>(
+    config m: Chain, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
+  ) throws -> (outputs: NamedTensors<Scalar>, layers: NamedTensors<Scalar>) {
     let net = try importLayers(m, weights: weights)
     var out = NamedTensors<Scalar>()
+    var layerOutputs = NamedTensors<Scalar>()
     // Per Keras layer, per canonical layer: the states a stateful layer carries into the next call.
     var carried: [[[LayerState<Scalar>]]?] = Array(repeating: nil, count: m.layers.count)
     var known = Set<String>()
@@ -295,6 +305,7 @@ public enum KerasCases: NetworkConvention {
                                          carried: layer.stateful ? carried[li] : nil)
         if layer.stateful { carried[li] = result.finalStates }
         current = result.sequence
+        if let first = result.outputs.first { layerOutputs.append(layer.name + suffix, first) }
         guard li == m.layers.count - 1 else { continue }
         let names = outputNames(layer).map { $0 + suffix }
         guard result.outputs.count == names.count else {
@@ -309,7 +320,12 @@ public enum KerasCases: NetworkConvention {
       throw RNNRefError.invalidConfig(key: "inputs", value: extra.joined(separator: ", "),
                                       reason: "inputs the model does not take; expected \(known.sorted())")
     }
-    return out
+    return (out, layerOutputs)
+  }
+
+  /// Layer outputs are batch-major, like the model's: `(N, T, F)` sequences, `(N, F)` last outputs.
+  public static func layerAxisNames(rank: Int, config: Chain) -> [String]? {
+    rank == 3 ? ["batch", "step", "unit"] : rank == 2 ? ["batch", "unit"] : nil
   }
 
   public static func axisNames(output: String, config m: Chain) -> [String]? {

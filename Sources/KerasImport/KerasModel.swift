@@ -165,7 +165,7 @@ public final class KerasModel: CustomStringConvertible {
   }
 
   /// The one path both precisions take: the graph run in scalar type `S`.
-  func run<S: RNNScalar>(_ inputs: [Tensor<S>]) throws -> [Tensor<S>] {
+  func run<S: RNNScalar>(_ inputs: [Tensor<S>], record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Tensor<S>] {
     guard inputs.count == inputNames.count else {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
     }
@@ -179,7 +179,34 @@ public final class KerasModel: CustomStringConvertible {
         throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) holds a non-finite value (\(t.scalars[bad])) at flat index \(bad)")
       }
     }
-    return try graph.run(inputs.map { Value(t: $0, mask: nil) }).map(\.t)
+    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, record: record).map(\.t)
+  }
+
+  /// `predict`, plus each top-level layer's first output (of its first call), named by the layer
+  /// and in the model's layer order (its config order, which Keras writes in graph order); input
+  /// layers are left out. What `keras.Model(model.inputs, layer.output)` gives, for
+  /// `rnnconf compare` to name the first layer that diverges from a captured reference.
+  public func predictLayers(_ inputs: [Tensor<Double>]) throws
+    -> (outputs: [Tensor<Double>], layers: [(name: String, output: Tensor<Double>)])
+  {
+    switch precision {
+    case .float64: return try runLayers(inputs)
+    case .float32:
+      let r = try runLayers(inputs.map { Tensor<Float>($0) })
+      return (r.outputs.map { Tensor<Double>($0) }, r.layers.map { ($0.name, Tensor<Double>($0.output)) })
+    }
+  }
+
+  func runLayers<S: RNNScalar>(_ inputs: [Tensor<S>]) throws
+    -> (outputs: [Tensor<S>], layers: [(name: String, output: Tensor<S>)])
+  {
+    var seen: [String: Tensor<S>] = [:]
+    let outputs = try run(inputs) { name, node, outs in
+      if node == 0, let first = outs.first { seen[name] = first.t }
+    }
+    let inputLayers = Set(inputNames)
+    let layers = graph.order.filter { !inputLayers.contains($0) }.compactMap { n in seen[n].map { (name: n, output: $0) } }
+    return (outputs, layers)
   }
 
   /// Clears the states stateful layers carry between calls.

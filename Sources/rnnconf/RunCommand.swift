@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
       is listed in the expectations file), XPASS (listed there but passes).
 
       Exit status: 0 when every case passes or fails as expected; 1 when any case fails, errors or passes \
-      unexpectedly, or when --json/--junit cannot be written (checked before the first case runs; \
+      unexpectedly, or when --json/--junit/--html cannot be written (checked before the first case runs; \
       reports are written atomically, so a failed write keeps the previous file); 64 for usage errors \
       (missing path, folder without cases, bad option value, a selection that matches no case). \
       With --isolate a case whose process is killed by a signal is an ERROR naming the signal.
@@ -39,6 +39,16 @@ struct RunCommand: ParsableCommand {
 
   @Option(help: ArgumentHelp("Write a JUnit XML report here.", valueName: "file"))
   var junit: String?
+
+  @Option(help: ArgumentHelp(
+    "`dashboard`: expected failures as <skipped>, a `file` attribute per test case (pytest's form); "
+      + "`strict`: the Ant JUnit schema, which has neither."))
+  var junitFormat: JUnitFlavor = .dashboard
+
+  @Option(help: ArgumentHelp(
+    "Write a self-contained HTML report here (summary, error plots and heatmaps of failing outputs).",
+    valueName: "file"))
+  var html: String?
 
   @Option(help: ArgumentHelp(
     "Expected failures (default: expected-failures.json in the searched folder, when present).", valueName: "file"))
@@ -76,7 +86,7 @@ struct RunCommand: ParsableCommand {
     if let t = caseTimeout, !(t > 0 && t.isFinite) {
       throw ValidationError("Please pass --case-timeout a positive number of seconds (got \(t)).")
     }
-    for (name, file) in [("--json", json), ("--junit", junit)] {
+    for (name, file) in [("--json", json), ("--junit", junit), ("--html", html)] {
       guard let file else { continue }
       let dir = (file as NSString).deletingLastPathComponent
       var isDir: ObjCBool = false
@@ -101,6 +111,7 @@ struct RunCommand: ParsableCommand {
     options.expectationsPath = expectations
     try Output.check("--json", json)  // before any case runs
     try Output.check("--junit", junit)
+    try Output.check("--html", html)
 
     let progress = isTerminal(STDERR_FILENO) ? ProgressLine() : nil
     var runner = Runner()
@@ -122,7 +133,10 @@ struct RunCommand: ParsableCommand {
     FileHandle.standardOutput.write(Data(text.render(report).utf8))
 
     if let json { try Output.write(try report.jsonData(), to: json, what: "the JSON report") }
-    if let junit { try Output.write(Data(JUnitReporter.xml(report).utf8), to: junit, what: "the JUnit report") }
+    if let junit {
+      try Output.write(Data(JUnitReporter.xml(report, flavor: junitFormat).utf8), to: junit, what: "the JUnit report")
+    }
+    if let html { try Output.write(Data(HTMLReport.render(report).utf8), to: html, what: "the HTML report") }
     if report.summary.exitCode != 0 { throw ExitCode(report.summary.exitCode) }
   }
 }
@@ -154,6 +168,7 @@ final class ProgressLine: @unchecked Sendable {
 extension Framework: ExpressibleByArgument {}
 extension CellFamily: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension JUnitFlavor: ExpressibleByArgument {}
 
 /// The selection shared by `run` and `list`.
 struct SelectionOptions: ParsableArguments {

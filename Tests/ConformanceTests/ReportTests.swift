@@ -89,7 +89,7 @@ import RNNRef
   /// The rules of the strict JUnit schema (Ant / windyroad JUnit.xsd), which Jenkins' junit-10.xsd also accepts.
   @Test func junitFollowsTheSchemaRules() throws {
     let report = Self.sampleReport()
-    let xml = JUnitReporter.xml(report, hostname: "ci-host")
+    let xml = JUnitReporter.xml(report, flavor: .strict)
     let doc = try XMLDocument(xmlString: xml, options: [])
     let root = try #require(doc.rootElement())
     #expect(root.name == "testsuites")

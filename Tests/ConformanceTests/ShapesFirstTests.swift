@@ -14,7 +14,9 @@ import Testing
     let r = try CLITests.run(["run", path], environment: ["RNNCONF_MAX_CASE_ELEMENTS": "10", "RNNCONF_GEMM_KERNEL": "flat"])
     #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
     let text = r.stdout + r.stderr
-    #expect(text.contains(path) && text.contains("more than 10 elements") && text.contains("nothing was read"), "\(text)")
+    // The file is named relative to the run's folder (reports carry no absolute path).
+    #expect(text.contains("fixtures/pytorch/lstm_bidirectional.h5") && text.contains("more than 10 elements")
+              && text.contains("nothing was read"), "\(text)")
     #expect(text.contains("RNNCONF_MAX_CASE_ELEMENTS"))
     // The default cap loads it.
     #expect(try CLITests.run(["run", path], environment: ["RNNCONF_GEMM_KERNEL": "flat"]).status == 0)

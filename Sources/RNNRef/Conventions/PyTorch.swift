@@ -545,6 +545,14 @@ public enum PyTorch: NetworkConvention {
   static func evaluateModule<Scalar: RNNScalar>(
     _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
   ) throws -> NamedTensors<Scalar> {
+    try evaluateModuleLayers(network, m, call, native).outputs
+  }
+
+  /// `evaluateModule`, plus each layer's output sequence named `l{k}` (the `_l{k}` of its
+  /// weights), in the layout, steps and padding of `output` (`LayerwiseConvention`).
+  static func evaluateModuleLayers<Scalar: RNNScalar>(
+    _ network: Network<Scalar>, _ m: ModuleConfig, _ call: CallConfig, _ native: NamedTensors<Scalar>
+  ) throws -> (outputs: NamedTensors<Scalar>, layers: NamedTensors<Scalar>) {
     let inputs = InputReader(native)
     var allowed = ["input", "h0"]
     if m.kind.isLSTM { allowed.append("c0") }
@@ -619,14 +627,19 @@ public enum PyTorch: NetworkConvention {
     }
 
     let result = try Engine.run(network, input: xt, mask: mask, initialStates: initial)
-    var y = result.last.merged  // (T, N, D*Hout)
     let width = m.directions * hout
-    if outSteps < steps {
-      y = y.slice(axis: 0, range: 0..<outSteps)
-    } else if outSteps > steps {
-      y = Tensor.concatenate([y, Tensor(zeros: [outSteps - steps, n, width])], axis: 0)
+    // A layer's merged sequence (T, N, D*Hout) as torch returns `output`.
+    func asNative(_ merged: Tensor<Scalar>) -> Tensor<Scalar> {
+      var y = merged
+      if outSteps < steps {
+        y = y.slice(axis: 0, range: 0..<outSteps)
+      } else if outSteps > steps {
+        y = Tensor.concatenate([y, Tensor(zeros: [outSteps - steps, n, width])], axis: 0)
+      }
+      return batched ? StateLayout.native(y, batchMajor: m.batchFirst) : y.reshaped([outSteps, width])
     }
-    let output = batched ? StateLayout.native(y, batchMajor: m.batchFirst) : y.reshaped([outSteps, width])
+    let output = asNative(result.last.merged)
+    let layerOutputs = NamedTensors(result.layers.enumerated().map { (name: "l\($0.offset)", tensor: asNative($0.element.merged)) })
 
     // (L*D, N, Hout), index layer*D + dir
     let hn = StateLayout.stackLayers(result.layers.map { $0.finalStates.map(\.h) })
@@ -643,7 +656,7 @@ public enum PyTorch: NetworkConvention {
       let cn = StateLayout.stackLayers(cs)
       out.append("c_n", batched ? cn : cn.reshaped([ld, m.hiddenSize]))
     }
-    return out
+    return (out, layerOutputs)
   }
 
   // MARK: - Reports
