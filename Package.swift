@@ -17,13 +17,15 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    // `swift package generate-documentation --target KerasImport` (and RNNRef, Conformance).
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - Implementation details
     .systemLibrary(
       name: "CHDF5",
       pkgConfig: "hdf5",
-      providers: [.apt(["libhdf5-dev"])]
+      providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
     ),
     .target(name: "HDF5", dependencies: ["CHDF5"]),
     // GEMM micro-kernels per instruction set (portable, AVX2+FMA, AVX-512F), each compiled with a
@@ -53,6 +55,8 @@ let package = Package(
     .target(name: "_TestSupport", dependencies: ["RNNRef"]),
     // GFLOP/s of SwiftMatmul, the C kernels and (loaded at run time if present) OpenBLAS.
     .executableTarget(name: "rnnconf-gemm-bench", dependencies: ["RNNRef"]),
+    // The README's Swift example, verbatim (KerasImportTests.ExampleTests checks and runs it).
+    .executableTarget(name: "rnnconf-example", dependencies: ["KerasImport"], path: "Examples/rnnconf-example"),
 
     // MARK: - Tests
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),

@@ -255,7 +255,7 @@ extension Case {
       let d = try file.dataset(dpath)
       let shape = try d.shape
       let values: [Double] = try d.read()
-      out.append(name, Tensor(shape: shape, scalars: values))
+      out.append(name, Tensor(uncheckedShape: shape, scalars: values))
       types[name] = try d.storedType.description
     }
     // Every dataset stored must be listed: nothing is silently ignored.

@@ -10,11 +10,12 @@ import Darwin
 
 /// A problem reading or writing a file outside libhdf5 (a special file, a size beyond a
 /// stated cap, an I/O failure). Names the path and what to do; never a bare Cocoa code.
-public struct FileIOError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct FileIOError: Error, Sendable, Equatable, CustomStringConvertible, LocalizedError {
   public var path: String
   public var detail: String
   public init(path: String, detail: String) { self.path = path; self.detail = detail }
   public var description: String { "\(path): \(detail)" }
+  public var errorDescription: String? { description }
 }
 
 /// Checks and reads for files that other people made: only regular files are opened

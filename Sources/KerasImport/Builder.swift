@@ -3,7 +3,11 @@ import HDF5
 import RNNRef
 
 /// A built model graph: layers reachable from the outputs, inferred shapes, execution.
-final class ModelGraph {
+///
+/// `@unchecked Sendable`: `Builder.build` fills `layers`, `order` and `nodeShapes` before the
+/// graph is handed to a `KerasModel` (or a nested-model layer); nothing mutates it after, and
+/// its layers are `Sendable`. A run's states live in the caller's `CarriedStates`.
+final class ModelGraph: @unchecked Sendable {
   let spec: GraphSpec
   /// Built layers by name, and their order (config order).
   var layers: [String: KerasLayer] = [:]
@@ -18,10 +22,12 @@ final class ModelGraph {
   var inputShapes: [Shape] { spec.inputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[$0.index] ?? [nil] } }
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
-  /// Runs the graph on values for its inputs, in input order. `record`, when given, sees each
-  /// layer call's outputs as it is computed (layer name, node, outputs).
+  /// Runs the graph on values for its inputs, in input order; stateful layers read and
+  /// update their entries in `states`. `record`, when given, sees each layer call's outputs as
+  /// it is computed (layer name, node, outputs).
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func run<S: RNNScalar>(_ inputs: [Value<S>], record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Value<S>] {
+  func run<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates,
+                         record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
     }
@@ -43,7 +49,7 @@ final class ModelGraph {
         }
         var ins = try entry.inbound[r.node].map(value)
         if entry.unmaskedNodes.contains(r.node) { for i in ins.indices { ins[i].mask = nil } }
-        let outs = try layer.call(ins)
+        let outs = try layer.call(ins, states: &states)
         memo[k] = outs
         record?(r.layer, r.node, outs)
       }
@@ -55,7 +61,18 @@ final class ModelGraph {
     return try spec.outputs.map(value)
   }
 
-  func resetStates() { for l in layers.values { l.resetStates() } }
+  /// Whether a layer (nested and wrapped layers included) carries states between calls.
+  var isStateful: Bool {
+    func stateful(_ l: KerasLayer) -> Bool {
+      switch l {
+      case let r as RecurrentKLayer: return r.config.stateful
+      case let m as NestedModelKLayer: return m.graph.isStateful
+      case let t as TimeDistributedKLayer: return stateful(t.inner)
+      default: return false
+      }
+    }
+    return layers.values.contains(where: stateful)
+  }
 }
 
 extension Array {
@@ -72,8 +89,14 @@ final class NestedModelKLayer: KerasLayer {
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { graph.outputShapes }
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] { try graph.run(inputs) }
-  func resetStates() { graph.resetStates() }
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+    var none = CarriedStates()
+    return try graph.run(inputs, states: &none)
+  }
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
+    try graph.run(inputs, states: &states)
+  }
 }
 
 /// Builds layers from a parsed config and a weight store.

@@ -1,6 +1,10 @@
 import Foundation
 import HDF5
-import RNNRef
+// Re-exported: every type `KerasModel`'s API takes or returns (`Tensor`, `Network`, `Engine`,
+// `LayerState`, `RNNScalar`, `RNNRefError`) is RNNRef's, so `import KerasImport` is enough to
+// call it, and a caller that also imports RNNRef sees the same types (typealiases would leave
+// the generic functions and the engine out, and clash with RNNRef's names in such a file).
+@_exported import RNNRef
 
 /// The scalar type a `KerasModel` computes in.
 public enum KerasPrecision: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -19,6 +23,8 @@ public enum KerasPrecision: String, CaseIterable, Sendable, CustomStringConverti
 /// ```swift
 /// let model = try KerasModel(contentsOf: URL(fileURLWithPath: "model.h5"))
 /// print(model.summary)
+/// // (batch 2, 5 steps, 3 features), batch-major as Keras takes it
+/// let x = try Tensor<Float>(shape: [2, 5, 3], scalars: (0..<30).map { Float($0) / 30 })
 /// let outputs = try model.predict([x])      // one tensor per model output, computed in Float
 /// let exact = try KerasModel(contentsOf: url, precision: .float64).predict([x])  // in Double
 /// ```
@@ -27,8 +33,11 @@ public enum KerasPrecision: String, CaseIterable, Sendable, CustomStringConverti
 /// `save_weights` `.h5` with the architecture from `model.to_json()` (pass the JSON as
 /// `contentsOf` and the weights as `weights`), Keras 3 legacy `.h5`, `.keras`
 /// archives, and Keras 3 `.weights.h5` with the archive's `config.json`.
-/// Inputs and outputs are batch-major as in Keras (`(N, T, F)` sequences, integer ids
-/// as floating-point values for `Embedding`). By default the model computes as Keras does:
+/// Inputs and outputs of `predict` are **batch-major** as in Keras (`(N, T, F)` sequences,
+/// integer ids as floating-point values for `Embedding`). The RNNRef networks that
+/// `recurrentLayers` and `recurrentNetwork(named:)` return are **time-major** (`Engine.run`
+/// takes `(T, N, F)`): transpose with `x.transposed([1, 0, 2])` to run one on your own.
+/// By default the model computes as Keras does:
 /// in `Float`, or in `Double` when its layers are float64 (`kerasPrecision`); `precision:`
 /// chooses either. The weights are kept as loaded and converted once per precision, and
 /// both precisions run the same code.
@@ -38,7 +47,15 @@ public enum KerasPrecision: String, CaseIterable, Sendable, CustomStringConverti
 /// (`layers/<snake_case_class>[_N]`). Every stored weight must be used and every needed
 /// weight present with its shape; violations are `KerasImportError`s naming the layer,
 /// the weight and both shapes.
-public final class KerasModel: CustomStringConvertible {
+///
+/// **Concurrency.** A `KerasModel` is immutable and `Sendable`: `predict` can run from many
+/// tasks at once (e.g. a `TaskGroup`). Stateful recurrent layers (`stateful=True`) carry
+/// their final states into the next call. Those states live either in a ``States`` value
+/// you hold and pass to `predict(_:states:)` (one per independent stream), or, for
+/// `predict(_:)`, in the model's own states, which a lock isolates: calls on a stateful
+/// model through `predict(_:)` run one at a time, in the order they take the lock, and
+/// `resetStates()` clears them. A model without stateful layers takes no lock.
+public final class KerasModel: Sendable, CustomStringConvertible {
   /// The file the model came from.
   public let url: URL
   public let format: KerasFileFormat
@@ -50,10 +67,15 @@ public final class KerasModel: CustomStringConvertible {
   /// What Keras computes this model in: `.float64` when its layers are float64 (their
   /// `dtype` or dtype policy, as `floatx` float64 saves them), else `.float32`.
   public let kerasPrecision: KerasPrecision
-  /// The scalar type `predict` computes in: `kerasPrecision` unless chosen at load or set
-  /// here. Inputs and outputs keep the type they are given in either way.
-  public var precision: KerasPrecision
+  /// The scalar type `predict` computes in: `kerasPrecision` unless chosen at load
+  /// (`init(contentsOf:weights:precision:)`). Inputs and outputs keep the type they are given
+  /// in either way.
+  public let precision: KerasPrecision
   let graph: ModelGraph
+  /// Whether a layer carries states between calls (then `predict(_:)` takes `ownStates`' lock).
+  let isStateful: Bool
+  /// The states `predict(_:)` carries for callers that hold no `States`.
+  let ownStates = LockedStates()
 
   /// Loads a model. `weights`: a separate weights file (`save_weights` `.h5` or
   /// Keras 3 `.weights.h5`) when `url` is an architecture JSON, or to replace the
@@ -83,6 +105,7 @@ public final class KerasModel: CustomStringConvertible {
       throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
     }
     self.graph = try builder.build(spec, queues: queues)
+    self.isStateful = graph.isStateful
   }
 
   /// What Keras computes a saved architecture in: float64 when a layer other than an
@@ -147,25 +170,55 @@ public final class KerasModel: CustomStringConvertible {
   /// Runs the model in `precision`: one tensor per input, batch-major (`(N, T, F)` for
   /// sequences), one per output, batch-major. With `.float32` the inputs are rounded to
   /// `Float` and the outputs widened exactly to `Double`.
-  /// Stateful recurrent layers carry their states into the next call (see `resetStates()`).
+  /// Stateful recurrent layers carry their states into the next call through the model's own
+  /// states (see `resetStates()`; calls on a stateful model run one at a time); hold a
+  /// ``States`` and call `predict(_:states:)` to keep them yourself.
+  /// - Throws: `KerasImportError` (`.invalidInput`) when the number of inputs, a shape (the
+  ///   batch axis and `None` dimensions are free) or a value (NaN, infinity) does not fit.
   public func predict(_ inputs: [Tensor<Double>]) throws -> [Tensor<Double>] {
-    switch precision {
-    case .float64: return try run(inputs)
-    case .float32: return try run(inputs.map { Tensor<Float>($0) }).map { Tensor<Double>($0) }
-    }
+    try ownStates.update(if: isStateful) { try predict(inputs, states: &$0) }
   }
 
   /// `predict` on `Float` tensors: computed in `precision` (with `.float64` the inputs are
   /// widened exactly and the outputs rounded to `Float`).
   public func predict(_ inputs: [Tensor<Float>]) throws -> [Tensor<Float>] {
+    try ownStates.update(if: isStateful) { try predict(inputs, states: &$0) }
+  }
+
+  /// `predict` with the states of stateful layers in `states`, which you hold: each stateful
+  /// layer starts from its final states of the previous call made with the same `states`
+  /// (zeros for a new `States()`), and leaves its new final states there. Use one `States`
+  /// per independent stream; a model without stateful layers leaves `states` empty.
+  /// - Throws: `KerasImportError` (`.invalidInput`) as `predict(_:)` does, and when `states`
+  ///   was used with another `KerasModel`.
+  public func predict(_ inputs: [Tensor<Double>], states: inout States) throws -> [Tensor<Double>] {
+    try adopt(&states)
     switch precision {
-    case .float32: return try run(inputs)
-    case .float64: return try run(inputs.map { Tensor<Double>($0) }).map { Tensor<Float>($0) }
+    case .float64: return try run(inputs, states: &states.carried)
+    case .float32: return try run(inputs.map { Tensor<Float>($0) }, states: &states.carried).map { Tensor<Double>($0) }
     }
   }
 
+  /// `predict(_:states:)` on `Float` tensors.
+  public func predict(_ inputs: [Tensor<Float>], states: inout States) throws -> [Tensor<Float>] {
+    try adopt(&states)
+    switch precision {
+    case .float32: return try run(inputs, states: &states.carried)
+    case .float64: return try run(inputs.map { Tensor<Double>($0) }, states: &states.carried).map { Tensor<Float>($0) }
+    }
+  }
+
+  /// Binds a new `States` to this model; refuses one bound to another model.
+  func adopt(_ states: inout States) throws {
+    if let owner = states.owner, owner !== graph {
+      throw KerasImportError(.invalidInput, "these KerasModel.States were used with another model; a States value belongs to the model it was first used with: make a new KerasModel.States() for model `\(name)`")
+    }
+    states.owner = graph
+  }
+
   /// The one path both precisions take: the graph run in scalar type `S`.
-  func run<S: RNNScalar>(_ inputs: [Tensor<S>], record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Tensor<S>] {
+  func run<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates,
+                         record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Tensor<S>] {
     guard inputs.count == inputNames.count else {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
     }
@@ -179,7 +232,7 @@ public final class KerasModel: CustomStringConvertible {
         throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) holds a non-finite value (\(t.scalars[bad])) at flat index \(bad)")
       }
     }
-    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, record: record).map(\.t)
+    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, states: &states, record: record).map(\.t)
   }
 
   /// `predict`, plus each top-level layer's first output (of its first call), named by the layer
@@ -190,18 +243,18 @@ public final class KerasModel: CustomStringConvertible {
     -> (outputs: [Tensor<Double>], layers: [(name: String, output: Tensor<Double>)])
   {
     switch precision {
-    case .float64: return try runLayers(inputs)
+    case .float64: return try ownStates.update(if: isStateful) { try runLayers(inputs, states: &$0) }
     case .float32:
-      let r = try runLayers(inputs.map { Tensor<Float>($0) })
+      let r = try ownStates.update(if: isStateful) { try runLayers(inputs.map { Tensor<Float>($0) }, states: &$0) }
       return (r.outputs.map { Tensor<Double>($0) }, r.layers.map { ($0.name, Tensor<Double>($0.output)) })
     }
   }
 
-  func runLayers<S: RNNScalar>(_ inputs: [Tensor<S>]) throws
+  func runLayers<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates) throws
     -> (outputs: [Tensor<S>], layers: [(name: String, output: Tensor<S>)])
   {
     var seen: [String: Tensor<S>] = [:]
-    let outputs = try run(inputs) { name, node, outs in
+    let outputs = try run(inputs, states: &states) { name, node, outs in
       if node == 0, let first = outs.first { seen[name] = first.t }
     }
     let inputLayers = Set(inputNames)
@@ -209,8 +262,32 @@ public final class KerasModel: CustomStringConvertible {
     return (outputs, layers)
   }
 
-  /// Clears the states stateful layers carry between calls.
-  public func resetStates() { graph.resetStates() }
+  /// Clears the states stateful layers carry between `predict(_:)` calls (the model's own;
+  /// a ``States`` you hold is cleared with `States.reset()`).
+  public func resetStates() { ownStates.update(if: true) { $0.reset() } }
+
+  /// Whether a layer (nested and wrapped layers included) is stateful: carries its final
+  /// states into the next `predict` call.
+  public var hasStatefulLayers: Bool { isStateful }
+
+  /// What the stateful recurrent layers of one model carry from one `predict(_:states:)` call
+  /// to the next: per layer, its final states (`h`, and `c` for an LSTM, per direction and
+  /// cell). A value you hold, so independent streams (or tasks) keep independent states.
+  /// A `States` belongs to the model it is first used with.
+  public struct States: Sendable {
+    var carried = CarriedStates()
+    /// The graph of the model these states belong to (nil until first used).
+    var owner: ModelGraph?
+
+    /// Empty states: every stateful layer starts from zeros.
+    public init() {}
+
+    /// True when no stateful layer has left states here yet (new, or after `reset()`).
+    public var isEmpty: Bool { carried.byLayer.isEmpty }
+
+    /// Clears the states: every stateful layer starts from zeros on the next call.
+    public mutating func reset() { carried = CarriedStates() }
+  }
 
   /// The model's layers, in config order: name, class, output shape(s), parameter count.
   public struct LayerSummary: Sendable, Equatable {
@@ -230,7 +307,8 @@ public final class KerasModel: CustomStringConvertible {
   }
 
   /// The recurrent layers as RNNRef networks with the weights as loaded (by Keras layer
-  /// name, in model order; nested models included as `outer/inner`).
+  /// name, in model order; nested models included as `outer/inner`). The networks are
+  /// time-major (`(T, N, F)`), unlike `predict`: see `recurrentNetwork(named:)`.
   public var recurrentLayers: [(name: String, network: Network<Double>)] {
     func collect(_ g: ModelGraph, prefix: String) -> [(String, Network<Double>)] {
       g.order.flatMap { n -> [(String, Network<Double>)] in
@@ -247,7 +325,14 @@ public final class KerasModel: CustomStringConvertible {
     return collect(graph, prefix: "").map { (name: $0.0, network: $0.1) }
   }
 
-  /// One recurrent layer as an RNNRef network.
+  /// One recurrent layer as an RNNRef network (nil when no recurrent layer has that name),
+  /// with the weights as loaded.
+  ///
+  /// The network is **time-major**, as the RNNRef engine is: `Engine.run(network, input:)`
+  /// takes `(T, N, F)` and returns `(T, N, H)` outputs, where the model's `predict` takes and
+  /// returns batch-major `(N, T, F)`. Transpose with `x.transposed([1, 0, 2])`.
+  /// It runs the canonical layers only: a stateful layer's carried states, the incoming mask
+  /// and Keras' output selection (`return_sequences`, `return_state`) are the model's.
   public func recurrentNetwork(named name: String) -> Network<Double>? {
     recurrentLayers.first { $0.name == name }?.network
   }
@@ -274,4 +359,56 @@ public final class KerasModel: CustomStringConvertible {
   }
 
   public var description: String { summary }
+}
+
+/// The states stateful recurrent layers carry from one call to the next, by layer object (a
+/// shared layer carries one state across its calls, as in Keras), per canonical layer and
+/// direction, each in the scalar type of the call that left it.
+struct CarriedStates: Sendable {
+  enum Entry: Sendable {
+    case float([[LayerState<Float>]])
+    case double([[LayerState<Double>]])
+  }
+  var byLayer: [ObjectIdentifier: Entry] = [:]
+
+  /// `layer`'s states in scalar type `S` (converted when the call that left them ran in
+  /// another), nil when it has none.
+  func states<S: RNNScalar>(of layer: AnyObject, _: S.Type) -> [[LayerState<S>]]? {
+    func convert<T: RNNScalar>(_ states: [[LayerState<T>]]) -> [[LayerState<S>]] {
+      if let same = states as? [[LayerState<S>]] { return same }
+      return states.map { $0.map { LayerState(h: Tensor<S>($0.h), c: $0.c.map { Tensor<S>($0) }) } }
+    }
+    switch byLayer[ObjectIdentifier(layer)] {
+    case .float(let f): return convert(f)
+    case .double(let d): return convert(d)
+    case nil: return nil
+    }
+  }
+
+  mutating func set<S: RNNScalar>(_ states: [[LayerState<S>]], of layer: AnyObject) {
+    if let f = states as? [[LayerState<Float>]] {
+      byLayer[ObjectIdentifier(layer)] = .float(f)
+    } else {
+      byLayer[ObjectIdentifier(layer)] = .double(states.map { $0.map { LayerState(h: Tensor<Double>($0.h), c: $0.c.map { Tensor<Double>($0) }) } })
+    }
+  }
+}
+
+/// A model's own `KerasModel.States`, isolated by a lock: `predict(_:)` on a stateful model
+/// holds it for the whole call, so calls from several tasks run one at a time.
+final class LockedStates: @unchecked Sendable {
+  private var states = KerasModel.States()
+  private let lock = NSLock()
+
+  /// `body` on the states, under the lock when `locked`; without it (a model with no
+  /// stateful layer) on a fresh empty `States`, which such a model leaves empty.
+  func update<T>(if locked: Bool, _ body: (inout KerasModel.States) throws -> T) rethrows -> T {
+    guard locked else {
+      var none = KerasModel.States()
+      return try body(&none)
+    }
+    lock.lock()
+    defer { lock.unlock() }
+    return try body(&states)
+  }
 }

@@ -17,7 +17,10 @@ typealias Shape = [Int?]
 /// protocol, where generic code runs unspecialised (each arithmetic operation a witness call);
 /// the generic entry points therefore carry `@_specialize` for Float and Double, which
 /// dispatches them to code compiled for the concrete type.
-protocol KerasLayer: AnyObject {
+///
+/// Layers are immutable once built (`Sendable`): what a stateful layer carries between calls
+/// lives in the `CarriedStates` the caller passes to `call(_:states:)`.
+protocol KerasLayer: AnyObject, Sendable {
   var name: String { get }
   var className: String { get }
   var location: String { get }
@@ -26,11 +29,15 @@ protocol KerasLayer: AnyObject {
   /// Output shapes (batch first, nil = unknown) for input shapes.
   func outputShapes(_ inputs: [Shape]) throws -> [Shape]
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>]
-  func resetStates()
+  /// `call` for a layer that carries states between calls (a stateful recurrent layer, or a
+  /// layer holding one): reads and updates its entry in `states`. The default ignores them.
+  func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>]
 }
 
 extension KerasLayer {
-  func resetStates() {}
+  func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
+    try call(inputs)
+  }
   func bad(_ what: String) -> KerasImportError {
     KerasImportError(.invalidInput, "layer `\(name)` (\(location)): \(what)")
   }
@@ -41,11 +48,15 @@ extension KerasLayer {
 }
 
 /// Weights as loaded, in the scalar type a model runs in: converted once per type and kept
-/// (`Double` needs no conversion).
-final class ConvertedWeights {
+/// (`Double` needs no conversion). The cache is filled under a lock, so concurrent `predict`
+/// calls on one model convert once and never race (the only mutable state a built layer has).
+final class ConvertedWeights: @unchecked Sendable {
   private var byType: [ObjectIdentifier: Any] = [:]
+  private let lock = NSLock()
   /// `make`'s result for scalar type `S`, computed on first use.
   func get<S: RNNScalar, T>(_: S.Type, _ make: () throws -> T) rethrows -> T {
+    lock.lock()
+    defer { lock.unlock() }
     if let v = byType[ObjectIdentifier(S.self)] as? T { return v }
     let v = try make()
     byType[ObjectIdentifier(S.self)] = v
@@ -146,7 +157,7 @@ func dense<S: RNNScalar>(_ x: Tensor<S>, _ k: Tensor<S>, _ b: Tensor<S>?) -> Ten
       }
     }
   }
-  return Tensor(shape: Array(x.shape.dropLast()) + [u], scalars: out)
+  return Tensor(uncheckedShape: Array(x.shape.dropLast()) + [u], scalars: out)
 }
 
 func knownCount(_ s: Shape) -> Int? {
@@ -250,7 +261,7 @@ final class EmbeddingKLayer: KerasLayer {
     }
     var mask: [Bool]? = nil
     if maskZero { mask = v.t.scalars.map { $0 != 0 } }
-    return [Value(t: Tensor(shape: v.t.shape + [d], scalars: out), mask: mask)]
+    return [Value(t: Tensor(uncheckedShape: v.t.shape + [d], scalars: out), mask: mask)]
   }
 }
 
@@ -339,7 +350,7 @@ final class RepeatVectorKLayer: KerasLayer {
     let n = v.t.shape[0], f = v.t.shape[1]
     var out = [S](repeating: 0, count: n * times * f)
     for b in 0..<n { for t in 0..<times { for j in 0..<f { out[(b * times + t) * f + j] = v.t.scalars[b * f + j] } } }
-    return [Value(t: Tensor(shape: [n, times, f], scalars: out), mask: nil)]
+    return [Value(t: Tensor(uncheckedShape: [n, times, f], scalars: out), mask: nil)]
   }
 }
 
@@ -519,11 +530,16 @@ final class TimeDistributedKLayer: KerasLayer {
   }
   @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+    var none = CarriedStates()
+    return try call(inputs, states: &none)
+  }
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
     let v = try one(inputs)
     guard v.t.rank >= 3 else { throw bad("TimeDistributed expects (N, T, ...), got \(KerasImportError.dims(v.t.shape))") }
     let n = v.t.shape[0], steps = v.t.shape[1]
     let flat = Value<S>(t: v.t.reshaped([n * steps] + Array(v.t.shape.dropFirst(2))), mask: nil)
-    guard let o = try inner.call([flat]).first else { throw bad("the wrapped layer returned nothing") }
+    guard let o = try inner.call([flat], states: &states).first else { throw bad("the wrapped layer returned nothing") }
     return [Value(t: o.t.reshaped([n, steps] + Array(o.t.shape.dropFirst())), mask: v.mask)]
   }
 }

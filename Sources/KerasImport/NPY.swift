@@ -6,10 +6,11 @@ import RNNRef
 /// float16/32/64, signed and unsigned integers of 1-8 bytes and bool, little- or
 /// big-endian, C order. Fortran-ordered arrays are transposed to C order on read.
 public enum NPY {
-  public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+  public struct Error: Swift.Error, CustomStringConvertible, Equatable, Sendable, LocalizedError {
     public var path: String
     public var detail: String
     public var description: String { "\(path): \(detail)" }
+    public var errorDescription: String? { description }
   }
 
   /// Reads an `.npy` file into a Double tensor (values converted exactly where the type allows).
@@ -66,10 +67,10 @@ public enum NPY {
       }
     }
     if h.fortranOrder && h.shape.count > 1 {
-      let t = Tensor(shape: Array(h.shape.reversed()), scalars: values)
+      let t = Tensor(uncheckedShape: Array(h.shape.reversed()), scalars: values)
       return t.transposed(Array((0..<h.shape.count).reversed()))
     }
-    return Tensor(shape: h.shape, scalars: values)
+    return Tensor(uncheckedShape: h.shape, scalars: values)
   }
 
   /// The dtypes read: kind -> allowed item sizes.

@@ -8,7 +8,7 @@ import RNNRef
 /// semantics come from the Keras adapter's layer API (`Keras.LayerConfig`,
 /// `Keras.importLayer`, `Keras.fusedFromCuDNN` / `fusedFromKeras1`, `Keras.callLayer`):
 /// this type takes the stored weights in order (Keras loads them by position) and
-/// carries the mask and the states of a stateful layer.
+/// carries the mask; a stateful layer's states live in the caller's `CarriedStates`.
 final class RecurrentKLayer: KerasLayer {
   let name: String, className: String, location: String
   /// The adapter's view of the layer.
@@ -20,10 +20,7 @@ final class RecurrentKLayer: KerasLayer {
   let fused: [Keras.NamedWeight<Double>]
   let inputFeatures: Int?
   let networks = ConvertedWeights()
-  private(set) var parameterCount: Int
-  /// States carried between calls of a stateful layer, per canonical layer and direction, in
-  /// the scalar type of the call that left them (`[[LayerState<S>]]`).
-  var carried: Any?
+  let parameterCount: Int
 
   init(name: String, className: String, location: String, config: Keras.LayerConfig, network: Network<Double>,
        fused: [Keras.NamedWeight<Double>], inputFeatures: Int?, parameterCount: Int) {
@@ -31,8 +28,6 @@ final class RecurrentKLayer: KerasLayer {
     self.config = config; self.network = network; self.fused = fused; self.inputFeatures = inputFeatures
     self.parameterCount = parameterCount
   }
-
-  func resetStates() { carried = nil }
 
   /// The canonical layers in scalar type `S`.
   @_specialize(where S == Float) @_specialize(where S == Double)
@@ -48,17 +43,6 @@ final class RecurrentKLayer: KerasLayer {
         throw error
       }
     }
-  }
-
-  /// The carried states in scalar type `S` (converted when the previous call ran in another).
-  func carriedStates<S: RNNScalar>(_: S.Type) -> [[LayerState<S>]]? {
-    if let same = carried as? [[LayerState<S>]] { return same }
-    func convert<T: RNNScalar>(_ states: [[LayerState<T>]]) -> [[LayerState<S>]] {
-      states.map { $0.map { LayerState(h: Tensor<S>($0.h), c: $0.c.map { Tensor<S>($0) }) } }
-    }
-    if let f = carried as? [[LayerState<Float>]] { return convert(f) }
-    if let d = carried as? [[LayerState<Double>]] { return convert(d) }
-    return nil
   }
 
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] {
@@ -78,8 +62,18 @@ final class RecurrentKLayer: KerasLayer {
     return outs
   }
 
+  /// Called without a `CarriedStates`: a stateful layer starts from zeros and carries nothing.
   @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+    var none = CarriedStates()
+    return try call(inputs, states: &none)
+  }
+
+  /// A stateful layer starts from its entry in `states` (this layer's final states from its
+  /// previous call, converted when that call ran in another scalar type) and leaves its final
+  /// states there.
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
     let xv = try one(inputs)
     let x = xv.t
     let i0 = network.layers[0].inputSize
@@ -97,13 +91,13 @@ final class RecurrentKLayer: KerasLayer {
     do {
       result = try Keras.callLayer(config, canonical: layers, input: x, mask: mask,
                                    initialStates: given.isEmpty ? nil : given,
-                                   carried: config.stateful ? carriedStates(S.self) : nil)
+                                   carried: config.stateful ? states.states(of: self, S.self) : nil)
     } catch let e as RNNRefError {
       var error = bad("\(e)")
       error.underlying = e
       throw error
     }
-    if config.stateful { carried = result.finalStates }
+    if config.stateful { states.set(result.finalStates, of: self) }
     // Sequence outputs keep the incoming mask; last outputs and states carry none.
     let sequences = config.returnSequences ? (config.bidirectional == MergeMode.none ? 2 : 1) : 0
     return result.outputs.enumerated().map { k, t in Value(t: t, mask: k < sequences ? xv.mask : nil) }

@@ -54,7 +54,7 @@ enum WeightReader {
   static func read(_ ds: Dataset) throws -> Tensor<Double> {
     let shape = try ds.shape
     let values: [Double] = try ds.read(as: Double.self)
-    return Tensor(shape: shape, scalars: values)
+    return Tensor(uncheckedShape: shape, scalars: values)
   }
 
   /// Keras' `to_snake_case` (keras/src/utils/naming.py).

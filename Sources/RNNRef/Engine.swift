@@ -106,8 +106,8 @@ public enum Engine {
         }
       }
     }
-    return LayerState(h: Tensor(shape: [n, Hout], scalars: newH),
-                      c: cell.hasCellState ? Tensor(shape: [n, H], scalars: newC) : nil)
+    return LayerState(h: Tensor(uncheckedShape: [n, Hout], scalars: newH),
+                      c: cell.hasCellState ? Tensor(uncheckedShape: [n, H], scalars: newC) : nil)
   }
 
   /// `x (rows, I) W -> (rows, G*H)` (the folded bias is added per step, with the
@@ -297,9 +297,9 @@ public enum Engine {
         }
       }
     }
-    let final = LayerState(h: Tensor(shape: [N, Hout], scalars: h),
-                           c: cell.hasCellState ? Tensor(shape: [N, H], scalars: c) : nil)
-    return (Tensor(shape: [T, N, Hout], scalars: out), final)
+    let final = LayerState(h: Tensor(uncheckedShape: [N, Hout], scalars: h),
+                           c: cell.hasCellState ? Tensor(uncheckedShape: [N, H], scalars: c) : nil)
+    return (Tensor(uncheckedShape: [T, N, Hout], scalars: out), final)
   }
 }
 
@@ -321,7 +321,7 @@ extension MergeMode {
       case .mul: combine = { $0 * $1 }
       default: combine = { ($0 + $1) / 2 }
       }
-      return Tensor(shape: fw.shape, scalars: zip(fw.scalars, bw.scalars).map(combine))
+      return Tensor(uncheckedShape: fw.shape, scalars: zip(fw.scalars, bw.scalars).map(combine))
     }
   }
 }

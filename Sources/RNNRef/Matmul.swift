@@ -110,7 +110,7 @@ extension MatmulBackend {
         }
       }
     }
-    return Tensor(shape: [m, n], scalars: c)
+    return Tensor(uncheckedShape: [m, n], scalars: c)
   }
 }
 

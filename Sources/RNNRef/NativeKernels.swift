@@ -1,4 +1,5 @@
 import CRNNKernels
+import Foundation
 
 /// GEMM micro-kernels written in C (`Sources/CRNNKernels`), one per instruction set, each compiled
 /// with a per-function target attribute: the package needs no compiler flags, and the kernel is
@@ -53,7 +54,7 @@ public enum NativeKernel: String, CaseIterable, Sendable, CustomStringConvertibl
 }
 
 /// Why a native kernel could not be used.
-public enum NativeKernelError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum NativeKernelError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
   /// The CPU (or the OS) lacks the kernel's instructions.
   case unsupported(NativeKernel)
 
@@ -64,6 +65,9 @@ public enum NativeKernelError: Error, Equatable, Sendable, CustomStringConvertib
         + NativeKernel.supported.map(\.rawValue).joined(separator: ", ") + ")"
     }
   }
+
+  /// The same text as `description`, for `localizedDescription`.
+  public var errorDescription: String? { description }
 }
 
 /// Scalars the C kernels handle: `Float` and `Double`.

@@ -1,3 +1,4 @@
+import Foundation
 import RealModule
 
 /// The scalar types the reference runs in: `Float` for the framework's own
@@ -16,11 +17,49 @@ extension Float: RNNScalar {}
 extension Double: RNNScalar {}
 
 /// A dense row-major tensor with an explicit shape.
+///
+/// `shape` lists the dimensions, outermost first; `scalars` holds `shape.reduce(1, *)`
+/// values in row-major (C) order, so the last axis varies fastest. A sequence for
+/// `KerasModel.predict` is batch-major `(batch, steps, features)`; the RNNRef engine
+/// (`Engine.run`, `Network`) reads time-major `(steps, batch, features)`.
+///
+/// ```swift
+/// // 2 sequences of 3 steps of 4 features, batch-major: scalars[(b * 3 + t) * 4 + f]
+/// let x = try Tensor<Float>(shape: [2, 3, 4], scalars: (0..<24).map { Float($0) / 24 })
+/// let zeros = try Tensor<Double>(zeros: [3, 2, 4])
+/// let timeMajor = x.transposed([1, 0, 2])          // (steps, batch, features)
+/// ```
+///
+/// The public initializers throw ``TensorShapeError`` when the shape and the scalars disagree
+/// or a dimension is negative. `Tensor` is `Codable` as `{"shape": [...], "scalars": [...]}`;
+/// decoding checks the shape the same way. (Non-finite scalars need a `JSONEncoder` with a
+/// `nonConformingFloatEncodingStrategy`, as for any `Float` or `Double`.)
 public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
+  /// The dimensions, outermost first; every entry is >= 0.
   public var shape: [Int]
+  /// The values in row-major order; `scalars.count == shape.reduce(1, *)`.
   public var scalars: [Scalar]
 
-  public init(shape: [Int], scalars: [Scalar]) {
+  /// A tensor of `shape` holding `scalars` in row-major order (the last axis varies fastest).
+  /// - Throws: ``TensorShapeError`` when a dimension is negative or `scalars.count` is not
+  ///   the product of `shape` (`[]` is a scalar: one value).
+  public init(shape: [Int], scalars: [Scalar]) throws {
+    try TensorShapeError.check(shape, count: scalars.count)
+    self.shape = shape
+    self.scalars = scalars
+  }
+
+  /// A tensor of `shape` filled with zeros.
+  /// - Throws: ``TensorShapeError`` when a dimension is negative.
+  public init(zeros shape: [Int]) throws {
+    try TensorShapeError.check(shape, count: nil)
+    self.init(uncheckedZeros: shape)
+  }
+
+  /// `init(shape:scalars:)` for code in this package whose shape is right by construction
+  /// (the engine, the adapters, slicing): traps instead of throwing on a wrong shape. Not
+  /// part of the public API: callers outside the package use the throwing initializer.
+  @usableFromInline package init(uncheckedShape shape: [Int], scalars: [Scalar]) {
     precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
     precondition(shape.reduce(1, *) == scalars.count,
                  "shape \(shape) holds \(shape.reduce(1, *)) scalars, got \(scalars.count)")
@@ -28,13 +67,16 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
     self.scalars = scalars
   }
 
-  public init(zeros shape: [Int]) {
-    self.init(shape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
+  /// `init(zeros:)` for code in this package whose shape is right by construction.
+  @usableFromInline package init(uncheckedZeros shape: [Int]) {
+    self.init(uncheckedShape: shape, scalars: Array(repeating: 0, count: shape.reduce(1, *)))
   }
 
-  /// Converts between scalar types (Float <-> Double) keeping the shape.
+  /// Converts between scalar types (Float <-> Double) keeping the shape (rounding to
+  /// nearest when narrowing).
   public init<Other: RNNScalar>(_ other: Tensor<Other>) {
-    self.init(shape: other.shape, scalars: other.scalars.map { Scalar($0) })
+    self.shape = other.shape
+    self.scalars = other.scalars.map { Scalar($0) }
   }
 
   public var rank: Int { shape.count }
@@ -74,7 +116,7 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   }
 
   public func reshaped(_ newShape: [Int]) -> Tensor {
-    Tensor(shape: newShape, scalars: scalars)
+    Tensor(uncheckedShape: newShape, scalars: scalars)
   }
 
   /// Permutes axes: `result.shape[i] == shape[axes[i]]`.
@@ -84,7 +126,7 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   public func transposed(_ axes: [Int]) -> Tensor {
     precondition(axes.sorted() == Array(0..<rank), "bad permutation \(axes) for rank \(rank)")
     let newShape = axes.map { shape[$0] }
-    var out = Tensor(zeros: newShape)
+    var out = Tensor(uncheckedZeros: newShape)
     let oldStrides = strides
     let permutedStrides = axes.map { oldStrides[$0] }
     let n = count
@@ -155,7 +197,7 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
       let base = o * shape[axis] * inner
       out.append(contentsOf: scalars[(base + range.lowerBound * inner)..<(base + range.upperBound * inner)])
     }
-    return Tensor(shape: newShape, scalars: out)
+    return Tensor(uncheckedShape: newShape, scalars: out)
   }
 
   /// Concatenates along `axis`; all other dimensions must agree.
@@ -179,7 +221,7 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
         out.append(contentsOf: p.scalars[(o * block)..<((o + 1) * block)])
       }
     }
-    return Tensor(shape: newShape, scalars: out)
+    return Tensor(uncheckedShape: newShape, scalars: out)
   }
 
   /// Reorders equal gate blocks along `axis`: `result` block k is `self` block `order[k]`.
@@ -187,5 +229,74 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   public func reorderingBlocks(_ order: [Int], axis: Int) -> Tensor {
     let blocks = split(order.count, axis: axis)
     return Tensor.concatenate(order.map { blocks[$0] }, axis: axis)
+  }
+}
+
+extension Tensor: Codable {
+  private enum CodingKeys: String, CodingKey { case shape, scalars }
+
+  /// Decodes `{"shape": [...], "scalars": [...]}`; a shape that does not fit the scalars is
+  /// a `DecodingError.dataCorrupted` naming both.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    let shape = try c.decode([Int].self, forKey: .shape)
+    let scalars = try c.decode([Scalar].self, forKey: .scalars)
+    do {
+      try self.init(shape: shape, scalars: scalars)
+    } catch let e as TensorShapeError {
+      throw DecodingError.dataCorruptedError(forKey: .scalars, in: c, debugDescription: e.description)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(shape, forKey: .shape)
+    try c.encode(scalars, forKey: .scalars)
+  }
+}
+
+/// A tensor's shape does not fit its scalars, or has a negative dimension.
+public struct TensorShapeError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
+  /// The shape asked for.
+  public var shape: [Int]
+  /// How many scalars were given (nil for `init(zeros:)`).
+  public var scalarCount: Int?
+
+  public init(shape: [Int], scalarCount: Int?) {
+    self.shape = shape
+    self.scalarCount = scalarCount
+  }
+
+  public var description: String {
+    let dims = "[" + shape.map(String.init).joined(separator: ", ") + "]"
+    if let bad = shape.firstIndex(where: { $0 < 0 }) {
+      return "shape \(dims) has a negative dimension (\(shape[bad]) on axis \(bad)); every dimension must be >= 0"
+    }
+    guard let needed = Self.product(shape) else {
+      return "shape \(dims) holds more scalars than an Int counts"
+    }
+    return "shape \(dims) holds \(needed) scalars (the product of its dimensions), got \(scalarCount ?? -1); "
+      + "give \(needed) scalars in row-major order or a shape whose product is \(scalarCount ?? -1)"
+  }
+
+  public var errorDescription: String? { description }
+
+  /// The number of scalars `shape` holds, nil on overflow.
+  static func product(_ shape: [Int]) -> Int? {
+    var product = 1
+    for d in shape {
+      let (p, overflow) = product.multipliedReportingOverflow(by: d)
+      if overflow { return nil }
+      product = p
+    }
+    return product
+  }
+
+  /// Throws when a dimension is negative, the product overflows, or (with `count`) the
+  /// product is not `count`.
+  static func check(_ shape: [Int], count: Int?) throws {
+    guard shape.allSatisfy({ $0 >= 0 }), let product = product(shape), count == nil || product == count else {
+      throw TensorShapeError(shape: shape, scalarCount: count)
+    }
   }
 }

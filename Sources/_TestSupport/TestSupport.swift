@@ -37,12 +37,12 @@ extension Tensor {
   @inlinable  // specialised at the call site: the benchmark draws millions of values
   public static func random(_ shape: [Int], scale: Double = 0.5, rng: inout SeededRNG) -> Tensor {
     let n = shape.reduce(1, *)
-    return Tensor(shape: shape, scalars: (0..<n).map { _ in Scalar(Double.random(in: -scale...scale, using: &rng)) })
+    return Tensor(uncheckedShape: shape, scalars: (0..<n).map { _ in Scalar(Double.random(in: -scale...scale, using: &rng)) })
   }
 
   /// Uniform values in [-1, 1) from `Rand` (the adapter tests' round-trip weights).
   public static func random(_ shape: [Int], rng: inout Rand) -> Tensor {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Scalar(rng.next()) })
+    Tensor(uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Scalar(rng.next()) })
   }
 
   /// Reverses axis 0 (time, for `(T, N, F)`).
@@ -163,8 +163,8 @@ public func kerasCell<S: RNNScalar>(_ kind: KerasCellKind, i: Int, h: Int, bias:
   let g: Int
   switch kind { case .simple: g = 1; case .lstm: g = 4; case .gru: g = 3 }
   let k = tensor([i, g * h]), r = tensor([h, g * h])
-  let bi = bias ? tensor([g * h]) : Tensor(zeros: [g * h])
-  var bh = Tensor<S>(zeros: [g * h])
+  let bi = bias ? tensor([g * h]) : Tensor(uncheckedZeros: [g * h])
+  var bh = Tensor<S>(uncheckedZeros: [g * h])
   switch kind {
   case .simple:
     return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,

@@ -103,7 +103,7 @@ func benchBackend<S: RNNScalar>(_ label: String, _: S.Type, _ backend: any Matmu
   for shape in shapes {
     let (m, k, n) = shape
     let (a, b) = operands(S.self, m: m, k: k, n: n)
-    let prepared = backend.prepare(Tensor(shape: [k, n], scalars: b))
+    let prepared = backend.prepare(Tensor(uncheckedShape: [k, n], scalars: b))
     var c = [S](repeating: 0, count: m * n)
     let r = a.withUnsafeBufferPointer { ap in
       c.withUnsafeMutableBufferPointer { cp in

@@ -45,7 +45,7 @@ struct PredictCommand: ParsableCommand {
         throw ValidationError("\(path) has no dataset `\(dataset)`; pass --dataset with the name of the input array")
       }
       let ds = try f.dataset(dataset)
-      return Tensor(shape: try ds.shape, scalars: try ds.read(as: Double.self))
+      return Tensor(uncheckedShape: try ds.shape, scalars: try ds.read(as: Double.self))
     case .missing:
       throw ValidationError("input \(path) does not exist")
     default:

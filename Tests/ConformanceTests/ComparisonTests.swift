@@ -9,7 +9,7 @@ import RNNRef
   let axes = ["batch", "step", "unit"]
 
   func ramp(_ shape: [Int]) -> Tensor<Double> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Double(Float(0.01 * Double($0) - 0.3)) })
+    Tensor(uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { Double(Float(0.01 * Double($0) - 0.3)) })
   }
 
   @Test func identicalOutputsPass() {
@@ -122,9 +122,9 @@ import RNNRef
   }
 
   @Test func toleranceIsAtolPlusRtolTimesExpected() {
-    let e = Tensor<Double>(shape: [2], scalars: [1000, 0])
-    let within = Tensor<Double>(shape: [2], scalars: [1000 + 1e-5 + 1e-2 * 0.999, 1e-5 * 0.999])
-    let outside = Tensor<Double>(shape: [2], scalars: [1000 + 1e-5 + 1e-2 * 1.001, 1e-5 * 1.001])
+    let e = Tensor<Double>(uncheckedShape: [2], scalars: [1000, 0])
+    let within = Tensor<Double>(uncheckedShape: [2], scalars: [1000 + 1e-5 + 1e-2 * 0.999, 1e-5 * 0.999])
+    let outside = Tensor<Double>(uncheckedShape: [2], scalars: [1000 + 1e-5 + 1e-2 * 1.001, 1e-5 * 1.001])
     let t = Tolerance(atol: 1e-5, rtol: 1e-5)
     #expect(Comparison.compare(name: "x", expected: e, expectedDType: "float64", actual: within, actualDType: .float64,
                                dtype: .float64, tolerance: t, nanEqual: false, axes: ["a"]).status == .pass)

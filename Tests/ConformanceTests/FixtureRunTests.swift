@@ -113,7 +113,7 @@ import RNNRef
 
     // A weight the adapter does not know: the adapter's error, as a case error.
     var unused = try load()
-    unused.weights.append("weight_ih_l7", Tensor(zeros: [16, 3]))
+    unused.weights.append("weight_ih_l7", Tensor(uncheckedZeros: [16, 3]))
     let w = runner.evaluate(unused)
     #expect(w.status == .error)
     #expect(w.message?.contains("weight_ih_l7") == true, "\(w.message ?? "")")

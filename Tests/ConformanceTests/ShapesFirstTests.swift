@@ -32,9 +32,9 @@ import Testing
     let stateName = try #require(c.inputs.names.first { $0 != c.inputs.names[0] })
     var inputs = NamedTensors<Double>()
     for (name, t) in c.inputs.entries {
-      inputs.append(name, name == stateName ? Tensor(shape: [1, 1], scalars: [0]) : t)
+      inputs.append(name, name == stateName ? Tensor(uncheckedShape: [1, 1], scalars: [0]) : t)
     }
-    inputs.append("bogus", Tensor(shape: [1], scalars: [0]))
+    inputs.append("bogus", Tensor(uncheckedShape: [1], scalars: [0]))
     c.inputs = inputs
     let report = Runner().evaluate(c)
     #expect(report.status == .error)

@@ -202,12 +202,12 @@ import RNNRef
     let f = try Files()
     let m = try KerasModel(contentsOf: f.model)
     Self.expectError(.invalidInput, naming: ["takes 1 input", "got 2"]) {
-      _ = try m.predict([Tensor<Double>(zeros: [2, 6, 3]), Tensor<Double>(zeros: [2, 6, 3])])
+      _ = try m.predict([Tensor<Double>(uncheckedZeros: [2, 6, 3]), Tensor<Double>(uncheckedZeros: [2, 6, 3])])
     }
     Self.expectError(.invalidInput, naming: ["`x`", "[2, 6, 5]", "(None, 6, 3)"]) {
-      _ = try m.predict([Tensor<Double>(zeros: [2, 6, 5])])
+      _ = try m.predict([Tensor<Double>(uncheckedZeros: [2, 6, 5])])
     }
-    var nan = Tensor<Double>(zeros: [2, 6, 3])
+    var nan = Tensor<Double>(uncheckedZeros: [2, 6, 3])
     nan.scalars[7] = .nan
     Self.expectError(.invalidInput, naming: ["non-finite", "flat index 7"]) { _ = try m.predict([nan]) }
   }

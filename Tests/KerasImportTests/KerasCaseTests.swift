@@ -146,7 +146,7 @@ import Testing
     _ = try KerasCases.importNetwork(config: Self.lstmConfig, weights: good)
 
     var wrong = good
-    wrong["lstm/lstm_cell/recurrent_kernel"] = Tensor(zeros: [4, 12])
+    wrong["lstm/lstm_cell/recurrent_kernel"] = Tensor(uncheckedZeros: [4, 12])
     do {
       _ = try KerasCases.importNetwork(config: Self.lstmConfig, weights: wrong)
       Issue.record("a wrong shape was accepted")
@@ -167,8 +167,8 @@ import Testing
     }
 
     var extra = good
-    extra.append("lstm/lstm_cell/peephole", Tensor(zeros: [4]))
-    extra.append("dense/kernel", Tensor(zeros: [4, 1]))
+    extra.append("lstm/lstm_cell/peephole", Tensor(uncheckedZeros: [4]))
+    extra.append("dense/kernel", Tensor(uncheckedZeros: [4, 1]))
     do {
       _ = try KerasCases.importNetwork(config: Self.lstmConfig, weights: extra)
       Issue.record("unused weights were accepted")
@@ -179,7 +179,7 @@ import Testing
     }
 
     var wrongInput = good
-    wrongInput["lstm/lstm_cell/kernel"] = Tensor(zeros: [5, 16])
+    wrongInput["lstm/lstm_cell/kernel"] = Tensor(uncheckedZeros: [5, 16])
     do {
       _ = try KerasCases.importNetwork(config: Self.lstmConfig, weights: wrongInput)
       Issue.record("a kernel for 5 features was accepted for a (None, 5, 3) input")
@@ -193,7 +193,7 @@ import Testing
 
   @Test func unusedWeightInsideALayerIsNamed() throws {
     var w = Self.lstmWeights(Double.self)
-    w.append("lstm/lstm_cell/extra", Tensor(zeros: [4]))
+    w.append("lstm/lstm_cell/extra", Tensor(uncheckedZeros: [4]))
     #expect(throws: RNNRefError.unusedWeights(names: ["lstm/lstm_cell/extra"])) {
       _ = try KerasCases.importNetwork(config: Self.lstmConfig, weights: w)
     }
@@ -216,7 +216,7 @@ import Testing
   @Test func exportNamesWhatKerasCannotExpress() throws {
     var rng = Rand(state: 1)
     guard case .lstm(var c) = kerasCell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
-    c.peepholes = .init(i: Tensor(zeros: [2]), f: Tensor(zeros: [2]), o: Tensor(zeros: [2]))
+    c.peepholes = .init(i: Tensor(uncheckedZeros: [2]), f: Tensor(uncheckedZeros: [2]), o: Tensor(uncheckedZeros: [2]))
     #expect(throws: RNNRefError.self) {
       _ = try KerasCases.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(c)])]))
     }
@@ -364,10 +364,10 @@ import Testing
   @Test func missingAndExtraInputsAreNamed() throws {
     let w = Self.lstmWeights(Float.self)
     #expect(throws: RNNRefError.missingInput(name: "x", reason: "the sequence input (N, T, I) of the model")) {
-      _ = try KerasCases.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("input", Tensor(zeros: [1, 5, 3]))]))
+      _ = try KerasCases.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("input", Tensor(uncheckedZeros: [1, 5, 3]))]))
     }
     do {
-      _ = try KerasCases.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("x", Tensor(zeros: [1, 5, 2]))]))
+      _ = try KerasCases.evaluate(config: Self.lstmConfig, weights: w, inputs: NamedTensors([("x", Tensor(uncheckedZeros: [1, 5, 2]))]))
       Issue.record("2 features accepted for a kernel of 3")
     } catch let e as RNNRefError {
       guard case let .shapeMismatch(name, actual, expected, _) = e else { Issue.record("\(e)"); return }
@@ -393,9 +393,9 @@ import Testing
       }
       let k: Tensor<Double> = .random([i, g * h], rng: &rng), r: Tensor<Double> = .random([h, g * h], rng: &rng)
       let b: Tensor<Double> = .random(g == 4 ? [g * h] : [2, g * h], rng: &rng)
-      let ck = Tensor.concatenate(k.split(g, axis: 1).map { Tensor(shape: [i, h], scalars: $0.transposed2D.scalars) }, axis: 1)
+      let ck = Tensor.concatenate(k.split(g, axis: 1).map { Tensor(uncheckedShape: [i, h], scalars: $0.transposed2D.scalars) }, axis: 1)
       let cr = Tensor.concatenate(r.split(g, axis: 1).map { $0.transposed2D }, axis: 1)
-      let cb = g == 4 ? Tensor.concatenate([b, Tensor(zeros: [g * h])], axis: 0) : b.reshaped([2 * g * h])
+      let cb = g == 4 ? Tensor.concatenate([b, Tensor(uncheckedZeros: [g * h])], axis: 0) : b.reshaped([2 * g * h])
       let x: Tensor<Double> = .random([2, 5, i], rng: &rng)
       let viaCuDNN = try KerasCases.evaluate(
         config: config(cudnn, ""), weights: NamedTensors([("rnn/kernel:0", ck), ("rnn/recurrent_kernel:0", cr), ("rnn/bias:0", cb)]),

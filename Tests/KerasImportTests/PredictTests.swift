@@ -32,7 +32,7 @@ import RNNRef
   }
 
   @Test func writesWhatItReads() throws {
-    let t = Tensor<Double>(shape: [2, 3], scalars: [1, -2.5, 3.25, 0, 1e-3, 7])
+    let t = Tensor<Double>(uncheckedShape: [2, 3], scalars: [1, -2.5, 3.25, 0, 1e-3, 7])
     for wide in [false, true] {
       let u = tempURL("out.npy")
       defer { try? FileManager.default.removeItem(at: u) }
@@ -72,7 +72,7 @@ import RNNRef
 
   /// The precision decides the scalar type the model computes in: float32 (the default) is
   /// not float64 rounded at the end (Float arithmetic rounds on the way), both match Keras,
-  /// Float and Double inputs take the same path, and the stateful carry follows a change.
+  /// Float and Double inputs take the same path in the model's precision.
   @Test func precisionChoosesTheScalarTypeOfTheComputation() throws {
     let path = Paths.root + "/fixtures/keras/k2_gru_bidi_concat.h5"
     let c = try Case.load(path: path)
@@ -86,13 +86,13 @@ import RNNRef
     let single = try m.predict([x])[0]
     let fromFloat = try m.predict([Tensor<Float>(x)])[0]
     #expect(single == Tensor<Double>(fromFloat), "Double and Float inputs take the same float32 path")
-    m.precision = .float64
-    let double = try m.predict([x])[0]
+    let double = try KerasModel(contentsOf: file, precision: .float64).predict([x])[0]
     #expect(mismatch(single, expected, atol: c.atol, rtol: c.rtol) == nil)
     #expect(mismatch(double, expected, atol: c.atol, rtol: c.rtol) == nil)
     let rounded = double.scalars.map { Double(Float($0)) }
     #expect(single.scalars != rounded, "float32 must compute in Float, not round a float64 result")
-    #expect(try KerasModel(contentsOf: file, precision: .float64).predict([x])[0] == double)
+    #expect(try KerasModel(contentsOf: file, precision: .float64).predict([Tensor<Float>(x)])[0] == Tensor<Float>(double),
+            "Float inputs to a float64 model are widened and computed in Double")
   }
 
   // MARK: - CLI
@@ -125,7 +125,7 @@ import RNNRef
       let ds = try refs.dataset("input_\(k)")
       let u = tempURL("in\(k).npy")
       temps.append(u)
-      try NPY.write(Tensor<Double>(shape: try ds.shape, scalars: try ds.read(as: Double.self)), to: u)
+      try NPY.write(Tensor<Double>(uncheckedShape: try ds.shape, scalars: try ds.read(as: Double.self)), to: u)
       inputArgs += ["--input", u.path]
     }
     let out = tempURL("out.h5")
@@ -135,8 +135,8 @@ import RNNRef
     let f = try HDF5.File(path: out.path)
     for k in 0..<2 {
       let got = try f.dataset("output_\(k)"), want = try refs.dataset("output_\(k)")
-      let a = Tensor<Double>(shape: try got.shape, scalars: try got.read(as: Double.self))
-      let b = Tensor<Double>(shape: try want.shape, scalars: try want.read(as: Double.self))
+      let a = Tensor<Double>(uncheckedShape: try got.shape, scalars: try got.read(as: Double.self))
+      let b = Tensor<Double>(uncheckedShape: try want.shape, scalars: try want.read(as: Double.self))
       #expect(mismatch(a, b, atol: 1e-5, rtol: 1e-5) == nil)
     }
     // Without --output: shapes and first values on stdout.

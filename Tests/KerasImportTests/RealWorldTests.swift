@@ -62,7 +62,7 @@ import RNNRef
       var k = 0
       while try g.exists("\(prefix)_\(k)") {
         let ds = try g.dataset("\(prefix)_\(k)")
-        out.append(Tensor(shape: try ds.shape, scalars: try ds.read(as: Double.self)))
+        out.append(Tensor(uncheckedShape: try ds.shape, scalars: try ds.read(as: Double.self)))
         k += 1
       }
       return out

@@ -19,7 +19,7 @@ import _TestSupport
     var rng = SeededRNG(seed: 0x5eed)
     func lstm(_ i: Int, _ h: Int, recurrentBias: Bool = true) -> Cell<S> {
       guard case .lstm(var c) = randomCell(.lstm, S.self, input: i, hidden: h, rng: &rng) else { fatalError() }
-      if !recurrentBias { c.recurrentBias = Tensor(zeros: [4 * h]) }
+      if !recurrentBias { c.recurrentBias = Tensor(uncheckedZeros: [4 * h]) }
       return .lstm(c)
     }
     func gru(_ i: Int, _ h: Int, resetAfter: Bool) -> Cell<S> {
@@ -114,7 +114,7 @@ import _TestSupport
   @Test func pytorchRefusesPeepholes() throws {
     var (_, net) = Self.sources(Double.self).first { $0.0 == "lstm, one bias" }!
     guard case .lstm(var cell) = net.layers[0].cells[0] else { Issue.record("not an LSTM"); return }
-    cell.peepholes = .init(i: Tensor(zeros: [4]), f: Tensor(zeros: [4]), o: Tensor(zeros: [4]))
+    cell.peepholes = .init(i: Tensor(uncheckedZeros: [4]), f: Tensor(uncheckedZeros: [4]), o: Tensor(uncheckedZeros: [4]))
     net.layers[0].cells[0] = .lstm(cell)
     do {
       _ = try PyTorch.exportNetwork(net)

@@ -41,7 +41,7 @@ import _TestSupport
     var rng = SeededRNG(seed: 92)
     let T = 2, N = 3, I = 7
     let base = try kind.make(threads: 2, parallelThreshold: 0)
-    let g = base.prepare(Tensor<Float>(zeros: [1, 1])).columnGranularity
+    let g = base.prepare(Tensor<Float>(uncheckedZeros: [1, 1])).columnGranularity
     for (H, fusable) in [(2 * g, true), (g + g / 2, false)] {
       for (name, cell) in cellZoo(Float.self, input: I, hidden: H, rng: &rng) {
         let log = CallLog()

@@ -78,7 +78,7 @@ import _TestSupport
                   "\(name): no valid step keeps the initial state")
           #expect(out.finalStates[0].c?.slice(axis: 0, range: n..<(n + 1)) == row(s0, n).c)
         }
-        #expect(yn.slice(axis: 0, range: padSlots) == Tensor(zeros: [T - len, 1, hout]),
+        #expect(yn.slice(axis: 0, range: padSlots) == Tensor(uncheckedZeros: [T - len, 1, hout]),
                 "\(name) padding of sample \(n)")
       }
     }
@@ -152,7 +152,7 @@ import _TestSupport
                                    input: x, mask: mask, initialStates: [s0])
           for n in 0..<N {
             var state = row(s0, n)
-            var prev = Tensor<S>(zeros: [1, cell.outputSize])
+            var prev = Tensor<S>(uncheckedZeros: [1, cell.outputSize])
             let order = direction == .forward ? Array(0..<T) : Array((0..<T).reversed())
             for t in order {
               let xt = x.slice(axis: 0, range: t..<(t + 1)).slice(axis: 1, range: n..<(n + 1)).reshaped([1, I])
@@ -163,7 +163,7 @@ import _TestSupport
                 prev = state.h
                 #expect(got.maxAbsDifference(state.h) <= tolerance(S.self), "\(name) \(direction) n=\(n) t=\(t)")
               } else {
-                let expected = padding == .zeroOutput ? Tensor<S>(zeros: [1, cell.outputSize]) : prev
+                let expected = padding == .zeroOutput ? Tensor<S>(uncheckedZeros: [1, cell.outputSize]) : prev
                 #expect(got == expected, "\(name) \(direction) \(padding) masked n=\(n) t=\(t)")
               }
             }
@@ -302,7 +302,7 @@ import _TestSupport
       c.inputBias.scalars[H + j] = 200    // f
     }
     let x = Tensor<S>.random([T, N, I], scale: 1, rng: &rng)
-    let c0 = Tensor<S>(shape: [N, H], scalars: (0..<(N * H)).map { S(0.25) + S($0) / 8 })
+    let c0 = Tensor<S>(uncheckedShape: [N, H], scalars: (0..<(N * H)).map { S(0.25) + S($0) / 8 })
     let s0 = LayerState(h: .random([N, H], rng: &rng), c: c0)
     let out = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(c)]), input: x, initialStates: [s0])
     #expect(out.finalStates[0].c == c0)
@@ -363,7 +363,7 @@ import _TestSupport
       var rng = SeededRNG(seed: 13)
       guard case .lstm(let c) = randomCell(.lstm, Double.self, input: I, hidden: H, rng: &rng) else { return }
       let x = Tensor<Double>.random([1, N, I], scale: 1, rng: &rng)
-      let zeros = Tensor<Double>(zeros: [H])
+      let zeros = Tensor<Double>(uncheckedZeros: [H])
       var ifOnly = c
       ifOnly.peepholes = .init(i: .random([H], rng: &rng), f: .random([H], rng: &rng), o: zeros)
       var oOnly = c
@@ -430,33 +430,33 @@ import _TestSupport
     func message(_ body: () throws -> Void) -> String {
       do { try body(); return "" } catch { return "\(error)" }
     }
-    let wrongFeatures = message { _ = try Engine.run(layer, input: Tensor<Float>(zeros: [T, N, I + 1])) }
+    let wrongFeatures = message { _ = try Engine.run(layer, input: Tensor<Float>(uncheckedZeros: [T, N, I + 1])) }
     #expect(wrongFeatures.contains("[\(T), \(N), \(I + 1)]") && wrongFeatures.contains("inputSize \(I)"),
             "\(wrongFeatures)")
-    let wrongRank = message { _ = try Engine.run(layer, input: Tensor<Float>(zeros: [T, I])) }
+    let wrongRank = message { _ = try Engine.run(layer, input: Tensor<Float>(uncheckedZeros: [T, I])) }
     #expect(wrongRank.contains("(T, N, I)"), "\(wrongRank)")
     let wrongMask = message {
-      _ = try Engine.run(layer, input: Tensor<Float>(zeros: [T, N, I]), mask: StepMask(lengths: [1, 2], steps: T))
+      _ = try Engine.run(layer, input: Tensor<Float>(uncheckedZeros: [T, N, I]), mask: StepMask(lengths: [1, 2], steps: T))
     }
     #expect(wrongMask.contains("mask") && wrongMask.contains("[2, \(T)]"), "\(wrongMask)")
     let wrongH = message {
-      _ = try Engine.run(layer, input: Tensor<Float>(zeros: [T, N, I]),
-                         initialStates: [LayerState(h: Tensor(zeros: [N, H + 2]), c: Tensor(zeros: [N, H]))])
+      _ = try Engine.run(layer, input: Tensor<Float>(uncheckedZeros: [T, N, I]),
+                         initialStates: [LayerState(h: Tensor(uncheckedZeros: [N, H + 2]), c: Tensor(uncheckedZeros: [N, H]))])
     }
     #expect(wrongH.contains("initial h") && wrongH.contains("[\(N), \(H + 2)]"), "\(wrongH)")
     let wrongC = message {
-      _ = try Engine.run(layer, input: Tensor<Float>(zeros: [T, N, I]),
-                         initialStates: [LayerState(h: Tensor(zeros: [N, H]), c: Tensor(zeros: [1, H]))])
+      _ = try Engine.run(layer, input: Tensor<Float>(uncheckedZeros: [T, N, I]),
+                         initialStates: [LayerState(h: Tensor(uncheckedZeros: [N, H]), c: Tensor(uncheckedZeros: [1, H]))])
     }
     #expect(wrongC.contains("initial c"), "\(wrongC)")
     guard case .lstm(var bad) = cell else { return }
-    bad.recurrentKernel = Tensor(zeros: [H, 3 * H])
+    bad.recurrentKernel = Tensor(uncheckedZeros: [H, 3 * H])
     let wrongWeight = message {
-      _ = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(bad)]), input: Tensor<Float>(zeros: [T, N, I]))
+      _ = try Engine.run(RecurrentLayer(direction: .forward, cells: [.lstm(bad)]), input: Tensor<Float>(uncheckedZeros: [T, N, I]))
     }
     #expect(wrongWeight.contains("recurrentKernel") && wrongWeight.contains("[\(H), \(4 * H)]"), "\(wrongWeight)")
     let states = message {
-      _ = try Engine.run(Network(layers: [layer]), input: Tensor<Float>(zeros: [T, N, I]), initialStates: [])
+      _ = try Engine.run(Network(layers: [layer]), input: Tensor<Float>(uncheckedZeros: [T, N, I]), initialStates: [])
     }
     #expect(states.contains("initial states"), "\(states)")
   }
@@ -467,7 +467,7 @@ import _TestSupport
       let cell = randomCell(.gru, Double.self, input: I, hidden: H, rng: &rng)
       let s0 = randomState(cell, batch: N, rng: &rng)
       let out = try Engine.run(RecurrentLayer(direction: .bidirectional, cells: [cell, cell]),
-                               input: Tensor(zeros: [0, N, I]), initialStates: [s0, s0])
+                               input: Tensor(uncheckedZeros: [0, N, I]), initialStates: [s0, s0])
       #expect(out.merged.shape == [0, N, 2 * H])
       #expect(out.finalStates == [s0, s0])
     }

@@ -126,7 +126,7 @@ import _TestSupport
     _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: good)
 
     var wrong = good
-    wrong[1].tensor = Tensor(zeros: [4, 12])
+    wrong[1].tensor = Tensor(uncheckedZeros: [4, 12])
     do {
       _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: wrong)
       Issue.record("a wrong shape was accepted")
@@ -145,7 +145,7 @@ import _TestSupport
     }
 
     #expect(throws: RNNRefError.unusedWeights(names: ["lstm/lstm_cell/extra"])) {
-      _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: good + [("lstm/lstm_cell/extra", Tensor(zeros: [4]))])
+      _ = try Keras.importLayer(Self.lstm, inputFeatures: 3, weights: good + [("lstm/lstm_cell/extra", Tensor(uncheckedZeros: [4]))])
     }
 
     do {
@@ -185,7 +185,7 @@ import _TestSupport
   @Test func exportNamesWhatKerasCannotExpress() throws {
     var rng = Rand(state: 1)
     guard case .lstm(var c) = kerasCell(.lstm, i: 2, h: 2, &rng) as Cell<Float> else { return }
-    c.peepholes = .init(i: Tensor(zeros: [2]), f: Tensor(zeros: [2]), o: Tensor(zeros: [2]))
+    c.peepholes = .init(i: Tensor(uncheckedZeros: [2]), f: Tensor(uncheckedZeros: [2]), o: Tensor(uncheckedZeros: [2]))
     do {
       _ = try Keras.exportCell(Cell.lstm(c), version: .keras3, layer: 0)
       Issue.record("peepholes exported")
@@ -211,11 +211,11 @@ import _TestSupport
       let fusedBias: Tensor<Double> = .random(kind == .lstm ? [g * h] : [2, g * h], rng: &rng)
       // To cuDNN: per gate, the C-order reshape of the transposed block.
       let ck = Tensor.concatenate(k.split(g, axis: 1).map { blk in
-        Tensor(shape: [i, h], scalars: blk.transposed2D.scalars) }, axis: 1)
+        Tensor(uncheckedShape: [i, h], scalars: blk.transposed2D.scalars) }, axis: 1)
       let cr = Tensor.concatenate(r.split(g, axis: 1).map { $0.transposed2D }, axis: 1)
       // LSTM: the two biases Keras sums (any split works); GRU: the two rows, flattened.
       let cb: Tensor<Double> = kind == .lstm
-        ? Tensor.concatenate([fusedBias, Tensor(zeros: [g * h])], axis: 0) : fusedBias.reshaped([2 * g * h])
+        ? Tensor.concatenate([fusedBias, Tensor(uncheckedZeros: [g * h])], axis: 0) : fusedBias.reshaped([2 * g * h])
       let fused = try Keras.fusedFromCuDNN([("k", ck), ("r", cr), ("b", cb)], kind: kind)
       #expect(fused.map(\.name) == ["k", "r", "b"])
       #expect(fused[0].tensor == k && fused[1].tensor == r && fused[2].tensor == fusedBias, "\(kind)")
@@ -242,10 +242,10 @@ import _TestSupport
 
   /// Malformed stored layouts are errors naming the array, never traps.
   @Test func malformedStoredLayoutsAreNamed() throws {
-    let w = Tensor<Double>(zeros: [3, 2]), u = Tensor<Double>(zeros: [2, 2]), b = Tensor<Double>(zeros: [2])
+    let w = Tensor<Double>(uncheckedZeros: [3, 2]), u = Tensor<Double>(uncheckedZeros: [2, 2]), b = Tensor<Double>(uncheckedZeros: [2])
     var raw: [Keras.NamedWeight<Double>] = (0..<4).flatMap { g in [("W\(g)", w), ("U\(g)", u), ("b\(g)", b)] }
     #expect(throws: RNNRefError.self) { _ = try Keras.fusedFromKeras1(Array(raw.prefix(11)), kind: .lstm) }
-    raw[7].tensor = Tensor(zeros: [2, 3])
+    raw[7].tensor = Tensor(uncheckedZeros: [2, 3])
     do {
       _ = try Keras.fusedFromKeras1(raw, kind: .lstm)
       Issue.record("a misshaped U was fused")
@@ -253,7 +253,7 @@ import _TestSupport
       #expect(name == "U2" && actual == [2, 3] && expected == [2, 2])
     }
     do {
-      _ = try Keras.fusedFromCuDNN([("k", Tensor<Double>(zeros: [3, 8])), ("r", Tensor(zeros: [2, 8])), ("b", Tensor(zeros: [8]))],
+      _ = try Keras.fusedFromCuDNN([("k", Tensor<Double>(uncheckedZeros: [3, 8])), ("r", Tensor(uncheckedZeros: [2, 8])), ("b", Tensor(uncheckedZeros: [8]))],
                                    kind: .lstm)
       Issue.record("a cuDNN bias of one side was converted")
     } catch let RNNRefError.shapeMismatch(name, actual, expected, _) {

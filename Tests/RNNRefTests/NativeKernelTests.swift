@@ -134,7 +134,7 @@ import _TestSupport
   /// The Swift owner of a packed B: a column slice lands where `c` points, other columns untouched.
   @Test func packedMatrixMultipliesAColumnSlice() throws {
     for kernel in NativeKernel.supported {
-      let b = Tensor<Float>(shape: [3, 40], scalars: (0..<120).map { Float($0 % 7) - 3 })
+      let b = Tensor<Float>(uncheckedShape: [3, 40], scalars: (0..<120).map { Float($0 % 7) - 3 })
       let packed = try NativePackedMatrix(b, kernel: kernel)
       #expect(packed.kernel == kernel && packed.rows == 3 && packed.cols == 40)
       let a: [Float] = [1, 2, 3, -1, 0, 2]
@@ -142,7 +142,7 @@ import _TestSupport
       c.withUnsafeMutableBufferPointer { cp in
         packed.multiply(m: 2, a: a, lda: 3, columns: 17..<27, c: cp.baseAddress! + 1, ldc: 12, accumulate: false)
       }
-      let full = NaiveMatmul().matmul(Tensor(shape: [2, 3], scalars: a), b)
+      let full = NaiveMatmul().matmul(Tensor(uncheckedShape: [2, 3], scalars: a), b)
       for i in 0..<2 {
         #expect(c[i * 12] == 99 && c[i * 12 + 11] == 99, "\(kernel): wrote outside the slice")
         #expect(Array(c[(i * 12 + 1)..<(i * 12 + 11)]) == Array(full.scalars[(i * 40 + 17)..<(i * 40 + 27)]), "\(kernel)")
@@ -191,7 +191,7 @@ import _TestSupport
     let _ = try BackendUnderTest.native(kernel).make()
     var rng = SeededRNG(seed: 77)
     func integers<S: RNNScalar>(_ shape: [Int]) -> Tensor<S> {
-      Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(Int.random(in: -4...4, using: &rng)) })
+      Tensor(uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in S(Int.random(in: -4...4, using: &rng)) })
     }
     do {
       for threads in [1, 2, 3] {

@@ -64,10 +64,10 @@ import _TestSupport
     // block b of W holds the value b+1 (native order i=1, o=2, f=3, c=4)
     let blockValues: [S] = (0..<4).flatMap { b in Array(repeating: S(b + 1), count: h * i) }
     var w = NamedTensors<S>()
-    w.append("W", Tensor(shape: [1, 4 * h, i], scalars: blockValues))
-    w.append("R", Tensor(shape: [1, 4 * h, h], scalars: (0..<4).flatMap { b in Array(repeating: S(b + 1), count: h * h) }))
-    w.append("B", Tensor(shape: [1, 8 * h], scalars: (0..<8).flatMap { b in Array(repeating: S(b + 1), count: h) }))
-    w.append("P", Tensor(shape: [1, 3 * h], scalars: (0..<3).flatMap { b in Array(repeating: S(b + 1), count: h) }))
+    w.append("W", Tensor(uncheckedShape: [1, 4 * h, i], scalars: blockValues))
+    w.append("R", Tensor(uncheckedShape: [1, 4 * h, h], scalars: (0..<4).flatMap { b in Array(repeating: S(b + 1), count: h * h) }))
+    w.append("B", Tensor(uncheckedShape: [1, 8 * h], scalars: (0..<8).flatMap { b in Array(repeating: S(b + 1), count: h) }))
+    w.append("P", Tensor(uncheckedShape: [1, 3 * h], scalars: (0..<3).flatMap { b in Array(repeating: S(b + 1), count: h) }))
     let net: Network<S> = try ONNX.importNetwork(config: cfg, weights: w)
     guard case .lstm(let c) = net.layers[0].cells[0] else { Issue.record("not an LSTM"); return }
     // canonical i, f, g, o = native blocks 1, 3, 4, 2
@@ -118,13 +118,13 @@ import _TestSupport
     _ = try ONNX.importNetwork(config: cfg, weights: good) as Network<S>
 
     var wrongW = good
-    wrongW["W"] = Tensor(zeros: [1, 9, 2])
+    wrongW["W"] = Tensor(uncheckedZeros: [1, 9, 2])
     let e1 = errorText { _ = try ONNX.importNetwork(config: cfg, weights: wrongW) as Network<S> }
     #expect(e1?.contains("`W` has shape [1, 9, 2], expected [2, 9, 2]") == true, "\(e1 ?? "no error")")
     #expect(e1?.contains("bidirectional") == true)
 
     var wrongB = good
-    wrongB["B"] = Tensor(zeros: [2, 9])
+    wrongB["B"] = Tensor(uncheckedZeros: [2, 9])
     let e2 = errorText { _ = try ONNX.importNetwork(config: cfg, weights: wrongB) as Network<S> }
     #expect(e2?.contains("`B` has shape [2, 9], expected [2, 18]") == true, "\(e2 ?? "no error")")
 
@@ -139,7 +139,7 @@ import _TestSupport
     #expect(e4?.contains("weight `B` is missing: expected shape [2, 18]") == true, "\(e4 ?? "no error")")
 
     var extraP = good
-    extraP.append("P", Tensor(zeros: [2, 9]))
+    extraP.append("P", Tensor(uncheckedZeros: [2, 9]))
     let e5 = errorText { _ = try ONNX.importNetwork(config: cfg, weights: extraP) as Network<S> }
     #expect(e5?.contains("weights not used by the configuration: `P`") == true, "\(e5 ?? "no error")")
 
@@ -166,11 +166,11 @@ import _TestSupport
     var rng = Rand(state: 4)
     var inputs = NamedTensors<Float>()
     inputs.append("X", Self.tensor([4, 2, 3], &rng))
-    inputs.append("sequence_lens", Tensor(shape: [2], scalars: [4, 5]))
+    inputs.append("sequence_lens", Tensor(uncheckedShape: [2], scalars: [4, 5]))
     inputs.append("initial_h", Self.tensor([1, 2, 2], &rng))
     let e1 = errorText { _ = try ONNX.evaluate(config: cfg, weights: w, inputs: inputs) }
     #expect(e1?.contains("sequence_lens[1]") == true && e1?.contains("0...4") == true, "\(e1 ?? "no error")")
-    inputs["sequence_lens"] = Tensor(shape: [2], scalars: [4, 2])
+    inputs["sequence_lens"] = Tensor(uncheckedShape: [2], scalars: [4, 2])
     inputs["initial_h"] = Self.tensor([2, 1, 2], &rng)
     let e2 = errorText { _ = try ONNX.evaluate(config: cfg, weights: w, inputs: inputs) }
     #expect(e2?.contains("`initial_h` has shape [2, 1, 2], expected [1, 2, 2]") == true, "\(e2 ?? "no error")")
@@ -216,8 +216,8 @@ import _TestSupport
     let cfg = Self.config(#"{"op_type":"GRU","attributes":{"hidden_size":2},"inputs_present":["X","W","R","B","sequence_lens","initial_h"],"outputs_requested":["","Y_h"]}"#)
     let w = Self.weights(Double.self, cfg, input: 2, seed: 21)
     var rng = Rand(state: 22)
-    let inputs = NamedTensors<Double>([("X", Self.tensor([3, 2, 2], &rng)), ("sequence_lens", Tensor(shape: [2], scalars: [0, 2])),
-                                       ("initial_h", Tensor(shape: [1, 2, 2], scalars: [1, 1, 1, 1]))])
+    let inputs = NamedTensors<Double>([("X", Self.tensor([3, 2, 2], &rng)), ("sequence_lens", Tensor(uncheckedShape: [2], scalars: [0, 2])),
+                                       ("initial_h", Tensor(uncheckedShape: [1, 2, 2], scalars: [1, 1, 1, 1]))])
     let out = try ONNX.evaluate(config: cfg, weights: w, inputs: inputs)
     #expect(out.names == ["Y_h"])
     // ONNX Runtime: a length-0 sample has Y_h = 0, not its initial state (fixtures/onnx/*zero_length*).
@@ -240,7 +240,7 @@ import _TestSupport
     repeated.layers[0].padding = .repeatPreviousOutput
     #expect(errorText { _ = try ONNX.exportNetwork(repeated) }?.contains("onnxruntime#12492") == true)
     if case .lstm(var c) = net.layers[0].cells[0] {
-      c.projection = Tensor(zeros: [3, 2])
+      c.projection = Tensor(uncheckedZeros: [3, 2])
       net.layers[0].cells[0] = .lstm(c)
     }
     #expect(errorText { _ = try ONNX.exportNetwork(net) }?.contains("projection") == true)

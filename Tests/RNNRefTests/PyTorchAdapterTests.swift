@@ -17,7 +17,7 @@ import _TestSupport
     var w = NamedTensors<S>()
     for spec in PyTorch.weightSpecs(m) {
       let n = spec.shape.reduce(1, *)
-      w.append(spec.name, Tensor(shape: spec.shape, scalars: (0..<n).map { _ in S(rng.next()) }))
+      w.append(spec.name, Tensor(uncheckedShape: spec.shape, scalars: (0..<n).map { _ in S(rng.next()) }))
     }
     return w
   }
@@ -90,10 +90,10 @@ import _TestSupport
       var w = try Self.randomWeights(S.self, config, seed: 7)
       // Native block b (1-based) filled with the value b.
       let blocked = { (cols: Int) in
-        Tensor<S>(shape: [gates * h, cols], scalars: (0..<(gates * h * cols)).map { S($0 / (h * cols) + 1) })
+        Tensor<S>(uncheckedShape: [gates * h, cols], scalars: (0..<(gates * h * cols)).map { S($0 / (h * cols) + 1) })
       }
       w["weight_ih_l0"] = blocked(i)
-      w["bias_hh_l0"] = Tensor(shape: [gates * h], scalars: (0..<(gates * h)).map { S($0 / h + 1) })
+      w["bias_hh_l0"] = Tensor(uncheckedShape: [gates * h], scalars: (0..<(gates * h)).map { S($0 / h + 1) })
       let net: Network<S> = try PyTorch.importNetwork(config: config, weights: w)
       let (kernel, recurrentBias): (Tensor<S>, Tensor<S>)
       switch net.layers[0].cells[0] {
@@ -131,7 +131,7 @@ import _TestSupport
     }
 
     var wrong = good
-    wrong["weight_ih_l1"] = Tensor(zeros: [16, 4])  // layer 1 of a bidirectional LSTM reads 2*H = 8
+    wrong["weight_ih_l1"] = Tensor(uncheckedZeros: [16, 4])  // layer 1 of a bidirectional LSTM reads 2*H = 8
     do {
       let _: Network<S> = try PyTorch.importNetwork(config: config, weights: wrong)
       Issue.record("wrong shape accepted")
@@ -143,7 +143,7 @@ import _TestSupport
     }
 
     var extra = good
-    extra["weight_ih_l2"] = Tensor(zeros: [16, 8])
+    extra["weight_ih_l2"] = Tensor(uncheckedZeros: [16, 8])
     do {
       let _: Network<S> = try PyTorch.importNetwork(config: config, weights: extra)
       Issue.record("unused weight accepted")
@@ -155,7 +155,7 @@ import _TestSupport
     // Projection weights without proj_size are unused, too.
     let plain = Self.config(#"{"module":"LSTM","kwargs":{"input_size":3,"hidden_size":4}}"#)
     var proj = try Self.randomWeights(S.self, plain, seed: 4)
-    proj["weight_hr_l0"] = Tensor(zeros: [2, 4])
+    proj["weight_hr_l0"] = Tensor(uncheckedZeros: [2, 4])
     #expect(throws: RNNRefError.unusedWeights(names: ["weight_hr_l0"])) {
       let _: Network<S> = try PyTorch.importNetwork(config: plain, weights: proj)
     }
@@ -186,7 +186,7 @@ import _TestSupport
       Self.config(#"{"module":"LSTM","kwargs":{"input_size":3,"hidden_size":4,"num_layers":2},"call":\#(call)}"#)
     }
     let w = try Self.randomWeights(S.self, cfg("{}"), seed: 5)
-    let x = Tensor<S>(zeros: [5, 2, 3])
+    let x = Tensor<S>(uncheckedZeros: [5, 2, 3])
     func expectError(_ config: JSONValue, _ inputs: [(String, Tensor<S>)], mentions: [String]) {
       do {
         _ = try PyTorch.evaluate(config: config, weights: w, inputs: NamedTensors(inputs))
@@ -197,24 +197,24 @@ import _TestSupport
       }
     }
     // h0 is (L*D, N, H) = [2, 2, 4], never batch-first.
-    expectError(cfg("{}"), [("input", x), ("h0", Tensor(zeros: [2, 4, 2])), ("c0", Tensor(zeros: [2, 2, 4]))],
+    expectError(cfg("{}"), [("input", x), ("h0", Tensor(uncheckedZeros: [2, 4, 2])), ("c0", Tensor(uncheckedZeros: [2, 2, 4]))],
                 mentions: ["h0", "[2, 4, 2]", "[2, 2, 4]"])
     // (h0, c0) is a tuple.
-    expectError(cfg("{}"), [("input", x), ("h0", Tensor(zeros: [2, 2, 4]))], mentions: ["c0"])
+    expectError(cfg("{}"), [("input", x), ("h0", Tensor(uncheckedZeros: [2, 2, 4]))], mentions: ["c0"])
     // Unsorted lengths with enforce_sorted=True.
-    let lengths = Tensor<S>(shape: [2], scalars: [3, 5])
+    let lengths = Tensor<S>(uncheckedShape: [2], scalars: [3, 5])
     expectError(cfg(#"{"packed":true,"enforce_sorted":true}"#), [("input", x), ("lengths", lengths)],
                 mentions: ["enforce_sorted", "[3, 5]"])
     // A zero length, a length past T.
     expectError(cfg(#"{"packed":true,"enforce_sorted":false}"#),
-                [("input", x), ("lengths", Tensor(shape: [2], scalars: [0, 5]))], mentions: ["lengths"])
+                [("input", x), ("lengths", Tensor(uncheckedShape: [2], scalars: [0, 5]))], mentions: ["lengths"])
     expectError(cfg(#"{"packed":true,"enforce_sorted":false}"#),
-                [("input", x), ("lengths", Tensor(shape: [2], scalars: [6, 5]))], mentions: ["lengths"])
+                [("input", x), ("lengths", Tensor(uncheckedShape: [2], scalars: [6, 5]))], mentions: ["lengths"])
     // Packed without lengths; lengths without packed.
     expectError(cfg(#"{"packed":true}"#), [("input", x)], mentions: ["lengths"])
     expectError(cfg(#"{"packed":false}"#), [("input", x), ("lengths", lengths)], mentions: ["lengths"])
     // Wrong feature size.
-    expectError(cfg("{}"), [("input", Tensor(zeros: [5, 2, 4]))], mentions: ["input", "[5, 2, 4]", "input_size=3"])
+    expectError(cfg("{}"), [("input", Tensor(uncheckedZeros: [5, 2, 4]))], mentions: ["input", "[5, 2, 4]", "input_size=3"])
     // total_length shorter than the longest sequence.
     expectError(cfg(#"{"packed":true,"enforce_sorted":false,"total_length":4}"#),
                 [("input", x), ("lengths", lengths)], mentions: ["total_length"])
@@ -238,7 +238,7 @@ import _TestSupport
       } catch { Issue.record("unexpected \(error)") }
     }
     var peep = lstm
-    peep.peepholes = .init(i: Tensor(zeros: [4]), f: Tensor(zeros: [4]), o: Tensor(zeros: [4]))
+    peep.peepholes = .init(i: Tensor(uncheckedZeros: [4]), f: Tensor(uncheckedZeros: [4]), o: Tensor(uncheckedZeros: [4]))
     expectUnsupported(Network(layers: [RecurrentLayer(direction: .forward, cells: [.lstm(peep)])]), mentions: "peepholes")
     var clip = lstm
     clip.cellClip = 3
@@ -260,7 +260,7 @@ import _TestSupport
     // Mixed cell kinds across layers.
     var second = lstm
     second.inputSize = 4
-    second.kernel = Tensor(zeros: [4, 16])
+    second.kernel = Tensor(uncheckedZeros: [4, 16])
     gru.resetAfter = true
     expectUnsupported(Network(layers: [RecurrentLayer(direction: .forward, cells: [.gru(gru)]),
                                        RecurrentLayer(direction: .forward, cells: [.lstm(second)])]),
@@ -317,7 +317,7 @@ import _TestSupport
     // The same through evaluate (the runner's path).
     #expect(throws: RNNRefError.self) {
       _ = try PyTorch.evaluate(config: Self.config(#"{"module":"GRU","kwargs":{"input_size":3,"hidden_size":4,"num_layers":1e9}}"#),
-                               weights: w, inputs: NamedTensors([("input", Tensor<Double>(zeros: [2, 1, 3]))]))
+                               weights: w, inputs: NamedTensors([("input", Tensor<Double>(uncheckedZeros: [2, 1, 3]))]))
     }
   }
 
@@ -327,7 +327,7 @@ import _TestSupport
     #expect(parsed.framework == .pytorch)
     #expect(parsed.axisNames(output: "output") == ["batch", "step", "unit"])
     let w = try Self.randomWeights(Double.self, json, seed: 3)
-    let x = NamedTensors([("input", Tensor<Double>(shape: [2, 5, 3], scalars: (0..<30).map { Double($0) / 30 }))])
+    let x = NamedTensors([("input", Tensor<Double>(uncheckedShape: [2, 5, 3], scalars: (0..<30).map { Double($0) / 30 }))])
     #expect(try parsed.evaluate(weights: w, inputs: x) == PyTorch.evaluate(config: json, weights: w, inputs: x))
     // A malformed config fails at parse time, naming the key path.
     #expect(throws: RNNRefError.invalidConfig(key: "kwargs.hidden_sise", value: "4",

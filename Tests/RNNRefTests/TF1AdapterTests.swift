@@ -108,9 +108,9 @@ import _TestSupport
   @Test func lstmGatePlacement() throws {
     let I = 2, H = 3
     // kernel value = 10*block + (row < I ? 1 : 2); bias value = block
-    var k = Tensor<Double>(zeros: [I + H, 4 * H])
+    var k = Tensor<Double>(uncheckedZeros: [I + H, 4 * H])
     for r in 0..<(I + H) { for c in 0..<(4 * H) { k[[r, c]] = Double(10 * (c / H) + (r < I ? 1 : 2)) } }
-    let b = Tensor<Double>(shape: [4 * H], scalars: (0..<(4 * H)).map { Double($0 / H) })
+    let b = Tensor<Double>(uncheckedShape: [4 * H], scalars: (0..<(4 * H)).map { Double($0 / H) })
     let cfg = Self.config(#"{"cell":{"class":"BasicLSTMCell","kwargs":{"num_units":3,"forget_bias":0.75}},"driver":"dynamic_rnn"}"#)
     let net = try TF1.importNetwork(config: cfg, weights: NamedTensors([("rnn/basic_lstm_cell/kernel", k), ("rnn/basic_lstm_cell/bias", b)]))
     guard case .lstm(let c) = net.layers[0].cells[0] else { Issue.record("not an LSTM"); return }
@@ -128,12 +128,12 @@ import _TestSupport
   /// GRUCell gates [r, u] and candidate go to canonical z(=u), r, n; reset before the matmul.
   @Test func gruGatePlacement() throws {
     let I = 2, H = 2
-    var gk = Tensor<Float>(zeros: [I + H, 2 * H])
+    var gk = Tensor<Float>(uncheckedZeros: [I + H, 2 * H])
     for r in 0..<(I + H) { for c in 0..<(2 * H) { gk[[r, c]] = Float(c / H + 1) } }  // r block 1, u block 2
-    let ck = Tensor<Float>(shape: [I + H, H], scalars: Array(repeating: 3, count: (I + H) * H))
+    let ck = Tensor<Float>(uncheckedShape: [I + H, H], scalars: Array(repeating: 3, count: (I + H) * H))
     let w = NamedTensors<Float>([
-      ("rnn/gru_cell/gates/kernel", gk), ("rnn/gru_cell/gates/bias", Tensor(shape: [4], scalars: [1, 1, 2, 2])),
-      ("rnn/gru_cell/candidate/kernel", ck), ("rnn/gru_cell/candidate/bias", Tensor(shape: [2], scalars: [3, 3])),
+      ("rnn/gru_cell/gates/kernel", gk), ("rnn/gru_cell/gates/bias", Tensor(uncheckedShape: [4], scalars: [1, 1, 2, 2])),
+      ("rnn/gru_cell/candidate/kernel", ck), ("rnn/gru_cell/candidate/bias", Tensor(uncheckedShape: [2], scalars: [3, 3])),
     ])
     let net = try TF1.importNetwork(config: Self.config(#"{"cell":{"class":"GRUCell","kwargs":{"num_units":2}}}"#), weights: w)
     guard case .gru(let c) = net.layers[0].cells[0] else { Issue.record("not a GRU"); return }
@@ -176,7 +176,7 @@ import _TestSupport
                                           ("rnn/lstm_cell/projection/kernel", [H, P])], seed: 3)
     let x: Tensor<S> = Self.random([N, T, I], seed: &seed)
     let c0: Tensor<S> = Self.random([N, H], seed: &seed), h0: Tensor<S> = Self.random([N, P], seed: &seed)
-    let lengths = Tensor<S>(shape: [N], scalars: [4, 2])
+    let lengths = Tensor<S>(uncheckedShape: [N], scalars: [4, 2])
     let tuple = try TF1.evaluate(
       config: Self.config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":3,"num_proj":2}},"driver":"dynamic_rnn","driver_kwargs":{"sequence_length":"sequence_length","initial_state":"initial_state"}}"#),
       weights: w, inputs: NamedTensors([("inputs", x), ("sequence_length", lengths), ("initial_state/c", c0), ("initial_state/h", h0)]))
@@ -215,7 +215,7 @@ import _TestSupport
       ("bidirectional_rnn/bw/gru_cell/candidate/kernel", [I + 2, 2]), ("bidirectional_rnn/bw/gru_cell/candidate/bias", [2]),
     ], seed: 13)
     let x: Tensor<S> = Self.random([T, N, I], seed: &seed)
-    let lengths = Tensor<S>(shape: [N], scalars: [5, 2, 4])
+    let lengths = Tensor<S>(uncheckedShape: [N], scalars: [5, 2, 4])
     let dyn = try TF1.evaluate(
       config: Self.config(#"{"cell":\#(lstm),"cell_bw":\#(gru),"driver":"bidirectional_dynamic_rnn","driver_kwargs":{"time_major":true}}"#),
       weights: w, inputs: NamedTensors([("inputs", x), ("sequence_length", lengths)]))
@@ -282,7 +282,7 @@ import _TestSupport
     let (cfg, w) = try TF1.exportNetwork(net)
     let out = try TF1.evaluate(config: cfg, weights: w,
                                inputs: NamedTensors([("inputs", x.transposed([1, 0, 2])),
-                                                     ("sequence_length", Tensor(shape: [N], scalars: [4, 2]))]))
+                                                     ("sequence_length", Tensor(uncheckedShape: [N], scalars: [4, 2]))]))
     func close(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Bool {
       a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-12 }
     }
@@ -381,7 +381,7 @@ import _TestSupport
     }
 
     var wrong: NamedTensors<S> = Self.peepholeWeights()
-    wrong["rnn/lstm_cell/bias"] = Tensor(zeros: [12])
+    wrong["rnn/lstm_cell/bias"] = Tensor(uncheckedZeros: [12])
     #expect {
       _ = try TF1.importNetwork(config: Self.peepholeConfig, weights: wrong)
     } throws: { error in
@@ -391,7 +391,7 @@ import _TestSupport
     }
 
     var extra: NamedTensors<S> = Self.peepholeWeights()
-    extra.append("rnn/lstm_cell/projection/kernel", Tensor(zeros: [4, 2]))
+    extra.append("rnn/lstm_cell/projection/kernel", Tensor(uncheckedZeros: [4, 2]))
     #expect {
       _ = try TF1.importNetwork(config: Self.peepholeConfig, weights: extra)
     } throws: { error in
@@ -427,15 +427,15 @@ import _TestSupport
     let cfg = Self.config(#"{"cell":{"class":"LSTMCell","kwargs":{"num_units":4,"use_peepholes":true}},"driver_kwargs":{"initial_state":"initial_state"}}"#)
     #expect {
       _ = try TF1.evaluate(config: cfg, weights: w, inputs: NamedTensors([("inputs", Self.random([2, 3, 3], seed: &seed)),
-                                                                         ("initial_state/c", Tensor(zeros: [2, 4]))]))
+                                                                         ("initial_state/c", Tensor(uncheckedZeros: [2, 4]))]))
     } throws: { error in
       guard case RNNRefError.missingInput(let name, let reason) = error else { return false }
       return name == "initial_state/h" && reason.contains("[2, 4]")
     }
     #expect {
       _ = try TF1.evaluate(config: cfg, weights: w, inputs: NamedTensors([("inputs", Self.random([2, 3, 3], seed: &seed)),
-                                                                         ("initial_state/c", Tensor(zeros: [2, 4])),
-                                                                         ("initial_state/h", Tensor(zeros: [2, 5]))]))
+                                                                         ("initial_state/c", Tensor(uncheckedZeros: [2, 4])),
+                                                                         ("initial_state/h", Tensor(uncheckedZeros: [2, 5]))]))
     } throws: { error in
       guard case RNNRefError.shapeMismatch(let name, let actual, let expected, _) = error else { return false }
       return name == "initial_state/h" && actual == [2, 5] && expected == [2, 4]
@@ -456,23 +456,23 @@ import _TestSupport
       if case .missingInput(let name, let reason) = $0 { return name == "sequence_length" && reason.contains("[2]") }
       return false
     }
-    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [2], scalars: [5, 6]))])) {
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(uncheckedShape: [2], scalars: [5, 6]))])) {
       if case .invalidConfig(let key, let value, let reason) = $0 {
         return key == "inputs/sequence_length[1]" && value == "6.0" && reason.contains("0...5")
       }
       return false
     }
-    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [3], scalars: [5, 5, 5]))])) {
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(uncheckedShape: [3], scalars: [5, 5, 5]))])) {
       if case .shapeMismatch(let name, let actual, let expected, _) = $0 { return name == "sequence_length" && actual == [3] && expected == [2] }
       return false
     }
-    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(shape: [2], scalars: [5, 5])), ("initial_state/m", Tensor(zeros: [2, 4]))])) {
+    fails(NamedTensors([("inputs", x), ("sequence_length", Tensor(uncheckedShape: [2], scalars: [5, 5])), ("initial_state/m", Tensor(uncheckedZeros: [2, 4]))])) {
       if case .invalidConfig(let key, let value, let reason) = $0 {
         return key == "inputs" && value.contains("initial_state/m") && reason.contains("`initial_state/h`")
       }
       return false
     }
-    fails(NamedTensors([("inputs", Tensor(zeros: [2, 5]))])) {
+    fails(NamedTensors([("inputs", Tensor(uncheckedZeros: [2, 5]))])) {
       if case .shapeMismatch(let name, let actual, _, let reason) = $0 { return name == "inputs" && actual == [2, 5] && reason.contains("(N, T, I)") }
       return false
     }
@@ -501,16 +501,16 @@ import _TestSupport
   @Test func exportNamesWhatTF1CannotExpress() throws {
     var seed: UInt64 = 11
     let gru = GRUCell<Float>(inputSize: 2, hiddenSize: 2, kernel: Self.random([2, 6], seed: &seed),
-                             recurrentKernel: Self.random([2, 6], seed: &seed), inputBias: Tensor(zeros: [6]),
-                             recurrentBias: Tensor(zeros: [6]), resetAfter: true)
+                             recurrentKernel: Self.random([2, 6], seed: &seed), inputBias: Tensor(uncheckedZeros: [6]),
+                             recurrentBias: Tensor(uncheckedZeros: [6]), resetAfter: true)
     #expect {
       _ = try TF1.exportNetwork(Network(layers: [RecurrentLayer(direction: .forward, cells: [.gru(gru)])]))
     } throws: { error in
       guard case RNNRefError.unsupported(let fw, let feature) = error else { return false }
       return fw == "tf1" && feature.contains("reset")
     }
-    var lstm = LSTMCell<Float>(inputSize: 2, hiddenSize: 1, kernel: Tensor(zeros: [2, 4]), recurrentKernel: Tensor(zeros: [1, 4]),
-                               inputBias: Tensor(zeros: [4]), recurrentBias: Tensor(zeros: [4]))
+    var lstm = LSTMCell<Float>(inputSize: 2, hiddenSize: 1, kernel: Tensor(uncheckedZeros: [2, 4]), recurrentKernel: Tensor(uncheckedZeros: [1, 4]),
+                               inputBias: Tensor(uncheckedZeros: [4]), recurrentBias: Tensor(uncheckedZeros: [4]))
     lstm.coupledInputForget = true
     #expect(throws: RNNRefError.self) {
       _ = try TF1.exportNetwork(Network(layers: [RecurrentLayer(direction: .reverse, cells: [.lstm(lstm)])]))

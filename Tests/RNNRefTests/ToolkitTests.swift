@@ -9,7 +9,7 @@ import Testing
 
   /// A tensor whose scalars are 0, 1, 2, ... (distinct, so a misplaced element shows).
   static func iota(_ shape: [Int], from start: Int = 0) -> Tensor<Double> {
-    Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Double(start + $0) })
+    Tensor(uncheckedShape: shape, scalars: (0..<shape.reduce(1, *)).map { Double(start + $0) })
   }
 
   static func invalidKey(_ body: () throws -> Void) -> (key: String, value: String, reason: String)? {
@@ -58,7 +58,7 @@ import Testing
   // MARK: - WeightReader
 
   @Test func wrongShapeNamesWeightShapesAndMeaning() throws {
-    var reader = WeightReader(NamedTensors([("weight_hh_l0", Tensor<Double>(zeros: [12, 5]))]))
+    var reader = WeightReader(NamedTensors([("weight_hh_l0", Tensor<Double>(uncheckedZeros: [12, 5]))]))
     do {
       _ = try reader.take("weight_hh_l0", shape: [12, 4], "(3*hidden_size, hidden_size) with hidden_size=4")
       Issue.record("no error")
@@ -70,7 +70,7 @@ import Testing
   }
 
   @Test func missingAndUnusedWeightsAreReported() throws {
-    let w = NamedTensors([("a", Tensor<Double>(zeros: [2])), ("b", Tensor<Double>(zeros: [3])), ("c", Tensor<Double>(zeros: [1]))])
+    let w = NamedTensors([("a", Tensor<Double>(uncheckedZeros: [2])), ("b", Tensor<Double>(uncheckedZeros: [3])), ("c", Tensor<Double>(uncheckedZeros: [1]))])
     var reader = WeightReader(w)
     #expect(throws: RNNRefError.missingWeight(name: "z", expectedShape: [4], reason: "why")) {
       _ = try reader.take("z", shape: [4], "why")
@@ -86,7 +86,7 @@ import Testing
   }
 
   @Test func absurdSizesAreRefusedBeforeAnyPlan() throws {
-    let reader = WeightReader(NamedTensors([("w", Tensor<Double>(zeros: [16, 3])), ("r", Tensor<Double>(zeros: [16, 4]))]))
+    let reader = WeightReader(NamedTensors([("w", Tensor<Double>(uncheckedZeros: [16, 3])), ("r", Tensor<Double>(uncheckedZeros: [16, 4]))]))
     try reader.checkSize(16, key: "hidden_size", fix: "fix it")
     let big = Self.invalidKey { try reader.checkSize(1_000_000_000, key: "kwargs.hidden_size", fix: "fix it") }
     #expect(big?.key == "kwargs.hidden_size" && big?.value == "1000000000")

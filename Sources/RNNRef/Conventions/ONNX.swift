@@ -284,7 +284,7 @@ public enum ONNX: NetworkConvention {
     let Bs = B.map { StateLayout.unstack($0, axis: 0) }, Ps = P.map { StateLayout.unstack($0, axis: 0) }
     for d in 0..<D {
       let w = Ws[d], r = Rs[d]
-      let b = Bs?[d] ?? Tensor(zeros: [2 * G * H])
+      let b = Bs?[d] ?? Tensor(uncheckedZeros: [2 * G * H])
       let wb = b.slice(axis: 0, range: 0..<(G * H)), rb = b.slice(axis: 0, range: (G * H)..<(2 * G * H))
       switch op {
       case .lstm:
@@ -422,12 +422,12 @@ public enum ONNX: NetworkConvention {
     if lbr == true { attrs["linear_before_reset"] = .number(1) }
 
     var weights = NamedTensors<Scalar>()
-    weights.append("W", Tensor(shape: [D, G * H, I], scalars: W))
-    weights.append("R", Tensor(shape: [D, G * H, H], scalars: R))
+    weights.append("W", Tensor(uncheckedShape: [D, G * H, I], scalars: W))
+    weights.append("R", Tensor(uncheckedShape: [D, G * H, H], scalars: R))
     var inputs = ["X", "W", "R"]
-    if anyBias { weights.append("B", Tensor(shape: [D, 2 * G * H], scalars: B)); inputs.append("B") }
+    if anyBias { weights.append("B", Tensor(uncheckedShape: [D, 2 * G * H], scalars: B)); inputs.append("B") }
     if anyPeephole {
-      weights.append("P", Tensor(shape: [D, 3 * H], scalars: P))
+      weights.append("P", Tensor(uncheckedShape: [D, 3 * H], scalars: P))
       inputs += (anyBias ? [] : [""]) + ["", "", "", "P"]
     }
     let config: JSONValue = .object([
@@ -487,7 +487,7 @@ public enum ONNX: NetworkConvention {
     var initial: [LayerState<Scalar>]? = nil
     if h0 != nil || c0 != nil {
       initial = (0..<D).map { d in
-        LayerState(h: h0?[d] ?? Tensor(zeros: [N, H]), c: op == .lstm ? (c0?[d] ?? Tensor(zeros: [N, H])) : nil)
+        LayerState(h: h0?[d] ?? Tensor(uncheckedZeros: [N, H]), c: op == .lstm ? (c0?[d] ?? Tensor(uncheckedZeros: [N, H])) : nil)
       }
     }
     let mask = lengths.map { StepMask(lengths: $0, steps: T) }
@@ -510,7 +510,7 @@ public enum ONNX: NetworkConvention {
     // [D, N, H], or [N, D, H] with layout 1
     let Yh = StateLayout.swapLeadingAxes(StateLayout.stack(finals.map(\.h), axis: 0), if: node.layout == 1)
     let Yc = op == .lstm
-      ? StateLayout.swapLeadingAxes(StateLayout.stack(finals.map { $0.c ?? Tensor(zeros: [N, H]) }, axis: 0), if: node.layout == 1)
+      ? StateLayout.swapLeadingAxes(StateLayout.stack(finals.map { $0.c ?? Tensor(uncheckedZeros: [N, H]) }, axis: 0), if: node.layout == 1)
       : nil
     if node.layout == 1 { Y = Y.transposed([2, 0, 1, 3]) }
     let requested = node.outputsRequested ?? op.outputOrder

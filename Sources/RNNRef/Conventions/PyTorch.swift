@@ -276,8 +276,8 @@ public enum PyTorch: NetworkConvention {
     let inSize = layer == 0 ? m.inputSize : m.directions * m.outputSize
     let kernel = try take(spec.ih).reorderingBlocks(order, axis: 0).transposed2D
     let recurrent = try take(spec.hh).reorderingBlocks(order, axis: 0).transposed2D
-    let bi = try spec.biasIH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(zeros: [gh])
-    let bh = try spec.biasHH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(zeros: [gh])
+    let bi = try spec.biasIH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(uncheckedZeros: [gh])
+    let bh = try spec.biasHH.map { try take($0).reorderingBlocks(order, axis: 0) } ?? Tensor<Scalar>(uncheckedZeros: [gh])
     if m.kind.isLSTM {
       let projection = try spec.hr.map { try take($0).transposed2D }
       return .lstm(LSTMCell(inputSize: inSize, hiddenSize: m.hiddenSize, kernel: kernel, recurrentKernel: recurrent,
@@ -525,8 +525,8 @@ public enum PyTorch: NetworkConvention {
     let stateShape = batched ? [n, m.hiddenSize] : [m.hiddenSize]
     let why = batched ? "(N, hidden_size) with N=\(n), hidden_size=\(m.hiddenSize)"
                       : "(hidden_size) for an unbatched input, hidden_size=\(m.hiddenSize)"
-    var state = LayerState<Scalar>(h: Tensor(zeros: [n, m.hiddenSize]),
-                                   c: m.kind.isLSTM ? Tensor(zeros: [n, m.hiddenSize]) : nil)
+    var state = LayerState<Scalar>(h: Tensor(uncheckedZeros: [n, m.hiddenSize]),
+                                   c: m.kind.isLSTM ? Tensor(uncheckedZeros: [n, m.hiddenSize]) : nil)
     let (hx, cx) = try stateTuple(inputs, h: "hx", c: "cx", m, call, flag: "hx")
     if let hx {
       try inputs.check("hx", hx, shape: stateShape, why)
@@ -634,7 +634,7 @@ public enum PyTorch: NetworkConvention {
       if outSteps < steps {
         y = y.slice(axis: 0, range: 0..<outSteps)
       } else if outSteps > steps {
-        y = Tensor.concatenate([y, Tensor(zeros: [outSteps - steps, n, width])], axis: 0)
+        y = Tensor.concatenate([y, Tensor(uncheckedZeros: [outSteps - steps, n, width])], axis: 0)
       }
       return batched ? StateLayout.native(y, batchMajor: m.batchFirst) : y.reshaped([outSteps, width])
     }

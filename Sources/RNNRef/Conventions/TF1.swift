@@ -340,7 +340,7 @@ public enum TF1: NetworkConvention {
         cells.append(.simple(SimpleRNNCell(
           inputSize: I, hiddenSize: H,
           kernel: kernel.slice(axis: 0, range: 0..<I), recurrentKernel: kernel.slice(axis: 0, range: I..<(I + H)),
-          inputBias: bias, recurrentBias: Tensor(zeros: [H]), activation: spec.activation)))
+          inputBias: bias, recurrentBias: Tensor(uncheckedZeros: [H]), activation: spec.activation)))
       case .basicLSTM, .lstm:
         let kernel = try reader.take("\(path)/kernel", shape: [I + P, 4 * H],
                                      "\(what): (input size + \(spec.numProj == nil ? "num_units" : "num_proj"), 4*num_units), gates i, j, f, o")
@@ -362,7 +362,7 @@ public enum TF1: NetworkConvention {
           inputSize: I, hiddenSize: H,
           kernel: kernel.slice(axis: 0, range: 0..<I).reorderingBlocks(order, axis: 1),
           recurrentKernel: kernel.slice(axis: 0, range: I..<(I + P)).reorderingBlocks(order, axis: 1),
-          inputBias: bias.reorderingBlocks(order, axis: 0), recurrentBias: Tensor(zeros: [4 * H]),
+          inputBias: bias.reorderingBlocks(order, axis: 0), recurrentBias: Tensor(uncheckedZeros: [4 * H]),
           peepholes: peepholes, projection: projection, projectionClip: spec.projClip, cellClip: spec.cellClip,
           forgetBias: spec.forgetBias, gateActivation: .sigmoid,
           cellActivation: spec.activation, outputActivation: spec.activation)))
@@ -377,7 +377,7 @@ public enum TF1: NetworkConvention {
         cells.append(.gru(GRUCell(
           inputSize: I, hiddenSize: H,
           kernel: full.slice(axis: 0, range: 0..<I), recurrentKernel: full.slice(axis: 0, range: I..<(I + H)),
-          inputBias: Tensor.concatenate([b[1], b[0], cb], axis: 0), recurrentBias: Tensor(zeros: [3 * H]),
+          inputBias: Tensor.concatenate([b[1], b[0], cb], axis: 0), recurrentBias: Tensor(uncheckedZeros: [3 * H]),
           resetAfter: false, gateActivation: .sigmoid, candidateActivation: spec.activation)))
       }
       inSize = P
@@ -523,7 +523,7 @@ public enum TF1: NetworkConvention {
       if c != nil { throw RNNRefError.unsupported(framework: framework, feature: "an activation clip (ONNX `clip`)") }
     }
     func add(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> {
-      Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
+      Tensor(uncheckedShape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
     }
     switch cell {
     case .simple(let c):

@@ -91,7 +91,7 @@ extension Keras {
       for (d, seq) in lastOut.directionOutputs.enumerated() {
         let reversed = cl.direction == .reverse || d == 1
         let slot = (reversed && cl.reverseOutputOrder == .alignedToInput) ? 0 : steps - 1
-        lasts.append(steps > 0 ? step(seq, slot) : Tensor(zeros: [n, seq.shape[2]]))
+        lasts.append(steps > 0 ? step(seq, slot) : Tensor(uncheckedZeros: [n, seq.shape[2]]))
       }
       // The engine's Bidirectional merge, on the two last outputs; None returns both.
       if let mode = layer.bidirectional, mode != MergeMode.none, lasts.count == 2 {
@@ -130,7 +130,7 @@ extension Keras {
     if layer.returnSequences {
       values += mode == MergeMode.none ? [batchMajor(fwSeq), batchMajor(bwSeq)] : [batchMajor(sequence)]
     } else {
-      func last(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> { steps > 0 ? step(t, k) : Tensor(zeros: [n, t.shape[2]]) }
+      func last(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> { steps > 0 ? step(t, k) : Tensor(uncheckedZeros: [n, t.shape[2]]) }
       let fw = last(o.directionOutputs[1], 0), bw = last(o.directionOutputs[0], steps - 1)
       values += mode == MergeMode.none ? [fw, bw] : [mode.merge(fw: fw, bw: bw)]
     }

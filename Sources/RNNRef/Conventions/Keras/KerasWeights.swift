@@ -72,7 +72,7 @@ extension Keras {
           throw RNNRefError.shapeMismatch(name: r.name, actual: r.tensor.shape, expected: [h, g * h],
                                           reason: "\(why), recurrent_kernel (H, kH)")
         }
-        var bi = Tensor<Scalar>(zeros: [g * h]), bh = Tensor<Scalar>(zeros: [g * h])
+        var bi = Tensor<Scalar>(uncheckedZeros: [g * h]), bh = Tensor<Scalar>(uncheckedZeros: [g * h])
         if cfg.useBias {
           let shape = cfg.resetAfter ? [2, g * h] : [g * h]
           let bwhy = cfg.resetAfter ? "GRU reset_after=True: bias (2, 3H), row 0 input, row 1 recurrent"
@@ -145,7 +145,7 @@ extension Keras {
       throw RNNRefError.shapeMismatch(name: x.name, actual: x.tensor.shape, expected: shape, reason: why)
     }
     let kBlocks = k.split(gates, axis: 1).map { blk -> Tensor<Scalar> in
-      var out = Tensor<Scalar>(zeros: [i, u])
+      var out = Tensor<Scalar>(uncheckedZeros: [i, u])
       for row in 0..<i { for col in 0..<u {
         let m = row + col * i           // F-order position in the (I, u) result
         let a = m % u, bb = m / u        // F-order position in the (u, I) transpose
@@ -158,7 +158,7 @@ extension Keras {
     let bias: Tensor<Scalar>
     if kind == .lstm {
       let halves = b.split(2, axis: 0)
-      bias = Tensor(shape: halves[0].shape, scalars: zip(halves[0].scalars, halves[1].scalars).map { $0 + $1 })
+      bias = Tensor(uncheckedShape: halves[0].shape, scalars: zip(halves[0].scalars, halves[1].scalars).map { $0 + $1 })
     } else {
       bias = b.reshaped([2, b.count / 2])
     }
@@ -241,7 +241,7 @@ extension Keras {
     func unsupported(_ f: String) -> RNNRefError { .unsupported(framework: "Keras", feature: "\(f) (layer \(li))") }
     func isZero(_ t: Tensor<Scalar>) -> Bool { t.scalars.allSatisfy { $0 == 0 } }
     func sum(_ a: Tensor<Scalar>, _ b: Tensor<Scalar>) -> Tensor<Scalar> {
-      Tensor(shape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
+      Tensor(uncheckedShape: a.shape, scalars: zip(a.scalars, b.scalars).map { $0 + $1 })
     }
     var cfg: [String: JSONValue] = [:]
     var w: [(String, Tensor<Scalar>)] = []
