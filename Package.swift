@@ -17,6 +17,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+    // Test-only: ConformanceTests parses the CI kit (ci/*.yml).
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     // MARK: - Implementation details
@@ -58,7 +60,8 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(
-      name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
+      name: "ConformanceTests",
+      dependencies: ["Conformance", "HDF5", "RNNRef", .product(name: "Yams", package: "Yams")],
       exclude: ["JUnitSchema", "Snapshots", "Data"]
     ),
     .testTarget(
