@@ -99,15 +99,12 @@ public struct Discovery: Equatable, Sendable {
     }
   }
 
-  /// The root attribute `name` of a case file (one with `rnnconf_case_schema`), when present and
-  /// not blank; nil for anything else (not HDF5, not a case, unreadable: loading reports those).
+  /// The root attribute `name` of a case file, when `Case.load` would read it (every attribute it
+  /// reads first is present and valid) and it is not blank; nil for anything else (not HDF5, not a
+  /// case, unreadable: loading reports those).
   static func storedName(path: String) -> String? {
-    guard FileKind.sniff(path: path) == .hdf5, let root = try? File(path: path).root,
-          (try? root.hasAttribute("rnnconf_case_schema")) == true, (try? root.hasAttribute("name")) == true,
-          let name = try? root.stringAttribute("name"),
-          !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
-    else { return nil }
-    return name
+    guard FileKind.sniff(path: path) == .hdf5 else { return nil }
+    return Case.checkedStoredName(path: path)
   }
 
   /// `<framework>/<case>` from the last path component named after a framework, else relative to `root`.

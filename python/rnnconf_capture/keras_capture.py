@@ -60,6 +60,55 @@ def infer_cell(model) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
+def _input_layer_names(model) -> list:
+    """The model's input layer names, in input order (what the saved config calls them)."""
+    layers = json.loads(model.to_json()).get("config", {}).get("input_layers")
+    if layers:
+        if isinstance(layers[0], str):  # Keras 3 writes one input as a flat [name, 0, 0]
+            layers = [layers]
+        return [entry[0] for entry in layers]
+    names = getattr(model, "input_names", None)
+    if names:
+        return list(names)
+    return [(getattr(t, "name", None) or f"input_{k}").split(":")[0] for k, t in enumerate(model.inputs)]
+
+
+def _state_names(kind: str) -> list:
+    return ["h", "c"] if kind == "lstm" else ["h"]
+
+
+def _cell_kind(cell) -> str:
+    name = type(cell).__name__
+    return {"SimpleRNNCell": "rnn", "LSTMCell": "lstm", "GRUCell": "gru"}.get(name, name)
+
+
+def infer_output_names(model) -> list:
+    """The schema's output names (fixtures/README.md, "### keras") for a model whose outputs are
+    its last recurrent layer's: `output` (Bidirectional merge_mode=None: `output_fw`,
+    `output_bw`), then with return_state `state_h` [`state_c`], `fw_state_*`/`bw_state_*`, or
+    `cell{k}_state_*` for RNN(StackedRNNCells)."""
+    last = None
+    for layer in model.layers:
+        if type(layer).__name__ in set(RECURRENT) | {"Bidirectional", "RNN"}:
+            last = layer
+    if last is None:
+        raise ValueError("the model has no recurrent layer; pass output_names")
+    cls = type(last).__name__
+    inner = last.forward_layer if cls == "Bidirectional" else last
+    names = ["output_fw", "output_bw"] if cls == "Bidirectional" and last.merge_mode is None else ["output"]
+    if not getattr(inner, "return_state", False):
+        return names
+    if cls == "Bidirectional":
+        kind = RECURRENT[type(inner).__name__]
+        return names + [f"{d}_state_{s}" for d in ("fw", "bw") for s in _state_names(kind)]
+    if cls == "RNN":
+        cells = getattr(inner.cell, "cells", None)
+        if not cells:
+            return names + [f"state_{s}" for s in _state_names(_cell_kind(inner.cell))]
+        return names + [f"cell{k}_state_{s}" for k, c in enumerate(cells) for s in _state_names(_cell_kind(c))]
+    return names + [f"state_{s}" for s in _state_names(RECURRENT[cls])]
+
+
 def _as_feed(inputs) -> list:
     return [np.asarray(a) for a in inputs] if isinstance(inputs, (list, tuple)) else [np.asarray(inputs)]
 
@@ -90,8 +139,8 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
     """Runs `layer_or_model` on `inputs` (one array, or one per model input) with training=False
     and captures it. A layer is first wrapped in a functional model with one input `x`.
     more_calls: further inputs for a stateful model, called in order after `inputs` (state
-    carries over). input_names / output_names: default the model's input names and
-    `output`, `output_1`, ... artifacts: True saves the model as Keras does (tf-keras `model.h5`,
+    carries over). input_names / output_names: default the model's input layer names and the
+    schema's names for its last recurrent layer's outputs (`infer_output_names`). artifacts: True saves the model as Keras does (tf-keras `model.h5`,
     Keras 3 `model.keras` + `model.weights.h5`), False none, or a dict {file name: bytes}.
     Returns the `CapturedCase`; writes it to `path` when given."""
     keras, library = _keras_of(layer_or_model)
@@ -104,8 +153,7 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
     if dtype not in ("float32", "float64"):
         raise ValueError(f"the first input is {dtype}; rnnconf cases are float32 or float64")
     if input_names is None:
-        input_names = [getattr(t, "name", None) or f"input_{k}" for k, t in enumerate(model.inputs)]
-        input_names = [n.split(":")[0] for n in input_names]
+        input_names = _input_layer_names(model)
     feeds = [feed0] + [_as_feed(f) for f in more_calls]
     calls = len(feeds)
     try:
@@ -120,10 +168,10 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
         suffix = f"_call{k}" if calls > 1 else ""
         ins += [(n + suffix, v) for n, v in zip(input_names, feed)]
         ys = [np.asarray(v) for v in flatten(model(feed if len(feed) > 1 else feed[0], training=False))]
-        names = list(output_names) if output_names is not None else \
-            (["output"] if len(ys) == 1 else ["output"] + [f"output_{j}" for j in range(1, len(ys))])
+        names = list(output_names) if output_names is not None else infer_output_names(model)
         if len(ys) != len(names):
-            raise ValueError(f"the model gave {len(ys)} outputs, output_names has {len(names)}: {names}")
+            raise ValueError(f"the model gave {len(ys)} outputs but the names are {names}; its outputs must be "
+                             "its last recurrent layer's (fixtures/README.md, \"### keras\"), or pass output_names")
         for n, v in zip(names, ys):
             if v.dtype != np.dtype(dtype):
                 raise ValueError(f"output {n} is {v.dtype}, expected {dtype}")
