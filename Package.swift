@@ -19,6 +19,8 @@ let package = Package(
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     // `swift package generate-documentation --target KerasImport` (and RNNRef, Conformance).
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    // Test-only: ConformanceTests parses the CI kit (ci/*.yml).
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
   ],
   targets: [
     // MARK: - Implementation details
@@ -62,7 +64,8 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(
-      name: "ConformanceTests", dependencies: ["Conformance", "HDF5", "RNNRef"],
+      name: "ConformanceTests",
+      dependencies: ["Conformance", "HDF5", "RNNRef", .product(name: "Yams", package: "Yams")],
       exclude: ["JUnitSchema", "Snapshots", "Data"]
     ),
     .testTarget(

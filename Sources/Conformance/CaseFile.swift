@@ -108,16 +108,14 @@ extension Case {
       cell: try r.cell(), dtype: try r.dtype(), description: try r.string("description"))
   }
 
-  /// Loads a case file (schema in fixtures/README.md). Tensors are read as Double;
-  /// weights, inputs and outputs come in the order of `weight_names`,
-  /// `input_names` and `output_names` (a name with `/` is a nested group).
-  /// `name` is the root attribute `name`, unless `root` is given: then it is the
-  /// path's `<framework>/<case>` (or the path relative to `root`, without `.h5`).
-  ///
-  /// Throws `HDF5Error` (missing file, not HDF5, truncated, wrong types, ...) or
-  /// `CaseFileError` (not a case file, unsupported schema, missing or unlisted
-  /// attribute/tensor, values outside the schema), each naming the file.
-  public static func load(path: String, root suiteRoot: String? = nil) throws -> Case {
+  /// What `load` reads and checks before any tensor, in its order, ending with the `name` attribute.
+  private struct Header {
+    var file: File, root: Group, version: Int, r: AttributeReader
+    var framework: Framework, cell: CellFamily, dtype: DType, config: JSONValue
+    var atol: Double, rtol: Double, nanEqual: Int, toleranceReason: String?, storedName: String
+  }
+
+  private static func header(path: String) throws -> Header {
     let file = try File(path: path)
     let root = try file.root
     let version = try schemaVersion(root, path)
@@ -153,6 +151,28 @@ extension Case {
                           hint: "Use the default, or say why the case needs more in the root attribute `tolerance_reason` (casefile.write_case's tolerance_reason=)")
     }
     let storedName = try r.caseName()
+    return Header(file: file, root: root, version: version, r: r, framework: framework, cell: cell, dtype: dtype,
+                  config: config, atol: atol, rtol: rtol, nanEqual: nanEqual, toleranceReason: toleranceReason,
+                  storedName: storedName)
+  }
+
+  /// The root attribute `name`, read only when every attribute `load` reads before it passed
+  /// load's checks (so case discovery opens nothing `load` would not); nil otherwise.
+  static func checkedStoredName(path: String) -> String? { try? header(path: path).storedName }
+
+  /// Loads a case file (schema in fixtures/README.md). Tensors are read as Double;
+  /// weights, inputs and outputs come in the order of `weight_names`,
+  /// `input_names` and `output_names` (a name with `/` is a nested group).
+  /// `name` is the root attribute `name`, unless `root` is given: then it is the
+  /// path's `<framework>/<case>` (or the path relative to `root`, without `.h5`).
+  ///
+  /// Throws `HDF5Error` (missing file, not HDF5, truncated, wrong types, ...) or
+  /// `CaseFileError` (not a case file, unsupported schema, missing or unlisted
+  /// attribute/tensor, values outside the schema), each naming the file.
+  public static func load(path: String, root suiteRoot: String? = nil) throws -> Case {
+    let h = try header(path: path)
+    let (file, version, r, framework, cell, dtype, config) = (h.file, h.version, h.r, h.framework, h.cell, h.dtype, h.config)
+    let (atol, rtol, nanEqual, toleranceReason, storedName) = (h.atol, h.rtol, h.nanEqual, h.toleranceReason, h.storedName)
 
     // Sizes first, from the shapes alone: a case too large to hold is refused before any tensor is read.
     var declared = 0

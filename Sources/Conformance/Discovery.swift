@@ -4,8 +4,9 @@ import RNNRef
 
 /// A case file found on disk, before it is loaded.
 public struct CaseFile: Equatable, Hashable, Sendable {
-  /// `<framework>/<case>`: the path from the nearest folder named after a framework, without `.h5`;
-  /// otherwise the path relative to the folder searched (or the file stem).
+  /// The case's root attribute `name` when the file has one (not blank); otherwise the name its
+  /// path gives: `<framework>/<case>` from the nearest folder named after a framework, without
+  /// `.h5`, else the path relative to the folder searched (or the file stem). fixtures/README.md, "Case names".
   public var name: String
   public var path: String
   /// Named on the command line (a file that is not a case is then an error, not skipped).
@@ -13,9 +14,11 @@ public struct CaseFile: Equatable, Hashable, Sendable {
   /// Why the file cannot be opened at all (a FIFO, socket or device; a name that is not UTF-8;
   /// an unreadable folder): the case is then an ERROR with this message, and the file is never opened.
   public var problem: String?
+  /// Set when the stored `name` attribute and the path disagree: the warning a run prints once.
+  public var nameWarning: String?
 
-  public init(name: String, path: String, explicit: Bool, problem: String? = nil) {
-    self.name = name; self.path = path; self.explicit = explicit; self.problem = problem
+  public init(name: String, path: String, explicit: Bool, problem: String? = nil, nameWarning: String? = nil) {
+    self.name = name; self.path = path; self.explicit = explicit; self.problem = problem; self.nameWarning = nameWarning
   }
 }
 
@@ -32,8 +35,12 @@ public struct Discovery: Equatable, Sendable {
   /// Finds case files. `paths` empty means the bundled suite: `fixtures/` in `currentDirectory`,
   /// else `fixtures/` in the package the executable was built from.
   /// Throws `ConformanceError.usage` for a missing path or a folder without case files.
+  /// `readStoredNames`: name each case by its root attribute `name` when present (reads that one
+  /// attribute of every HDF5 file found); false names every case by its path and opens no file
+  /// (`run --isolate`, where only child processes may open a file).
   public static func find(paths: [String], currentDirectory: String = FileManager.default.currentDirectoryPath,
-                          executablePath: String? = Discovery.executablePath()) throws -> Discovery {
+                          executablePath: String? = Discovery.executablePath(),
+                          readStoredNames: Bool = true) throws -> Discovery {
     var paths = paths
     if paths.isEmpty {
       guard let suite = bundledSuite(currentDirectory: currentDirectory, executablePath: executablePath) else {
@@ -70,6 +77,16 @@ public struct Discovery: Equatable, Sendable {
     for f in files {
       if let old = byPath[f.path] { byPath[f.path] = old.explicit ? old : f } else { byPath[f.path] = f }
     }
+    if readStoredNames {
+      for (path, f) in byPath where f.problem == nil {
+        guard let stored = storedName(path: path), stored != f.name else { continue }
+        byPath[path]?.name = stored
+        // Only the framework folder missing from the path (`my_gru.h5` named `pytorch/my_gru`): no warning.
+        guard !stored.hasSuffix("/" + f.name) else { continue }
+        byPath[path]?.nameWarning = "`\(path)`: the case's `name` attribute is `\(stored)` but its path names it `\(f.name)`; "
+          + "rnnconf uses `\(stored)` (the attribute). Rename the file (or its folder), or rewrite the attribute, so the two agree"
+      }
+    }
     let sorted = byPath.values.sorted { ($0.name, $0.path) < ($1.name, $1.path) }
     return Discovery(files: sorted, folders: folders)
   }
@@ -80,6 +97,14 @@ public struct Discovery: Equatable, Sendable {
     DirectoryWalk(suffix: ".h5", skipping: skippedFolders).search(root: folder).map {
       CaseFile(name: caseName(path: $0.path, root: root), path: $0.path, explicit: false, problem: $0.problem)
     }
+  }
+
+  /// The root attribute `name` of a case file, when `Case.load` would read it (every attribute it
+  /// reads first is present and valid) and it is not blank; nil for anything else (not HDF5, not a
+  /// case, unreadable: loading reports those).
+  static func storedName(path: String) -> String? {
+    guard FileKind.sniff(path: path) == .hdf5 else { return nil }
+    return Case.checkedStoredName(path: path)
   }
 
   /// `<framework>/<case>` from the last path component named after a framework, else relative to `root`.

@@ -62,7 +62,7 @@ public struct Runner: Sendable {
   /// The files a run would consider after --filter and --shard (before loading).
   public func select(_ options: RunOptions) throws -> (discovery: Discovery, files: [CaseFile]) {
     let discovery = try Discovery.find(paths: options.paths, currentDirectory: options.currentDirectory,
-                                       executablePath: options.executablePath)
+                                       executablePath: options.executablePath, readStoredNames: !options.isolate)
     var files = discovery.files
     if let pattern = options.filter { files = files.filter { globMatch(pattern, $0.name) } }
     // Framework folders narrow before loading, so unrelated broken files stay out of the run.
@@ -162,6 +162,9 @@ public struct Runner: Sendable {
         "the expectations file lists `\($0.case)`, which is not among the cases found; remove or rename the entry"
       }
     }
+    // A case whose `name` attribute and path disagree: one warning per case run (Discovery).
+    let nameWarnings = files.compactMap(\.nameWarning)
+    if !nameWarnings.isEmpty { report.warnings = nameWarnings + (report.warnings ?? []) }
     return report.relativePaths(to: options.currentDirectory)
   }
 

@@ -8,7 +8,10 @@ checks the same rules without Python).
 import os
 import sys
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:
+    sys.exit("validate_junit.py needs lxml: `pip install lxml` (or Debian/Ubuntu's python3-lxml); the CI kit in ci/ installs it")
 
 schema = etree.XMLSchema(etree.parse(os.path.join(os.path.dirname(os.path.abspath(__file__)), "junit-strict.xsd")))
 status = 0

@@ -5,7 +5,7 @@ numpy==2.4.6). Run from anywhere:
 
 Every expected value the tests check is stated here (the tests compare against
 these literal values, which h5py wrote; nothing comes from the Swift code).
-The case file `case_sample.h5` is written by fixtures/generate/casefile.py.
+The case file `case_sample.h5` is written by rnnconf_capture.write_case (python/).
 """
 import os
 import sys
@@ -114,8 +114,8 @@ def huge():
 
 
 def case_sample():
-    sys.path.insert(0, os.path.join(REPO, "fixtures", "generate"))
-    from casefile import write_case
+    sys.path.insert(0, os.path.join(REPO, "python"))
+    from rnnconf_capture import write_case
     rng = np.random.default_rng(0)
     w = [("rnn/lstm_cell/kernel", rng.standard_normal((5, 8)).astype(np.float32)),
          ("rnn/lstm_cell/bias", rng.standard_normal((8,)).astype(np.float32))]
