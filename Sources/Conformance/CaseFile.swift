@@ -176,7 +176,7 @@ extension Case {
 
     // Sizes first, from the shapes alone: a case too large to hold is refused before any tensor is read.
     var declared = 0
-    let hasIntermediates = try root.hasAttribute("intermediate_names")
+    let hasIntermediates = try h.root.hasAttribute("intermediate_names")
     for (group, list) in [("weights", "weight_names"), ("inputs", "input_names"), ("outputs", "output_names"),
                           ("intermediate", "intermediate_names")] where list != "intermediate_names" || hasIntermediates {
       for name in try r.strings(list) where try file.exists(group + "/" + name) {

@@ -34,7 +34,7 @@ public enum ModelComparison {
         throw ConformanceError.usage("`\(path)`: dataset `output_\(k)` stores \(stored); expected float32 or float64")
       }
       if dtype == nil { dtype = t }
-      outputs.append("output_\(k)", Tensor(shape: try d.shape, scalars: try d.read()))
+      outputs.append("output_\(k)", try Tensor(shape: try d.shape, scalars: try d.read()))
       k += 1
     }
     guard let dtype else {
@@ -45,7 +45,7 @@ public enum ModelComparison {
     if try file.exists("intermediate") {
       for name in try file.group("intermediate").datasetPaths() {
         let d = try file.dataset("intermediate/" + name)
-        intermediates.append(name, Tensor(shape: try d.shape, scalars: try d.read()))
+        intermediates.append(name, try Tensor(shape: try d.shape, scalars: try d.read()))
       }
     }
     return Reference(outputs: outputs, intermediates: intermediates, dtype: dtype)

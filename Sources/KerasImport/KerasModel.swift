@@ -243,9 +243,12 @@ public final class KerasModel: Sendable, CustomStringConvertible {
     -> (outputs: [Tensor<Double>], layers: [(name: String, output: Tensor<Double>)])
   {
     switch precision {
-    case .float64: return try ownStates.update(if: isStateful) { try runLayers(inputs, states: &$0) }
+    case .float64:
+      return try ownStates.update(if: isStateful) { s in try adopt(&s); return try runLayers(inputs, states: &s.carried) }
     case .float32:
-      let r = try ownStates.update(if: isStateful) { try runLayers(inputs.map { Tensor<Float>($0) }, states: &$0) }
+      let r = try ownStates.update(if: isStateful) { s in
+        try adopt(&s); return try runLayers(inputs.map { Tensor<Float>($0) }, states: &s.carried)
+      }
       return (r.outputs.map { Tensor<Double>($0) }, r.layers.map { ($0.name, Tensor<Double>($0.output)) })
     }
   }

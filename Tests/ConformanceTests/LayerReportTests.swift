@@ -23,7 +23,7 @@ import RNNRef
     var touched = 0
     for name in c.weights.names where name.hasPrefix(layer + "/") && name.split(separator: "/").last!.hasPrefix("kernel") {
       var w = try #require(c.weights[name])
-      w = Tensor(shape: w.shape, scalars: w.scalars.map { $0 + delta })
+      w = try Tensor(shape: w.shape, scalars: w.scalars.map { $0 + delta })
       c.weights[name] = w
       touched += 1
     }
@@ -80,7 +80,7 @@ import RNNRef
       var c = try Case.load(path: path)
       for w in c.weights.names where w == "weight_ih_l\(k)" || w == "weight_ih_l\(k)_reverse" {
         let t = c.weights[w]!
-        c.weights[w] = Tensor(shape: t.shape, scalars: t.scalars.map { $0 + 0.05 })
+        c.weights[w] = try Tensor(shape: t.shape, scalars: t.scalars.map { $0 + 0.05 })
       }
       let r = Runner().evaluate(c)
       #expect(r.firstDivergentLayer == layer, "perturbed layer \(k) of \(name): \(r.message ?? "")")
