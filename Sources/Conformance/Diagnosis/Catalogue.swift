@@ -123,7 +123,7 @@ enum Catalogue {
       canonical.append(Hypothesis(kind: .hardSigmoidVariant, description: "the expected outputs match " + text,
                                   rewrite: Rewrites.SwapActivation(from: from, to: to)))
     }
-    for padding in Set(probe.map(\.padding)) {
+    for padding in Set(probe.map(\.padding)).sorted(by: { $0.rawValue < $1.rawValue }) {
       let other: PaddingPolicy = padding == .zeroOutput ? .repeatPreviousOutput : .zeroOutput
       canonical.append(Hypothesis(
         kind: .maskSemantics,
@@ -135,10 +135,10 @@ enum Catalogue {
             + "sequence_lens, Keras zero_output_for_mask) where this case repeats the previous step's output",
         rewrite: Rewrites.Padding(policy: other)))
     }
-    for seen in Set(probe.filter { $0.direction != .forward }.map { "\($0.direction.rawValue) \($0.reverseOutputOrder.rawValue)" }).sorted() {
-      let bits = seen.split(separator: " ")
-      let direction = Direction(rawValue: String(bits[0]))!
-      let order = ReverseOutputOrder(rawValue: String(bits[1]))!
+    struct Reverse: Hashable { var direction: Direction; var order: ReverseOutputOrder }
+    let reverses = Set(probe.filter { $0.direction != .forward }.map { Reverse(direction: $0.direction, order: $0.reverseOutputOrder) })
+    for r in reverses.sorted(by: { "\($0.direction)\($0.order)" < "\($1.direction)\($1.order)" }) {
+      let direction = r.direction, order = r.order
       let other: ReverseOutputOrder = order == .alignedToInput ? .timeReversed : .alignedToInput
       if direction == .bidirectional {
         canonical.append(Hypothesis(
