@@ -191,12 +191,14 @@ extension TF1: DiagnosisConvention {
       let parts = e.name.split(separator: "/").map(String.init)
       guard let leaf = parts.last, leaf == "kernel" || leaf == "bias" else { return nil }
       let scope = parts.dropLast().joined(separator: "/")
-      if parts.contains("projection") { return nil }
+      // The variable's own scope: `gates` / `candidate` (GRUCell), `projection` (LSTMCell), else the cell's name.
+      let owner = parts.count >= 2 ? parts[parts.count - 2] : ""
+      if owner == "projection" { return nil }
       let isBias = leaf == "bias"
-      if parts.contains("gates") {
+      if owner == "gates" {
         return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: ["r", "u"], isBias: isBias, layer: scope)
       }
-      if parts.contains("candidate") || parts.contains(where: { $0.contains("rnn_cell") }) {
+      if owner == "candidate" || owner.contains("rnn_cell") {
         return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: [""], isBias: isBias, layer: scope)
       }
       guard hasLSTM, let last = e.tensor.shape.last, last % 4 == 0 else { return nil }
