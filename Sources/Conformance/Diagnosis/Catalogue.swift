@@ -47,9 +47,13 @@ enum Catalogue {
     // Biases.
     let biases = gateTensors.filter(\.isBias)
     let pairs = described?.biasPairs(config: c.config, weights: c.weights) ?? []
+    // A whole tensor that is one side of a pair is dropped by the pair's wording below.
+    let paired = Set(pairs.flatMap { [$0.input, $0.recurrent] }.filter { $0.axis == nil }.map(\.name))
     for b in biases {
       let part = BiasPart(name: b.name)
-      singles.append(biasChange([part], "zero", "`\(b.name)` was dropped (left zero)") { _ in nil })
+      if !paired.contains(b.name) {
+        singles.append(biasChange([part], "zero", "`\(b.name)` was dropped (left zero)") { _ in nil })
+      }
       singles.append(biasChange([part], "doubled", "`\(b.name)` was counted twice (copied into both the input and "
         + "the recurrent bias of a framework that adds both)") { t in t.map { $0 * 2 } })
     }
