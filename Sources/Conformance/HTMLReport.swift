@@ -113,11 +113,11 @@ public enum HTMLReport {
 
   // MARK: - Diagnosis (integration point)
 
-  /// INTEGRATION POINT for the mistake diagnosis (issue 13): return the case's diagnosis as
-  /// (kind, description) pairs, most specific first, e.g.
-  /// `c.diagnosis?.map { (kind: $0.kind, description: $0.description) }`; nil when the run did
-  /// not diagnose the case. Until the diagnosis exists this returns nil.
-  static func diagnosis(for c: CaseReport) -> [(kind: String, description: String)]? { nil }
+  /// The case's diagnosis (Diagnosis/) as (kind, description) pairs, most specific first; nil when
+  /// the run did not diagnose the case.
+  static func diagnosis(for c: CaseReport) -> [(kind: String, description: String)]? {
+    c.diagnosis?.map { (kind: $0.kind.rawValue, description: $0.description) }
+  }
 
   /// The diagnosis block: nothing when `items` is nil (not diagnosed), a line saying no known
   /// mistake explains the numbers when it is empty, otherwise one entry per explanation.

@@ -69,6 +69,11 @@ public struct CaseReport: Codable, Equatable, Sendable {
   /// the JSON report or of equality (so absent from reports read back, e.g. from `--isolate` children).
   public var errorMaps: [ErrorMap] = []
   public var durationSeconds: Double
+  /// For failing cases the run diagnosed: the convention mistakes that explain the expected
+  /// outputs, most specific first (empty: none in the catalogue does). nil = not diagnosed.
+  public var diagnosis: [Diagnosis]?
+  /// True when the diagnosis stopped at the run's time budget before trying every hypothesis.
+  public var diagnosisIncomplete: Bool?
 
   public init(name: String, path: String, framework: Framework? = nil, cell: CellFamily? = nil,
               dtype: DType? = nil, library: String? = nil, libraryVersion: String? = nil, precision: DType? = nil,
@@ -86,6 +91,7 @@ public struct CaseReport: Codable, Equatable, Sendable {
   enum CodingKeys: String, CodingKey {
     case name, path, framework, cell, dtype, library, libraryVersion, precision, tolerance, toleranceSource
     case nanEqual, status, message, expectedFailureReason, outputs, intermediates, firstDivergentLayer, durationSeconds
+    case diagnosis, diagnosisIncomplete
   }
 
   /// Equal when the JSON reports are (`underlying` is not compared).
@@ -96,6 +102,7 @@ public struct CaseReport: Codable, Equatable, Sendable {
       && a.status == b.status && a.message == b.message && a.expectedFailureReason == b.expectedFailureReason
       && a.outputs == b.outputs && a.intermediates == b.intermediates
       && a.firstDivergentLayer == b.firstDivergentLayer && a.durationSeconds == b.durationSeconds
+      && a.diagnosis == b.diagnosis && a.diagnosisIncomplete == b.diagnosisIncomplete
   }
 
   /// The framework for grouping (JUnit test suites): the case's, else the name's first component.
@@ -251,6 +258,18 @@ public struct TextReporter: Sendable {
       if let layer = c.firstDivergentLayer, let o = c.intermediates?.first(where: { $0.name == layer }) {
         out.append("  first divergent layer `\(layer)`: " + describe(o).dropFirst("output `\(layer)`: ".count))
       }
+      out += diagnosisLines(c)
+    }
+    return out
+  }
+
+  /// "  diagnosis: gate-order: ... (max abs error 2.4e-07 under this mistake)", one per diagnosis.
+  func diagnosisLines(_ c: CaseReport) -> [String] {
+    var out = (c.diagnosis ?? []).map {
+      "  diagnosis: \($0.kind.rawValue): \($0.description) (max abs error \(num($0.maxAbsError)) under this mistake)"
+    }
+    if c.diagnosisIncomplete == true {
+      out.append("  diagnosis stopped at the run's time budget; `rnnconf run --explain` tries every hypothesis")
     }
     return out
   }

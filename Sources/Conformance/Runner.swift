@@ -34,6 +34,17 @@ public struct RunOptions: Sendable {
   /// With `isolate`: a child still running after this many seconds is killed and the case is an
   /// ERROR saying so (libhdf5 can loop forever on some corrupt files). nil = no limit.
   public var caseTimeout: Double?
+  /// Diagnose every failing case with the whole catalogue of convention mistakes (`--explain`).
+  public var explain = false
+  /// Without `explain`: seconds of the run, from its start, within which failing cases are
+  /// diagnosed automatically (a case still being diagnosed at the end stops there); 0 = none.
+  public var diagnosisBudget: Double = 30
+  /// The limit a run started at `start` gives its failing cases; nil = no diagnosis.
+  public func diagnosisLimit(startingAt start: Date) -> DiagnosisLimit? {
+    if explain { return .unlimited }
+    return diagnosisBudget > 0 ? DiagnosisLimit(deadline: start.addingTimeInterval(diagnosisBudget)) : nil
+  }
+  var resolvedDiagnosis: DiagnosisLimit??
 
   public init() {}
 
@@ -105,6 +116,7 @@ public struct Runner: Sendable {
   /// empty folder, unreadable expectations file); every case-level problem is in the report.
   public func run(_ options: RunOptions) throws -> RunReport {
     let started = Date()
+    let options = { var o = options; o.resolvedDiagnosis = .some(o.diagnosisLimit(startingAt: started)); return o }()
     let (discovery, files) = try select(options)
     let (expectations, expectationsFile) = try expectations(options, discovery: discovery)
     // A selection that matches nothing is a mistake, never a green run (an empty shard is fine).
@@ -197,14 +209,18 @@ public struct Runner: Sendable {
     if let fw = options.framework, c.framework != fw { return nil }
     if let cell = options.cell, c.cell != cell { return nil }
     var report = evaluate(c, name: file.name, precision: options.precision, tolerance: options.tolerance,
-                          expectedFailure: expectations.reason(for: file.name))
+                          expectedFailure: expectations.reason(for: file.name),
+                          diagnosis: options.resolvedDiagnosis ?? options.diagnosisLimit(startingAt: started))
     report.durationSeconds = Date().timeIntervalSince(started)
     return report
   }
 
   /// Runs one loaded case through its framework's adapter and compares every output.
+  /// `diagnosis`: for a failing case, how long to try the catalogue of convention mistakes
+  /// (`Diagnoser`); nil = not at all.
   public func evaluate(_ c: Case, name: String? = nil, precision: Precision = .case,
-                       tolerance override: Tolerance? = nil, expectedFailure: String? = nil) -> CaseReport {
+                       tolerance override: Tolerance? = nil, expectedFailure: String? = nil,
+                       diagnosis: DiagnosisLimit? = nil) -> CaseReport {
     let started = Date()
     let tolerance = override ?? Tolerance(atol: c.atol, rtol: c.rtol)
     var report = CaseReport(
@@ -285,6 +301,11 @@ public struct Runner: Sendable {
       }
       if let layer = report.firstDivergentLayer { parts.append("first divergent layer `\(layer)`") }
       report.message = parts.joined(separator: "; ")
+      if let diagnosis {
+        let (found, complete) = Diagnoser.diagnose(c, precision: precision, tolerance: override, limit: diagnosis)
+        report.diagnosis = found
+        if !complete { report.diagnosisIncomplete = true }
+      }
     }
     return report
   }

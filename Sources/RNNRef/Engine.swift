@@ -50,7 +50,7 @@ public enum Engine {
     _ cell: Cell<Scalar>, input x: Tensor<Scalar>, state: LayerState<Scalar>,
     backend: any MatmulBackend = Matmul.default
   ) throws -> LayerState<Scalar> {
-    let prepared = try PreparedCell(cell, name: "cell", backend: backend)
+    let prepared = try PreparedCell(rewritten(cell), name: "cell", backend: backend)
     guard x.rank == 2 && x.shape[1] == prepared.inputSize else {
       throw RNNRefError.shapeMismatch(name: "step input", actual: x.shape, expected: [-1, prepared.inputSize],
                                       reason: "one step takes (N, inputSize); -1 stands for any N")
@@ -135,7 +135,7 @@ public enum Engine {
     _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
     initialStates: [LayerState<Scalar>]? = nil, backend: any MatmulBackend = Matmul.default, name: String = "layer"
   ) throws -> LayerOutput<Scalar> {
-    try Scalar._runEngineLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend,
+    try Scalar._runEngineLayer(rewritten(layer), input: x, mask: mask, initialStates: initialStates, backend: backend,
                                name: name)
   }
 

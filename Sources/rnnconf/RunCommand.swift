@@ -64,6 +64,17 @@ struct RunCommand: ParsableCommand {
     valueName: "seconds"))
   var caseTimeout: Double?
 
+  @Flag(help: ArgumentHelp(
+    "Diagnose every failing case with the whole catalogue of convention mistakes (gate order, transposed "
+      + "kernels, biases, forget bias, GRU reset, hard_sigmoid, layouts, state order, masks; docs/DIAGNOSIS.md), "
+      + "however long it takes."))
+  var explain = false
+
+  @Option(help: ArgumentHelp(
+    "Without --explain: diagnose failing cases automatically during the first this-many seconds of the run "
+      + "(0 turns it off).", valueName: "seconds"))
+  var diagnosisBudget: Double = 30
+
   /// The child's side of --isolate: one case, described as JSON; prints its report as JSON.
   @Option(help: .hidden) var isolatedCase: String?
 
@@ -83,6 +94,9 @@ struct RunCommand: ParsableCommand {
       }
     }
     if quiet && verbose { throw ValidationError("Please pass at most one of --quiet and --verbose.") }
+    if !(diagnosisBudget >= 0 && diagnosisBudget.isFinite) {
+      throw ValidationError("Please pass --diagnosis-budget a finite, non-negative number of seconds (got \(diagnosisBudget)).")
+    }
     if let t = caseTimeout, !(t > 0 && t.isFinite) {
       throw ValidationError("Please pass --case-timeout a positive number of seconds (got \(t)).")
     }
@@ -109,6 +123,8 @@ struct RunCommand: ParsableCommand {
     if let atol, let rtol { options.tolerance = Tolerance(atol: atol, rtol: rtol) }
     options.precision = precision
     options.expectationsPath = expectations
+    options.explain = explain
+    options.diagnosisBudget = diagnosisBudget
     try Output.check("--json", json)  // before any case runs
     try Output.check("--junit", junit)
     try Output.check("--html", html)
