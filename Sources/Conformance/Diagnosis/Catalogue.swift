@@ -372,7 +372,7 @@ enum Catalogue {
 }
 
 extension Tensor where Scalar == Double {
-  var zeros: Tensor { Tensor(zeros: shape) }
-  func plus(_ o: Tensor) -> Tensor { Tensor(shape: shape, scalars: zip(scalars, o.scalars).map { $0 + $1 }) }
-  static func * (t: Tensor, k: Double) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map { $0 * k }) }
+  var zeros: Tensor { Tensor(uncheckedZeros: shape) }
+  func plus(_ o: Tensor) -> Tensor { Tensor(uncheckedShape: shape, scalars: zip(scalars, o.scalars).map { $0 + $1 }) }
+  static func * (t: Tensor, k: Double) -> Tensor { Tensor(uncheckedShape: t.shape, scalars: t.scalars.map { $0 * k }) }
 }
