@@ -18,9 +18,10 @@ final class ModelGraph {
   var inputShapes: [Shape] { spec.inputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[$0.index] ?? [nil] } }
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
-  /// Runs the graph on values for its inputs, in input order.
+  /// Runs the graph on values for its inputs, in input order: the outputs, then the values
+  /// of `extra` (further layer outputs, computed as needed).
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func run<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+  func run<S: RNNScalar>(_ inputs: [Value<S>], also extra: [Ref] = []) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
     }
@@ -49,7 +50,7 @@ final class ModelGraph {
       }
       return outs[r.index]
     }
-    return try spec.outputs.map(value)
+    return try (spec.outputs + extra).map(value)
   }
 
   func resetStates() { for l in layers.values { l.resetStates() } }
@@ -78,6 +79,13 @@ struct Builder {
   var version: Keras.Version
   var source: String
   var store: WeightStore
+  /// The Keras version that wrote the weights, when not the architecture's (a Keras 1
+  /// `save_weights` file loaded with a Keras 2 architecture): tf-keras converts by it.
+  var weightsVersion: Keras.Version? = nil
+  /// A cut model (`KerasCut`): layers outside the cut may hold weights that are not read.
+  var isCut = false
+  /// Implementations the user registered for layer and cell classes.
+  var custom = KerasCustomLayers()
 
   static let identityClasses: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                                              "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
@@ -128,7 +136,7 @@ struct Builder {
       reachable.insert(n)
       for node in e.inbound { stack += node.map(\.layer) }
     }
-    for l in spec.layers where !reachable.contains(l.name) {
+    for l in spec.layers where !reachable.contains(l.name) && !isCut {
       if let q = queues[l.name], q.count > 0 {
         throw KerasImportError(.surplusWeight, "\(source): layer `\(l.name)` (\(l.location)) is not on the path to any output but holds \(q.count) weight(s) (\(q.names.joined(separator: ", "))); this importer does not drop weights silently")
       }
@@ -187,6 +195,7 @@ struct Builder {
   func buildLayer(_ e: LayerEntry, inputs: [Shape], queue q: WeightQueue, givenShape: Shape?) throws -> KerasLayer {
     let c = e.config
     let inShape = inputs.first ?? [nil]
+    if let made = try custom.build(e, inputs: inputs, queue: q, source: source) { return made }
     switch e.className {
     case "InputLayer":
       var shape: Shape? = givenShape
@@ -278,14 +287,16 @@ struct Builder {
       return TimeDistributedKLayer(name: e.name, location: e.location, inner: layer)
     case let cls where Keras.layerClasses.contains(cls):
       return try RecurrentBuilder.build(name: e.name, className: cls, config: c, location: e.location,
-                                        inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q)
+                                        inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q,
+                                        weightsVersion: weightsVersion)
     case let cls where GraphParser.modelClasses.contains(cls):
       let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
       let sub = try GraphParser.parse(model, location: e.location, version: version)
       // The nested model's weights are this layer's list, in its layers' order.
       if case .legacy = store { try reorderNested(sub, queue: q) }
       let shared = SharedQueue(q)
-      let nested = Builder(version: version, source: source, store: store)
+      var nested = Builder(version: version, source: source, store: store)
+      nested.weightsVersion = weightsVersion; nested.custom = custom
       let graph = try nested.buildNested(sub, queue: shared, inputShapes: inputs)
       return NestedModelKLayer(name: e.name, className: cls, location: e.location, graph: graph)
     default:
