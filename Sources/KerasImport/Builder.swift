@@ -93,7 +93,8 @@ struct Builder {
   static let supported = "InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, RNN(cell), StackedRNNCells, Bidirectional, "
     + "CuDNNLSTM, CuDNNGRU, TimeDistributed, Dense, Activation, Softmax, ReLU, LeakyReLU, Dropout, SpatialDropout1D, "
     + "GaussianNoise, Flatten, Reshape, RepeatVector, Permute, BatchNormalization, LayerNormalization, Concatenate, Add, "
-    + "Subtract, Multiply, Average, Maximum, Minimum, nested Sequential/Functional models"
+    + "Subtract, Multiply, Average, Maximum, Minimum, Conv1D, MaxPooling1D, AveragePooling1D, nested Sequential/Functional "
+    + "models, and classes registered as custom layers (KerasCustomLayers)"
 
   /// The stored weights of each top-level layer, in `layer.weights` order.
   func queues(for spec: GraphSpec) throws -> [String: WeightQueue] {
@@ -113,10 +114,13 @@ struct Builder {
         }
       }
     case .v3(let g):
+      // tf-keras 2.13/2.14 zips keep the layers under `_layer_checkpoint_dependencies`, Keras 3 under `layers`.
+      let root = (try? g.exists("layers")) != true && (try? g.exists("_layer_checkpoint_dependencies")) == true
+        ? "_layer_checkpoint_dependencies/" : "layers/"
       let listed = spec.layers.filter { !(spec.isSequential && $0.className == "InputLayer") }
       let keys = WeightReader.keys(listed.map(\.className))
       for (k, l) in zip(keys, listed) {
-        let items = try WeightReader.v3(g, path: "layers/" + k, className: l.className, config: l.config)
+        let items = try WeightReader.v3(g, path: root + k, className: l.className, config: l.config)
         out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: items)
       }
       for l in spec.layers where out[l.name] == nil {
@@ -196,6 +200,7 @@ struct Builder {
     let c = e.config
     let inShape = inputs.first ?? [nil]
     if let made = try custom.build(e, inputs: inputs, queue: q, source: source) { return made }
+    if let conv = try buildConv(e, inputs: inputs, queue: q) { return conv }
     switch e.className {
     case "InputLayer":
       var shape: Shape? = givenShape
@@ -262,16 +267,20 @@ struct Builder {
                              variance: variance, epsilon: c["epsilon"]?.double ?? 1e-3)
     case "LayerNormalization":
       if c["rms_scaling"]?.bool == true { throw unsupported(e, "rms_scaling=True") }
+      var axis = -1
       if let a = c["axis"] {
         let axes = a.array?.compactMap { $0.int } ?? [a.int ?? -1]
-        guard axes.count == 1, axes[0] == -1 || axes[0] == inShape.count - 1 else {
-          throw unsupported(e, "LayerNormalization over axes \(a.jsonText); only the last axis")
+        guard axes.count == 1, axes[0] >= -inShape.count, axes[0] < max(inShape.count, 1) else {
+          throw unsupported(e, "LayerNormalization over axes \(a.jsonText); only one axis")
         }
+        axis = axes[0] < 0 ? inShape.count + axes[0] : axes[0]
+        if axis == inShape.count - 1 { axis = -1 }
       }
-      let f = inShape.last ?? nil
+      let f = axis == -1 ? (inShape.last ?? nil) : inShape[axis]
       let gamma = (c["scale"]?.bool ?? true) ? try q.take("gamma", expected: [f]) : nil
       let beta = (c["center"]?.bool ?? true) ? try q.take("beta", expected: [f]) : nil
-      return LayerNormKLayer(name: e.name, location: e.location, gamma: gamma, beta: beta, epsilon: c["epsilon"]?.double ?? 1e-3)
+      return LayerNormKLayer(name: e.name, location: e.location, gamma: gamma, beta: beta, epsilon: c["epsilon"]?.double ?? 1e-3,
+                             axis: axis == -1 ? nil : axis)
     case let cls where Self.mergeClasses.contains(cls):
       return MergeKLayer(name: e.name, className: cls, location: e.location, axis: c["axis"]?.int ?? -1)
     case "TimeDistributed":
