@@ -9,7 +9,7 @@ import RNNRef
 /// ```swift
 /// // The recurrent part of a CTC model, without the Lambda loss after it:
 /// let cut = KerasCut(outputLayers: ["softmax"])
-/// // From a layer on, skipping a front end (its output shape given, batch first):
+/// // From a layer on, skipping a front end (the shape of its output given, batch first):
 /// let tail = KerasCut(inputLayers: ["magnitude_to_decibel"], inputShapes: ["magnitude_to_decibel": [nil, 98, 40, 1]])
 /// let model = try KerasModel(contentsOf: url, cut: cut)
 /// ```
@@ -20,8 +20,8 @@ public struct KerasCut: Sendable, Equatable {
   /// Layers whose outputs `predict` takes in place of computing them, after the model inputs
   /// still needed (see `KerasModel.inputNames`); the layers only they feed are never built.
   public var inputLayers: [String]
-  /// The output shape (batch first, nil = any) of each layer in `inputLayers`, when known;
-  /// the layers after it need the feature sizes to check their weights.
+  /// The output shape (batch first, nil = any size) of each layer in `inputLayers` (other
+  /// than an `InputLayer`): the layers after it check their weights against it.
   public var inputShapes: [String: [Int?]]
 
   public init(outputLayers: [String] = [], inputLayers: [String] = [], inputShapes: [String: [Int?]] = [:]) {
@@ -61,8 +61,11 @@ extension GraphSpec {
     for n in cut.inputLayers { try check(n, "input layer") }
     var newLayers = layers
     for (i, e) in newLayers.enumerated() where cut.inputLayers.contains(e.name) && e.className != "InputLayer" {
-      var c: [String: JSONValue] = ["name": .string(e.name)]
-      if let s = cut.inputShapes[e.name] { c["batch_input_shape"] = .array(s.map { $0.map { .number(Double($0)) } ?? .null }) }
+      guard let s = cut.inputShapes[e.name] else {
+        throw KerasImportError(.invalidInput, "\(source): input layer `\(e.name)`: give the shape of its output (KerasCut.inputShapes, batch first, nil for any size); the layers after it check their weights against it")
+      }
+      let c: [String: JSONValue] = ["name": .string(e.name),
+                                    "batch_input_shape": .array(s.map { $0.map { .number(Double($0)) } ?? .null })]
       newLayers[i] = LayerEntry(name: e.name, className: "InputLayer", config: c, inbound: [],
                                 location: e.location + " (given as an input: the model is cut here)")
     }
