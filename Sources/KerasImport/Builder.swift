@@ -22,11 +22,12 @@ final class ModelGraph: @unchecked Sendable {
   var inputShapes: [Shape] { spec.inputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[$0.index] ?? [nil] } }
   var outputShapes: [Shape] { spec.outputs.map { nodeShapes[Self.key($0.layer, $0.node)]?[safe: $0.index] ?? [nil] } }
 
-  /// Runs the graph on values for its inputs, in input order; stateful layers read and
-  /// update their entries in `states`. `record`, when given, sees each layer call's outputs as
-  /// it is computed (layer name, node, outputs).
+  /// Runs the graph on values for its inputs, in input order: the outputs, then the values
+  /// of `extra` (further layer outputs, computed as needed). Stateful layers read and update
+  /// their entries in `states`. `record`, when given, sees each layer call's outputs as it is
+  /// computed (layer name, node, outputs).
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func run<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates,
+  func run<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates, also extra: [Ref] = [],
                          record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
@@ -58,7 +59,7 @@ final class ModelGraph: @unchecked Sendable {
       }
       return outs[r.index]
     }
-    return try spec.outputs.map(value)
+    return try (spec.outputs + extra).map(value)
   }
 
   /// Whether a layer (nested and wrapped layers included) carries states between calls.
@@ -104,6 +105,13 @@ struct Builder {
   var version: Keras.Version
   var source: String
   var store: WeightStore
+  /// The Keras version that wrote the weights, when not the architecture's (a Keras 1
+  /// `save_weights` file loaded with a Keras 2 architecture): tf-keras converts by it.
+  var weightsVersion: Keras.Version? = nil
+  /// A cut model (`KerasCut`): layers outside the cut may hold weights that are not read.
+  var isCut = false
+  /// Implementations the user registered for layer and cell classes.
+  var custom = KerasCustomLayers()
 
   static let identityClasses: Set<String> = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
                                              "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
@@ -111,7 +119,8 @@ struct Builder {
   static let supported = "InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, RNN(cell), StackedRNNCells, Bidirectional, "
     + "CuDNNLSTM, CuDNNGRU, TimeDistributed, Dense, Activation, Softmax, ReLU, LeakyReLU, Dropout, SpatialDropout1D, "
     + "GaussianNoise, Flatten, Reshape, RepeatVector, Permute, BatchNormalization, LayerNormalization, Concatenate, Add, "
-    + "Subtract, Multiply, Average, Maximum, Minimum, nested Sequential/Functional models"
+    + "Subtract, Multiply, Average, Maximum, Minimum, Conv1D, MaxPooling1D, AveragePooling1D, nested Sequential/Functional "
+    + "models, and classes registered as custom layers (KerasCustomLayers)"
 
   /// The stored weights of each top-level layer, in `layer.weights` order.
   func queues(for spec: GraphSpec) throws -> [String: WeightQueue] {
@@ -131,10 +140,13 @@ struct Builder {
         }
       }
     case .v3(let g):
+      // tf-keras 2.13/2.14 zips keep the layers under `_layer_checkpoint_dependencies`, Keras 3 under `layers`.
+      let root = (try? g.exists("layers")) != true && (try? g.exists("_layer_checkpoint_dependencies")) == true
+        ? "_layer_checkpoint_dependencies/" : "layers/"
       let listed = spec.layers.filter { !(spec.isSequential && $0.className == "InputLayer") }
       let keys = WeightReader.keys(listed.map(\.className))
       for (k, l) in zip(keys, listed) {
-        let items = try WeightReader.v3(g, path: "layers/" + k, className: l.className, config: l.config)
+        let items = try WeightReader.v3(g, path: root + k, className: l.className, config: l.config)
         out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: items)
       }
       for l in spec.layers where out[l.name] == nil {
@@ -154,7 +166,7 @@ struct Builder {
       reachable.insert(n)
       for node in e.inbound { stack += node.map(\.layer) }
     }
-    for l in spec.layers where !reachable.contains(l.name) {
+    for l in spec.layers where !reachable.contains(l.name) && !isCut {
       if let q = queues[l.name], q.count > 0 {
         throw KerasImportError(.surplusWeight, "\(source): layer `\(l.name)` (\(l.location)) is not on the path to any output but holds \(q.count) weight(s) (\(q.names.joined(separator: ", "))); this importer does not drop weights silently")
       }
@@ -213,6 +225,8 @@ struct Builder {
   func buildLayer(_ e: LayerEntry, inputs: [Shape], queue q: WeightQueue, givenShape: Shape?) throws -> KerasLayer {
     let c = e.config
     let inShape = inputs.first ?? [nil]
+    if let made = try custom.build(e, inputs: inputs, queue: q, source: source) { return made }
+    if let conv = try buildConv(e, inputs: inputs, queue: q) { return conv }
     switch e.className {
     case "InputLayer":
       var shape: Shape? = givenShape
@@ -279,16 +293,20 @@ struct Builder {
                              variance: variance, epsilon: c["epsilon"]?.double ?? 1e-3)
     case "LayerNormalization":
       if c["rms_scaling"]?.bool == true { throw unsupported(e, "rms_scaling=True") }
+      var axis = -1
       if let a = c["axis"] {
         let axes = a.array?.compactMap { $0.int } ?? [a.int ?? -1]
-        guard axes.count == 1, axes[0] == -1 || axes[0] == inShape.count - 1 else {
-          throw unsupported(e, "LayerNormalization over axes \(a.jsonText); only the last axis")
+        guard axes.count == 1, axes[0] >= -inShape.count, axes[0] < max(inShape.count, 1) else {
+          throw unsupported(e, "LayerNormalization over axes \(a.jsonText); only one axis")
         }
+        axis = axes[0] < 0 ? inShape.count + axes[0] : axes[0]
+        if axis == inShape.count - 1 { axis = -1 }
       }
-      let f = inShape.last ?? nil
+      let f = axis == -1 ? (inShape.last ?? nil) : inShape[axis]
       let gamma = (c["scale"]?.bool ?? true) ? try q.take("gamma", expected: [f]) : nil
       let beta = (c["center"]?.bool ?? true) ? try q.take("beta", expected: [f]) : nil
-      return LayerNormKLayer(name: e.name, location: e.location, gamma: gamma, beta: beta, epsilon: c["epsilon"]?.double ?? 1e-3)
+      return LayerNormKLayer(name: e.name, location: e.location, gamma: gamma, beta: beta, epsilon: c["epsilon"]?.double ?? 1e-3,
+                             axis: axis == -1 ? nil : axis)
     case let cls where Self.mergeClasses.contains(cls):
       return MergeKLayer(name: e.name, className: cls, location: e.location, axis: c["axis"]?.int ?? -1)
     case "TimeDistributed":
@@ -304,14 +322,16 @@ struct Builder {
       return TimeDistributedKLayer(name: e.name, location: e.location, inner: layer)
     case let cls where Keras.layerClasses.contains(cls):
       return try RecurrentBuilder.build(name: e.name, className: cls, config: c, location: e.location,
-                                        inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q)
+                                        inputFeatures: inShape.count == 3 ? inShape[2] : nil, version: version, weights: q,
+                                        weightsVersion: weightsVersion)
     case let cls where GraphParser.modelClasses.contains(cls):
       let model = c["__model"] ?? .object(["class_name": .string(cls), "config": .object(c)])
       let sub = try GraphParser.parse(model, location: e.location, version: version)
       // The nested model's weights are this layer's list, in its layers' order.
       if case .legacy = store { try reorderNested(sub, queue: q) }
       let shared = SharedQueue(q)
-      let nested = Builder(version: version, source: source, store: store)
+      var nested = Builder(version: version, source: source, store: store)
+      nested.weightsVersion = weightsVersion; nested.custom = custom
       let graph = try nested.buildNested(sub, queue: shared, inputShapes: inputs)
       return NestedModelKLayer(name: e.name, className: cls, location: e.location, graph: graph)
     default:

@@ -81,7 +81,10 @@ public final class KerasModel: Sendable, CustomStringConvertible {
   /// Keras 3 `.weights.h5`) when `url` is an architecture JSON, or to replace the
   /// weights of a full model. `precision`: what `predict` computes in; nil (the default)
   /// computes as Keras does (`kerasPrecision`: `Float`, or `Double` for a float64 model).
-  public init(contentsOf url: URL, weights: URL? = nil, precision: KerasPrecision? = nil) throws {
+  /// `cut`: build and run only part of the model (`KerasCut`). `customLayers`: implementations
+  /// for layer and RNN cell classes this importer does not know (`KerasCustomLayers`).
+  public init(contentsOf url: URL, weights: URL? = nil, precision: KerasPrecision? = nil,
+              cut: KerasCut = KerasCut(), customLayers: KerasCustomLayers = KerasCustomLayers()) throws {
     let loaded = try Storage.load(url, weights: weights)
     self.kerasPrecision = Self.kerasPrecision(loaded.model)
     self.precision = precision ?? kerasPrecision
@@ -95,16 +98,23 @@ public final class KerasModel: Sendable, CustomStringConvertible {
     guard let store = loaded.store else {
       throw KerasImportError(.noWeights, "\(url.path): no weights found")
     }
-    try Self.refuseLambda(loaded.model, source: loaded.path, location: "")
-    let spec = try GraphParser.parse(loaded.model, location: "", version: Keras.Version(version))
-    self.name = spec.name
-    let builder = Builder(version: Keras.Version(version), source: loaded.weightsPath, store: store)
-    let queues = try builder.queues(for: spec)
+    // A cut model refuses a Lambda only where it builds one (`Builder.buildLayer`).
+    if cut.isEmpty { try Self.refuseLambda(loaded.model, source: loaded.path, location: "") }
+    let whole = try GraphParser.parse(loaded.model, location: "", version: Keras.Version(version))
+    self.name = whole.name
+    var builder = Builder(version: Keras.Version(version), source: loaded.weightsPath, store: store)
+    builder.weightsVersion = Self.weightsVersion(loaded)
+    builder.isCut = !cut.isEmpty
+    builder.custom = customLayers
+    var queues = try builder.queues(for: whole)
+    let spec = try whole.cut(cut, source: loaded.path)
+    for n in cut.inputLayers { queues[n] = nil }
     let stored = queues.values.reduce(0) { $0 + $1.count }
     if stored == 0 && Self.needsWeights(spec) {
       throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
     }
     self.graph = try builder.build(spec, queues: queues)
+    graph.expandCutOutputs(cut)
     self.isStateful = graph.isStateful
   }
 
@@ -217,7 +227,7 @@ public final class KerasModel: Sendable, CustomStringConvertible {
   }
 
   /// The one path both precisions take: the graph run in scalar type `S`.
-  func run<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates,
+  func run<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates, also extra: [Ref] = [],
                          record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Tensor<S>] {
     guard inputs.count == inputNames.count else {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
@@ -232,7 +242,7 @@ public final class KerasModel: Sendable, CustomStringConvertible {
         throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) holds a non-finite value (\(t.scalars[bad])) at flat index \(bad)")
       }
     }
-    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, states: &states, record: record).map(\.t)
+    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, states: &states, also: extra, record: record).map(\.t)
   }
 
   /// `predict`, plus each top-level layer's first output (of its first call), named by the layer

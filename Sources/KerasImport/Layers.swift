@@ -419,39 +419,45 @@ final class BatchNormKLayer: KerasLayer {
   }
 }
 
-/// LayerNormalization over the last axis (Keras' default `axis=-1`).
+/// LayerNormalization over one axis: the last (Keras' default `axis=-1`) or `axis`.
 final class LayerNormKLayer: KerasLayer {
   let name: String, location: String
   let className = "LayerNormalization"
   let gamma: Tensor<Double>?, beta: Tensor<Double>?
   let epsilon: Double
+  /// The normalised axis when not the last (nil: the last).
+  let axis: Int?
   let weights = ConvertedWeights()
   var parameterCount: Int { (gamma?.count ?? 0) + (beta?.count ?? 0) }
-  init(name: String, location: String, gamma: Tensor<Double>?, beta: Tensor<Double>?, epsilon: Double) {
+  init(name: String, location: String, gamma: Tensor<Double>?, beta: Tensor<Double>?, epsilon: Double, axis: Int? = nil) {
     self.name = name; self.location = location; self.gamma = gamma; self.beta = beta; self.epsilon = epsilon
+    self.axis = axis
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { [inputs.first ?? [nil]] }
   @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
     var v = try one(inputs)
-    let f = v.t.shape.last ?? 1
+    let ax = axis ?? (v.t.rank - 1)
+    guard ax >= 0, ax < v.t.rank else { throw bad("input shape \(KerasImportError.dims(v.t.shape)) has no axis \(ax)") }
+    let f = v.t.shape[ax]
     guard gamma == nil || gamma!.count == f, beta == nil || beta!.count == f else {
-      throw bad("input shape \(KerasImportError.dims(v.t.shape)) does not end in \(gamma?.count ?? beta?.count ?? f) features")
+      throw bad("input shape \(KerasImportError.dims(v.t.shape)) has \(f) features on axis \(ax), the weights \(gamma?.count ?? beta?.count ?? f)")
     }
+    let inner = v.t.shape[(ax + 1)...].reduce(1, *), outer = v.t.shape[..<ax].reduce(1, *)
     let (gamma, beta): (Tensor<S>?, Tensor<S>?) = weights.get(S.self) { (self.gamma.map(converted), self.beta.map(converted)) }
-    var base = 0
-    while base < v.t.count {
+    for o in 0..<outer { for i in 0..<inner {
+      let base = o * f * inner + i
       var m: S = 0
-      for j in 0..<f { m += v.t.scalars[base + j] }
+      for j in 0..<f { m += v.t.scalars[base + j * inner] }
       m /= S(f)
       var s: S = 0
-      for j in 0..<f { let d = v.t.scalars[base + j] - m; s += d * d }
+      for j in 0..<f { let d = v.t.scalars[base + j * inner] - m; s += d * d }
       let inv = 1 / (s / S(f) + S(epsilon)).squareRoot()
       for j in 0..<f {
-        v.t.scalars[base + j] = (v.t.scalars[base + j] - m) * inv * (gamma?.scalars[j] ?? 1) + (beta?.scalars[j] ?? 0)
+        let p = base + j * inner
+        v.t.scalars[p] = (v.t.scalars[p] - m) * inv * (gamma?.scalars[j] ?? 1) + (beta?.scalars[j] ?? 0)
       }
-      base += f
-    }
+    } }
     return [v]
   }
 }

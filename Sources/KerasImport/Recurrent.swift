@@ -108,8 +108,15 @@ enum RecurrentBuilder {
   /// Builds one recurrent layer: its config read by the Keras adapter, its stored weights
   /// taken in `layer.weights` order (cuDNN and Keras 1 layouts converted by the adapter),
   /// canonical layers from `Keras.importLayer`.
+  ///
+  /// `weightsVersion`: the version of a separate weights file when it is not the
+  /// architecture's. As tf-keras' `preprocess_weights_for_loading`, Keras 1 per-gate arrays
+  /// are fused when the weights file is Keras 1 (a Keras 1 `save_weights` file has no
+  /// `keras_version`), and cuDNN-shaped weights (bias 8H for an LSTM, 6H for a GRU) loaded
+  /// into an `LSTM`/`GRU(reset_after=True)` are converted (`_convert_rnn_weights`).
   static func build(name: String, className: String, config raw: [String: JSONValue], location: String,
-                    inputFeatures: Int?, version: Keras.Version, weights q: WeightQueue) throws -> RecurrentKLayer {
+                    inputFeatures: Int?, version: Keras.Version, weights q: WeightQueue,
+                    weightsVersion: Keras.Version? = nil) throws -> RecurrentKLayer {
     /// The adapter's errors, placed in the file and the model.
     func adapter<T>(_ body: () throws -> T) throws -> T {
       do { return try body() } catch let e as RNNRefError {
@@ -120,6 +127,13 @@ enum RecurrentBuilder {
       try Keras.LayerConfig(layer: ["class_name": .string(className), "config": .object(raw), "name": .string(name)],
                             version: version)
     }
+    // A Keras 1 weights file under a Keras 2/3 architecture: tf-keras fuses a layer's
+    // per-gate arrays when there are 3 per gate (12 for an LSTM, 9 for a GRU) per direction.
+    var storage = lc.storage
+    if storage == .fused, weightsVersion?.isKeras1 == true {
+      let perGate = (0..<lc.directions).reduce(0) { n, d in n + lc.cells(direction: d).reduce(0) { $0 + 3 * $1.kind.gates } }
+      if q.count == perGate { storage = .keras1PerGate }
+    }
     // Weights in Keras order: per direction (forward, backward), per cell: kernel, recurrent_kernel[, bias].
     var fused: [Keras.NamedWeight<Double>] = []
     for d in 0..<lc.directions {
@@ -127,7 +141,7 @@ enum RecurrentBuilder {
       for (ci, cell) in cells.enumerated() {
         let what = "\(cell.kind.rawValue)(units=\(cell.units))" + (lc.directions == 2 ? (d == 0 ? " forward" : " backward") : "")
           + (cells.count > 1 ? " cell \(ci)" : "")
-        switch lc.storage {
+        switch storage {
         case .keras1PerGate:
           let n = 3 * cell.kind.gates
           let raw = try q.takeRaw(n, what: "\(what) (Keras 1 stores \(n) per-gate arrays: W, U, b per gate)")
@@ -142,8 +156,18 @@ enum RecurrentBuilder {
           fused += try adapter { try Keras.fusedFromCuDNN(Array(zip(names, [k, r, b])).map { ($0.0, $0.1) }, kind: cell.kind) }
         case .fused:
           let n = cell.useBias ? 3 : 2
-          fused += try q.takeRaw(n, what: what + (cell.useBias ? ": kernel, recurrent_kernel, bias" : ": kernel, recurrent_kernel (use_bias=False)"))
+          let raw = try q.takeRaw(n, what: what + (cell.useBias ? ": kernel, recurrent_kernel, bias" : ": kernel, recurrent_kernel (use_bias=False)"))
             .map { ($0.name, $0.tensor) }
+          // cuDNN-shaped weights (both biases, 2 x gates x H) in an LSTM/GRU layer.
+          let g = cell.kind.gates
+          if n == 3, cell.kind != .simple, raw[1].1.rank == 2, raw[2].1.shape == [2 * g * raw[1].1.shape[0]] {
+            if cell.kind == .gru && !cell.resetAfter {
+              throw KerasImportError(.shapeMismatch, "\(q.source): layer `\(name)` (\(location)): weight `\(raw[2].0)` has the cuDNN GRU bias shape \(KerasImportError.dims(raw[2].1.shape)), which GRU(reset_after=False) cannot take (tf-keras: CuDNNGRU is not compatible with GRU(reset_after=False)); set reset_after=True in the architecture")
+            }
+            fused += try adapter { try Keras.fusedFromCuDNN(raw, kind: cell.kind) }
+          } else {
+            fused += raw
+          }
         }
       }
     }

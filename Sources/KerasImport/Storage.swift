@@ -152,7 +152,8 @@ enum Storage {
       loaded.format = loaded.format == .kerasArchive ? .kerasArchive : .kerasWeightsH5
       loaded.kerasVersion = loaded.kerasVersion ?? "3"
     } else if (try? root.exists("_layer_checkpoint_dependencies")) == true {
-      throw unreadable(label, "a Keras 2.13/2.14 zip weights layout (`_layer_checkpoint_dependencies`), which this importer does not read; re-save the model with Keras 3 (.keras) or as a legacy .h5")
+      // tf-keras 2.13/2.14 zips: Keras 3's layout under another root (`Builder.queues`).
+      loaded.store = .v3(root)
     } else {
       throw unreadable(label, "an HDF5 file without Keras weights (no `model_weights`, `layer_names` or `layers`)")
     }

@@ -17,7 +17,11 @@ struct PredictCommand: ParsableCommand {
       without it the shapes and first values of each output are printed. The model computes as Keras \
       does (float32, or float64 for a model saved with float64 layers) and writes float32; --float64 \
       computes and writes in float64. The output is written atomically (a temporary file beside it, \
-      renamed when complete), so a kill or a full disk keeps any previous file.
+      renamed when complete), so a kill or a full disk keeps any previous file. \
+      A cut model: --output-layer NAME (repeatable) returns those layers' outputs and never builds \
+      the layers after them (a Lambda or custom class there is no error); --input-layer NAME \
+      (repeatable) takes that layer's output as the last --input(s), so the layers before it are \
+      never built; --all-layers writes every built layer's output (HDF5 datasets named by layer).
       """)
 
   @Argument(help: "The Keras model file (.h5, .keras, or architecture .json with --weights).") var model: String
@@ -28,9 +32,21 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "Write the outputs here: .npy (single output) or .h5 (output_0, output_1, ...).") var output: String?
   @Flag(help: "Compute in float64 (Double) and write float64.") var float64 = false
   @Flag(help: "Print the model summary before predicting.") var summary = false
+  @Option(name: .customLong("output-layer"), help: "Return this layer's outputs instead of the model's; repeatable.")
+  var outputLayers: [String] = []
+  @Option(name: .customLong("input-layer"), help: "Give this layer's output as the last --input(s) instead of computing it; repeatable.")
+  var inputLayers: [String] = []
+  @Flag(name: .customLong("all-layers"), help: "Write every built layer's output (HDF5 datasets named by layer).")
+  var allLayers = false
 
   func validate() throws {
     if inputs.isEmpty { throw ValidationError("Please give at least one --input (a .npy or HDF5 file per model input).") }
+    if allLayers, let o = output, o.hasSuffix(".npy") {
+      throw ValidationError("--all-layers writes one dataset per layer: give --output ending in .h5/.hdf5.")
+    }
+    if inputLayers.count > inputs.count {
+      throw ValidationError("\(inputLayers.count) --input-layer given but \(inputs.count) --input: give each input layer's output as one of the last --input files, in the same order.")
+    }
     if let o = output, !(o.hasSuffix(".npy") || o.hasSuffix(".h5") || o.hasSuffix(".hdf5")) {
       throw ValidationError("Please give --output ending in .npy (single output) or .h5/.hdf5.")
     }
@@ -53,11 +69,45 @@ struct PredictCommand: ParsableCommand {
     }
   }
 
+  /// The cut the options ask for: the input layers' shapes are those of the last --input files
+  /// (any batch size).
+  func cut() throws -> KerasCut {
+    var shapes: [String: [Int?]] = [:]
+    for (name, path) in zip(inputLayers, inputs.suffix(inputLayers.count)) {
+      let t = try Self.readInput(path, dataset: dataset)
+      shapes[name] = [nil] + t.shape.dropFirst().map { Optional($0) }
+    }
+    return KerasCut(outputLayers: outputLayers, inputLayers: inputLayers, inputShapes: shapes)
+  }
+
+  /// --all-layers: every built layer's output, printed or written as one dataset per layer.
+  func writeAllLayers(_ m: KerasModel) throws {
+    guard inputs.count == m.inputNames.count else {
+      throw ValidationError("the model takes \(m.inputNames.count) input(s) (\(m.inputNames.joined(separator: ", "))), \(inputs.count) --input given; give one per input, in this order")
+    }
+    let outs = try m.predictAllLayers(try inputs.map { try Self.readInput($0, dataset: dataset) })
+    guard let o = output else {
+      for (name, y) in outs {
+        let first = y.scalars.prefix(8).map { String(format: "%.6g", $0) }.joined(separator: ", ")
+        print("\(name): shape \(y.shape), first values [\(first)\(y.count > 8 ? ", ..." : "")]")
+      }
+      return
+    }
+    try HDF5.File.createAtomically(path: o) { f in
+      for (name, y) in outs {
+        if float64 { _ = try f.root.createDataset(name, shape: y.shape, values: y.scalars) }
+        else { _ = try f.root.createDataset(name, shape: y.shape, values: y.scalars.map { Float($0) }) }
+      }
+    }
+    print("wrote \(outs.count) layer output(s) to \(o)")
+  }
+
   func run() throws {
     do {
       try Output.check("--output", output)  // before the model runs
       let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
-                             precision: float64 ? .float64 : nil)
+                             precision: float64 ? .float64 : nil, cut: try cut())
+      if allLayers { return try writeAllLayers(m) }
       if summary { print(m.summary) }
       guard inputs.count == m.inputNames.count else {
         throw ValidationError("the model takes \(m.inputNames.count) input(s) (\(m.inputNames.joined(separator: ", "))), \(inputs.count) --input given; give one per input, in this order")

@@ -128,8 +128,8 @@ extension Keras {
 
   /// tf-keras `_convert_rnn_weights`: cuDNN `kernel`, `recurrent_kernel`, `bias` (both biases,
   /// `(2kH)`) of one cell to the fused layout. Input kernels per gate
-  /// `k.T.reshape(k.shape, order="F")`, recurrent kernels per gate `k.T`, LSTM biases summed,
-  /// GRU biases reshaped to `(2, 3H)`.
+  /// `k.T.reshape(k.shape, order="F")`, recurrent kernels per gate `k.T`, LSTM biases summed
+  /// (in float32 when stored as float32, as numpy does), GRU biases reshaped to `(2, 3H)`.
   public static func fusedFromCuDNN<Scalar: RNNScalar>(_ w: [NamedWeight<Scalar>], kind: CellKind) throws -> [NamedWeight<Scalar>] {
     let gates = kind.gates
     let why = "cuDNN \(kind.rawValue): kernel (I, \(gates)H), recurrent_kernel (H, \(gates)H), bias (\(2 * gates)H)"
@@ -157,8 +157,14 @@ extension Keras {
     let kernel = Tensor.concatenate(kBlocks, axis: 1), rec = Tensor.concatenate(rBlocks, axis: 1)
     let bias: Tensor<Scalar>
     if kind == .lstm {
+      // tf-keras sums the two biases in the stored dtype (numpy float32 for cuDNN files): a
+      // sum of float32 values is rounded to float32 as there, or recurrences that amplify
+      // differences (textgenrnn's) drift from Keras' result by 1e-6.
       let halves = b.split(2, axis: 0)
-      bias = Tensor(uncheckedShape: halves[0].shape, scalars: zip(halves[0].scalars, halves[1].scalars).map { $0 + $1 })
+      let stored32 = b.scalars.allSatisfy { Scalar(Float($0)) == $0 }
+      bias = Tensor(uncheckedShape: halves[0].shape, scalars: zip(halves[0].scalars, halves[1].scalars).map {
+        stored32 ? Scalar(Float($0) + Float($1)) : $0 + $1
+      })
     } else {
       bias = b.reshaped([2, b.count / 2])
     }
