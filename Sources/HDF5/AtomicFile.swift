@@ -19,11 +19,19 @@ import Darwin
 public enum AtomicFile {
   /// Writes `data` (`Data`, `[UInt8]`, ...) to `path` atomically.
   public static func write<Bytes: ContiguousBytes>(_ data: Bytes, to path: String) throws {
+    try write(to: path, streaming: { append in try data.withUnsafeBytes { try append($0) } })
+  }
+
+  /// Writes `path` atomically in pieces: `body` calls `append` with each piece in order (a
+  /// prediction written slice by slice never holds the whole file). A failing write throws a
+  /// `FileIOError` naming `path`; the temporary file is then removed and the previous file kept.
+  public static func write(to path: String,
+                           streaming body: (_ append: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
     try write(to: path) { tmp in
       let fd = open(tmp, O_WRONLY | O_TRUNC | O_CLOEXEC)
       guard fd >= 0 else { throw failure(path, "cannot open the temporary file `\(tmp)`", errno) }
       defer { close(fd) }
-      try data.withUnsafeBytes { buf in
+      try body { buf in
         var done = 0
         while done < buf.count {
           let n = systemWrite(fd, buf.baseAddress! + done, buf.count - done)

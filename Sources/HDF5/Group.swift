@@ -211,6 +211,24 @@ public final class Group: Object {
     return Dataset(handle: h, file: file, path: full)
   }
 
+  /// Creates a chunked dataset of `T`'s type with `shape` and writes nothing: the file holds
+  /// only its description until chunks are written (reads give zeros). Tests use it to declare a
+  /// huge tensor in a small file, as a hostile file can.
+  @discardableResult
+  public func createUnwrittenDataset<T: HDF5Numeric>(_ path: String, shape: [Int], chunk: [Int], of _: T.Type) throws -> Dataset {
+    let full = joinPath(self.path, path)
+    let loc = Location(file: file.path, path: full)
+    let h = try Library.sync { () throws -> Handle in
+      let space = try makeSpace(shape, loc)
+      let dcpl = try Handle(H5Pcreate(chdf5_P_DATASET_CREATE()), loc, "create dataset properties", close: H5Pclose)
+      try loc.check(H5Pset_chunk(dcpl.id, Int32(chunk.count), chunk.map { hsize_t($0) }), "create dataset properties")
+      let lcpl = try intermediateLCPL(loc)
+      return try Handle(H5Dcreate2(handle.id, path, T.hdf5Kind.fileType, space.id, lcpl.id, dcpl.id,
+                                   chdf5_P_DEFAULT()), loc, "create dataset", close: H5Dclose)
+    }
+    return Dataset(handle: h, file: file, path: full)
+  }
+
   /// Creates a 1-D dataset of fixed-length, NUL-padded byte strings (numpy `S<n>`).
   @discardableResult
   public func createDataset(_ path: String, fixedLengthStrings values: [String]) throws -> Dataset {

@@ -131,14 +131,8 @@ struct Builder {
         let items = try WeightReader.legacy(g, layer: l.name) ?? []
         out[l.name] = WeightQueue(layer: l.name, location: l.location, source: source, items: items)
       }
-      // Stored layers the model does not have.
-      let stored = (try? WeightReader.layerNames(g)) ?? []
-      let names = Set(spec.layers.map(\.name))
-      for n in stored where !names.contains(n) {
-        if let w = try WeightReader.legacy(g, layer: n), !w.isEmpty {
-          throw KerasImportError(.surplusWeight, "\(source): the file holds weights for layer `\(n)` (\(w.map(\.name).joined(separator: ", "))), which the architecture does not have; check that the architecture matches the weights file")
-        }
-      }
+      // `layer_names` against the groups and the model, as Keras checks it (Weights.swift).
+      try WeightReader.checkLayerNames(g, layers: spec.layers.map(\.name), source: source)
     case .v3(let g):
       // tf-keras 2.13/2.14 zips keep the layers under `_layer_checkpoint_dependencies`, Keras 3 under `layers`.
       let root = (try? g.exists("layers")) != true && (try? g.exists("_layer_checkpoint_dependencies")) == true

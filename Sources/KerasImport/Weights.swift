@@ -97,6 +97,43 @@ enum WeightReader {
     try g.chunkedStringsAttribute("layer_names")
   }
 
+  /// Checks a legacy weights group as Keras' legacy loader does before it loads anything
+  /// (tf-keras `hdf5_format.load_weights_from_hdf5_group`, Keras 3
+  /// `legacy_h5_format.load_weights_from_hdf5_group`): every name in `layer_names` must be a
+  /// group, and the listed groups that hold weights (non-empty `weight_names`), in `layer_names`
+  /// order, are paired by position with the model's layers that have weights. Keras refuses a
+  /// count mismatch and loads a reordered list into the wrong layers; this importer, which
+  /// matches by name, refuses any difference: a listed name without a group, a listed layer
+  /// the model lacks, a group of a model layer that is not listed, or another order.
+  /// `layers`: the model's top-level layer names in model order.
+  static func checkLayerNames(_ g: Group, layers: [String], source: String) throws {
+    let listed: [String]
+    if try g.hasAttribute("layer_names") || g.hasAttribute("layer_names0") { listed = try layerNames(g) } else { listed = [] }
+    let groups = Set(try g.childNames())
+    func weighted(_ name: String) throws -> Bool {
+      guard groups.contains(name) else { return false }
+      let lg = try g.group(name)
+      guard try lg.hasAttribute("weight_names") || lg.hasAttribute("weight_names0") else { return false }
+      return !(try lg.chunkedStringsAttribute("weight_names")).isEmpty
+    }
+    if let absent = listed.first(where: { !groups.contains($0) }) {
+      throw KerasImportError(.unreadableFile, "\(source): `layer_names` lists `\(absent)`, but the file has no group `\(absent)` (groups: \(groups.sorted().joined(separator: ", "))); Keras refuses this file too; the file is damaged or was edited: save the model again")
+    }
+    let listedWithWeights = try listed.filter(weighted)
+    let model = Set(layers)
+    for n in listedWithWeights where !model.contains(n) {
+      let w = try legacy(g, layer: n) ?? []
+      throw KerasImportError(.surplusWeight, "\(source): the file holds weights for layer `\(n)` (\(w.map(\.name).joined(separator: ", "))), which the architecture does not have; check that the architecture matches the weights file")
+    }
+    let modelWithWeights = try layers.filter(weighted)
+    guard listedWithWeights != modelWithWeights else { return }
+    let listedSet = Set(listedWithWeights)
+    if let unlisted = modelWithWeights.first(where: { !listedSet.contains($0) }) {
+      throw KerasImportError(.unreadableFile, "\(source): the group `\(unlisted)` holds the weights of layer `\(unlisted)`, but `layer_names` does not list it (it lists the layers with weights \(listedWithWeights)); Keras loads only the listed groups and refuses this file (layer count mismatch); the file is damaged or was edited: save the model again")
+    }
+    throw KerasImportError(.unreadableFile, "\(source): `layer_names` lists the layers with weights in the order \(listedWithWeights), the model has them in the order \(modelWithWeights); Keras pairs them by position and would refuse this file or load weights into the wrong layers; the file is damaged or was edited: save the model again")
+  }
+
   // MARK: Keras 3 (.weights.h5)
 
   static func vars(_ g: Group, _ path: String) throws -> [StoredWeight] {

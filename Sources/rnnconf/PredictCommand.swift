@@ -17,7 +17,9 @@ struct PredictCommand: ParsableCommand {
       without it the shapes and first values of each output are printed. The model computes as Keras \
       does (float32, or float64 for a model saved with float64 layers) and writes float32; --float64 \
       computes and writes in float64. The output is written atomically (a temporary file beside it, \
-      renamed when complete), so a kill or a full disk keeps any previous file. \
+      renamed when complete), so a kill or a full disk keeps any previous file. The batch runs in slices \
+      of rows (--batch-size; rows are independent, so the result is the same bit for bit) read from the \
+      input as they are needed, so memory stays near the output's size; progress shows on a terminal. \
       A cut model: --output-layer NAME (repeatable) returns those layers' outputs and never builds \
       the layers after them (a Lambda or custom class there is no error); --input-layer NAME \
       (repeatable) takes that layer's output as the last --input(s), so the layers before it are \
@@ -38,8 +40,11 @@ struct PredictCommand: ParsableCommand {
   var inputLayers: [String] = []
   @Flag(name: .customLong("all-layers"), help: "Write every built layer's output (HDF5 datasets named by layer).")
   var allLayers = false
+  @Option(help: "Rows of the batch run at a time (default: about 4 MB of input per slice); the result is the same.")
+  var batchSize: Int?
 
   func validate() throws {
+    if let b = batchSize, b < 1 { throw ValidationError("Please give --batch-size of at least 1.") }
     if inputs.isEmpty { throw ValidationError("Please give at least one --input (a .npy or HDF5 file per model input).") }
     if allLayers, let o = output, o.hasSuffix(".npy") {
       throw ValidationError("--all-layers writes one dataset per layer: give --output ending in .h5/.hdf5.")
@@ -112,31 +117,9 @@ struct PredictCommand: ParsableCommand {
       guard inputs.count == m.inputNames.count else {
         throw ValidationError("the model takes \(m.inputNames.count) input(s) (\(m.inputNames.joined(separator: ", "))), \(inputs.count) --input given; give one per input, in this order")
       }
-      let xs = try inputs.map { try Self.readInput($0, dataset: dataset) }
-      let ys = try m.predict(xs)
-      if let o = output {
-        if o.hasSuffix(".npy") {
-          guard ys.count == 1 else {
-            throw ValidationError("the model has \(ys.count) outputs (\(m.outputNames.joined(separator: ", "))); write them to an .h5 file")
-          }
-          try NPY.write(ys[0], to: URL(fileURLWithPath: o), float64: float64)
-        } else {
-          try HDF5.File.createAtomically(path: o) { f in
-            for (k, y) in ys.enumerated() {
-              let ds: Dataset
-              if float64 { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars) }
-              else { ds = try f.root.createDataset("output_\(k)", shape: y.shape, values: y.scalars.map { Float($0) }) }
-              try ds.setAttribute("name", m.outputNames[k])
-            }
-          }
-        }
-        print("wrote \(ys.count) output(s) to \(o)")
-      } else {
-        for (k, y) in ys.enumerated() {
-          let first = y.scalars.prefix(8).map { String(format: "%.6g", $0) }.joined(separator: ", ")
-          print("output_\(k) \(m.outputNames[k]): shape \(y.shape), first values [\(first)\(y.count > 8 ? ", ..." : "")]")
-        }
-      }
+      // Read and run in slices of the batch; input errors name the file (PredictStreaming.swift).
+      let xs = try inputs.map { try PredictStreaming.Input.open($0, dataset: dataset) }
+      try PredictStreaming.predict(m, inputs: xs, output: output, float64: float64, batchSize: batchSize)
     } catch let e as ExitCode {
       throw e
     } catch let e as ValidationError {

@@ -162,4 +162,50 @@ import Testing
     #expect(r.status == 1)
     #expect(r.stderr.contains("cannot write --output `/proc/out.npy`"), "\(r.stderr)")
   }
+
+  /// SIGKILL in the middle of a large streamed `predict --output x.npy` (issue 11: a kill used
+  /// to leave a 76.8 MB `.npy` at 12.6 MB and lose the previous file): the kill lands while the
+  /// hidden temporary file is growing (slices written, more to come), and the previous file at
+  /// the path survives byte for byte; a complete run afterwards replaces it.
+  @Test func aSIGKILLDuringALargePredictKeepsThePreviousFileByteForByte() throws {
+    let dir = try Self.tempDir()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let model = dir.appendingPathComponent("model.h5")
+    try Data(try Case.artifact(path: RepoPaths.root + "/fixtures/keras/k2_lstm_seq.h5", name: "model.h5")).write(to: model)
+    let input = dir.appendingPathComponent("x.npy")
+    try Self.npy([40_000, 6, 3], to: input)  // output [40000, 6, 4] float32: 3.84 MB, in 625 slices of 64 rows
+    let out = dir.appendingPathComponent("out.npy")
+    var previous = Data("previous good output ".utf8)
+    for k in 0..<200_000 { previous.append(UInt8(truncatingIfNeeded: k &* 2_654_435_761 >> 13)) }
+    try previous.write(to: out)
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: CLITests.binary)
+    p.arguments = ["predict", model.path, "--input", input.path, "--output", out.path, "--batch-size", "64"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    // Wait until the temporary file holds more than the header and one slice, then kill.
+    var grown = 0
+    let deadline = Date().addingTimeInterval(120)
+    while p.isRunning && Date() < deadline {
+      if let tmp = try Self.names(dir).first(where: { $0.hasPrefix(".out.npy.tmp-") }),
+         let size = try? FileManager.default.attributesOfItem(atPath: dir.path + "/" + tmp)[.size] as? Int,
+         size > 64 * 6 * 4 * 4 * 3 {
+        grown = size
+        break
+      }
+      usleep(2_000)
+    }
+    let killedMidWrite = p.isRunning && grown > 0
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    #expect(killedMidWrite, "the run ended (status \(p.terminationStatus)) before its output grew; make the input larger")
+    #expect(p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL)
+    #expect(try Data(contentsOf: out) == previous, "killed with \(grown) bytes written to the temporary file")
+    #expect(try Self.names(dir).filter { !$0.hasPrefix(".") } == ["model.h5", "out.npy", "x.npy"])
+    // A complete run replaces the file with the whole prediction.
+    let ok = try Self.rnnconf(["predict", model.path, "--input", input.path, "--output", out.path])
+    #expect(ok.status == 0, "\(ok.stderr)")
+    #expect(try Data(contentsOf: out).count == 128 + 40_000 * 6 * 4 * 4)
+  }
 }

@@ -40,4 +40,44 @@ import Testing
     #expect(report.status == .error)
     #expect(report.message?.contains("bogus") == true && report.message?.contains("does not take") == true, "\(report.message ?? "")")
   }
+
+  /// Issue 11: a case with a 1e9-element input ran the whole reference (9 s, 1.2 GB) before its
+  /// shape mismatch was reported. Such a case (a small file: the input is declared, never written)
+  /// is refused from its shapes before anything is read or run: exit 1 naming the file and the
+  /// dataset, in little time and memory; with the case cap raised past it, the HDF5 read cap
+  /// (1 GiB declared) still refuses it before the reference runs.
+  @Test func aBillionElementInputIsRefusedBeforeTheReferenceRuns() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("huge.h5").path
+    try FileManager.default.copyItem(atPath: RepoPaths.root + "/fixtures/pytorch/lstm_bidirectional.h5", toPath: path)
+    let input: String
+    do {
+      let f = try File(path: path, writable: true)
+      input = try f.root.stringsAttribute("input_names")[0]
+      let old = try f.dataset("inputs/" + input).shape
+      try f.root.deleteLink("inputs/" + input)
+      // 1e9 elements: [1_000_000 steps] + the stored input's other axes, scaled to 1e9 in all.
+      let rest = old.dropFirst().reduce(1, *)
+      let shape = [1_000_000_000 / rest] + old.dropFirst()
+      try f.root.createUnwrittenDataset("inputs/" + input, shape: shape, chunk: [1024] + old.dropFirst(), of: Float.self)
+      try f.flush()
+    }
+    let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+    #expect(size < 1_000_000, "the file stays small: \(size) bytes")
+    let started = Date()
+    let r = try MalformedCorpusTests.run(["run", path], timeout: 60)
+    let seconds = Date().timeIntervalSince(started)
+    #expect(r.status == 1 && !r.signalled && !r.timedOut, "\(r.output)")
+    #expect(r.output.contains("huge") && r.output.contains("/inputs/\(input)") && r.output.contains("nothing was read"), "\(r.output)")
+    #expect(r.maxResidentKB < 300 * 1024, "\(r.maxResidentKB / 1024) MB resident")
+    #expect(seconds < 20, "\(seconds) s")
+    // The case cap raised past it: the dataset read cap refuses it, still before the reference runs.
+    let raised = try MalformedCorpusTests.run(["run", path], timeout: 60, environment: ["RNNCONF_MAX_CASE_ELEMENTS": "2000000000"])
+    #expect(raised.status == 1 && !raised.signalled && !raised.timedOut, "\(raised.output)")
+    #expect(raised.output.contains("huge") && raised.output.contains(input), "\(raised.output)")
+    #expect(!raised.output.contains("could not run the case"), "the reference did not run: \(raised.output)")
+    #expect(raised.maxResidentKB < 300 * 1024, "\(raised.maxResidentKB / 1024) MB resident")
+  }
 }

@@ -211,4 +211,52 @@ import RNNRef
     nan.scalars[7] = .nan
     Self.expectError(.invalidInput, naming: ["non-finite", "flat index 7"]) { _ = try m.predict([nan]) }
   }
+
+  /// A copy of the save_weights file Data/models/k2w_seq_stacked.h5 (layers `mask`, `stacked`,
+  /// `back`; `mask` has no weights) with `layer_names` replaced.
+  static func seqStackedWeights(layerNames: [String]) throws -> URL {
+    let source = try HDF5.File(path: Paths.data + "/models/k2w_seq_stacked.h5").root
+    let u = tempURL("weights.h5")
+    let out = try HDF5.File.create(path: u.path)
+    for a in ["backend", "keras_version"] { try out.root.setAttribute(a, try source.stringAttribute(a)) }
+    try out.root.setAttribute("layer_names", fixedLengthStrings: layerNames)
+    for layer in ["back", "mask", "stacked"] {
+      let g = try out.root.createGroup(layer)
+      let names = try source.group(layer).chunkedStringsAttribute("weight_names")
+      try g.setAttribute("weight_names", fixedLengthStrings: names)
+      for n in names {
+        let ds = try source.group(layer).dataset(n)
+        _ = try g.createDataset(n, shape: try ds.shape, values: try ds.read(as: Float.self))
+      }
+    }
+    try out.flush()
+    return u
+  }
+
+  /// `layer_names` must match the groups as Keras' legacy loader checks it (tf-keras and Keras 3
+  /// `load_weights_from_hdf5_group`; tf-keras 2.21 refuses each of these files: a KeyError for the
+  /// unknown name, "Layer count mismatch" for the omitted layer, "Weight count mismatch for layer
+  /// #0" for the swapped order). Before, the importer matched groups by name and loaded all three.
+  @Test func layerNamesThatDoNotMatchTheGroupsAreRefusedAsKerasRefusesThem() throws {
+    let arch = URL(fileURLWithPath: Paths.data + "/models/k2w_seq_stacked.json")
+    let good = try Self.seqStackedWeights(layerNames: ["mask", "stacked", "back"])
+    defer { try? FileManager.default.removeItem(at: good) }
+    _ = try KerasModel(contentsOf: arch, weights: good)  // as saved: loads
+
+    let ghost = try Self.seqStackedWeights(layerNames: ["mask", "stacked", "back", "ghost"])
+    defer { try? FileManager.default.removeItem(at: ghost) }
+    Self.expectError(.unreadableFile, naming: [ghost.path, "`layer_names` lists `ghost`", "no group `ghost`"]) {
+      _ = try KerasModel(contentsOf: arch, weights: ghost)
+    }
+    let omitted = try Self.seqStackedWeights(layerNames: ["mask", "stacked"])
+    defer { try? FileManager.default.removeItem(at: omitted) }
+    Self.expectError(.unreadableFile, naming: [omitted.path, "group `back`", "does not list it", "[\"stacked\"]"]) {
+      _ = try KerasModel(contentsOf: arch, weights: omitted)
+    }
+    let swapped = try Self.seqStackedWeights(layerNames: ["mask", "back", "stacked"])
+    defer { try? FileManager.default.removeItem(at: swapped) }
+    Self.expectError(.unreadableFile, naming: [swapped.path, "[\"back\", \"stacked\"]", "[\"stacked\", \"back\"]", "by position"]) {
+      _ = try KerasModel(contentsOf: arch, weights: swapped)
+    }
+  }
 }

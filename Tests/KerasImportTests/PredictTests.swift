@@ -4,6 +4,7 @@ import HDF5
 import Testing
 @testable import KerasImport
 import RNNRef
+import _TestSupport
 
 /// `.npy` reading (files NumPy wrote, Data/make_npy_samples.py) and writing, stateful
 /// calls and `resetStates()`, and the `rnnconf predict` command end to end.
@@ -173,5 +174,153 @@ import RNNRef
     #expect(String(decoding: try Data(contentsOf: wide).prefix(64), as: UTF8.self).contains("'<f8'"))
     #expect(String(decoding: try Data(contentsOf: npyOut).prefix(64), as: UTF8.self).contains("'<f4'"))
     #expect(mismatch(try NPY.read(wide), try NPY.read(npyOut), atol: 1e-5, rtol: 1e-5) == nil)
+  }
+}
+
+/// Issue 11: `rnnconf predict` runs the batch in slices of rows, which is exact only if every
+/// row's outputs are independent of the other rows and of where the row sits in the batch (GEMM
+/// tiles, masks, stateful layers started afresh). Checked bit for bit on saved models of every
+/// kind at hand (masks, Embedding, nested, BatchNormalization, two inputs, CuDNN, Keras 1/2/3,
+/// stateful, initial states, float64), in both precisions, with slices of 1, 5, 8 and 16 rows
+/// of a 37-row batch, as `PredictStreaming` runs them (`resetStates()` before each slice).
+@Suite struct SlicedPredictTests {
+  static let models = ["k1_gru_simple.h5", "k2_cudnngru.h5", "k2_cudnnlstm.h5", "k2_embedding_mask.h5", "k2_nested.h5",
+                       "k2_nested_bn.h5", "k2_seq_stacked.h5", "k2_two_inputs.h5", "k3_embedding_mask.keras",
+                       "k3_nested_bn.keras", "k3_seq_stacked.keras", "k3_two_inputs.keras"]
+  static let cases = ["k2_lstm_stateful", "k2_gru_stateful", "k2_gru_bidi_mask_holes_seq", "k2_gru_float64_bidi_mask",
+                      "k2_gru_bidi_initial_state", "k2_lstm_seq"]
+
+  static func load(_ name: String, precision: KerasPrecision? = nil) throws -> (KerasModel, URL?) {
+    if name.contains(".") {
+      return (try KerasModel(contentsOf: URL(fileURLWithPath: Paths.data + "/models/" + name), precision: precision), nil)
+    }
+    let file = tempURL("\(name).h5")
+    try Data(try Case.artifact(path: Paths.root + "/fixtures/keras/\(name).h5", name: "model.h5")).write(to: file)
+    return (try KerasModel(contentsOf: file, precision: precision), file)
+  }
+
+  /// A 37-row batch for each input: random values (ids 0...2 for a model with an Embedding),
+  /// every third row with its last two steps zeroed (masked where the model masks zeros).
+  static func batch(_ m: KerasModel, rows: Int, seed: UInt64) throws -> [Tensor<Double>] {
+    var rng = SeededRNG(seed: seed)
+    let ids = m.layers.contains { $0.className == "Embedding" }
+    return try m.inputShapes.map { s in
+      let shape = [rows] + s.dropFirst().map { $0 ?? 5 }
+      let perRow = shape.dropFirst().reduce(1, *)
+      var t = try Tensor<Double>(zeros: shape)
+      for i in 0..<t.count {
+        t.scalars[i] = ids ? Double(rng.below(3)) : Double.random(in: -1..<1, using: &rng)
+      }
+      if shape.count == 3 && shape[1] > 2 {
+        for r in stride(from: 0, to: rows, by: 3) { for k in (perRow - 2 * shape[2])..<perRow { t.scalars[r * perRow + k] = 0 } }
+      }
+      return t
+    }
+  }
+
+  @Test(arguments: models + cases)
+  func slicesOfTheBatchGiveTheWholeBatchsOutputsBitForBit(name: String) throws {
+    let n = 37
+    for precision in KerasPrecision.allCases {
+      let (m, temp) = try Self.load(name, precision: precision)
+      defer { if let temp { try? FileManager.default.removeItem(at: temp) } }
+      let xs = try Self.batch(m, rows: n, seed: 0x5EED)
+      m.resetStates()
+      let whole = try m.predict(xs)
+      for rows in [1, 5, 8, 16] {
+        var parts: [[Tensor<Double>]] = []
+        for r0 in stride(from: 0, to: n, by: rows) {
+          m.resetStates()
+          parts.append(try m.predict(xs.map { $0.slice(axis: 0, range: r0..<min(n, r0 + rows)) }))
+        }
+        for k in whole.indices {
+          let joined = Tensor.concatenate(parts.map { $0[k] }, axis: 0)
+          #expect(joined.shape == whole[k].shape)
+          #expect(joined.scalars.map(\.bitPattern) == whole[k].scalars.map(\.bitPattern),
+                  "\(name) \(precision): output \(k) in slices of \(rows) rows differs from the whole batch")
+        }
+      }
+    }
+  }
+}
+
+/// `rnnconf predict` in slices: every --batch-size gives the same bytes, and input errors name
+/// the file (issue 11: "input 0 (`x`) has shape [54]" did not say which file).
+@Suite struct PredictCommandSliceTests {
+  static func lstm() throws -> URL {
+    let u = tempURL("lstm.h5")
+    try Data(try Case.artifact(path: Paths.root + "/fixtures/keras/k2_lstm_seq.h5", name: "model.h5")).write(to: u)
+    return u
+  }
+
+  @Test func everyBatchSizeWritesTheSameBytes() throws {
+    try #require(FileManager.default.isExecutableFile(atPath: PredictTests.binary), "build rnnconf first (swift build)")
+    let model = try Self.lstm()
+    var temps = [model]
+    defer { for t in temps { try? FileManager.default.removeItem(at: t) } }
+    var rng = SeededRNG(seed: 11)
+    let x = try Tensor<Double>(shape: [37, 6, 3], scalars: (0..<(37 * 18)).map { _ in Double.random(in: -2..<2, using: &rng) })
+    let input = tempURL("x.npy")
+    temps.append(input)
+    try NPY.write(x, to: input)
+    var outputs: [String: Data] = [:]
+    for ext in ["npy", "h5"] {
+      for b in ["1", "5", "16", "37", "1000", nil] as [String?] {
+        let out = tempURL("y.\(ext)")
+        temps.append(out)
+        let r = try PredictTests.rnnconf(["predict", model.path, "--input", input.path, "--output", out.path]
+                                          + (b.map { ["--batch-size", $0] } ?? []))
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.isEmpty, "no progress line when stderr is not a terminal: \(r.err)")
+        let got: Data
+        if ext == "npy" { got = try Data(contentsOf: out) } else {
+          let ds = try HDF5.File(path: out.path).dataset("output_0")
+          #expect(try ds.shape == [37, 6, 4])
+          got = try ds.read(as: Float.self).withUnsafeBytes { Data($0) }
+        }
+        if let first = outputs[ext] { #expect(got == first, "--batch-size \(b ?? "default") .\(ext) differs") }
+        else { outputs[ext] = got }
+      }
+    }
+    // The whole batch through the library gives the same values.
+    let whole = try KerasModel(contentsOf: model).predict([Tensor<Float>(x)])[0]
+    #expect(outputs["npy"]!.suffix(37 * 24 * 4) == whole.scalars.withUnsafeBytes { Data($0) })
+    // Without --output, the first values are those of the whole batch.
+    let shown = try PredictTests.rnnconf(["predict", model.path, "--input", input.path, "--batch-size", "1"])
+    let firstValues: [String] = whole.scalars.prefix(8).map { String(format: "%.6g", Double($0)) }
+    let expected = "shape [37, 6, 4], first values [" + firstValues.joined(separator: ", ") + ", ...]"
+    #expect(shown.out.contains(expected), "\(shown.out)")
+  }
+
+  @Test func inputErrorsNameTheFile() throws {
+    try #require(FileManager.default.isExecutableFile(atPath: PredictTests.binary), "build rnnconf first (swift build)")
+    let model = try Self.lstm()
+    var temps = [model]
+    defer { for t in temps { try? FileManager.default.removeItem(at: t) } }
+    func npy(_ name: String, _ t: Tensor<Double>) throws -> String {
+      let u = tempURL(name)
+      temps.append(u)
+      try NPY.write(t, to: u)
+      return u.path
+    }
+    let flat = try npy("flat.npy", Tensor(zeros: [54]))
+    let r = try PredictTests.rnnconf(["predict", model.path, "--input", flat])
+    #expect(r.status == 1)
+    #expect(r.err.contains("input 0 (`x`) `\(flat)` has shape [54], the model expects (None, 6, 3)"), "\(r.err)")
+    var bad = try Tensor<Double>(zeros: [40, 6, 3])
+    bad.scalars[39 * 18 + 5] = .infinity
+    let inf = try npy("inf.npy", bad)
+    let r2 = try PredictTests.rnnconf(["predict", model.path, "--input", inf, "--batch-size", "8"])
+    #expect(r2.status == 1)
+    #expect(r2.err.contains("input `\(inf)` holds a non-finite value (inf) at index [39, 1, 2]"), "\(r2.err)")
+    // Two inputs with different batch sizes: both files named.
+    let two = Paths.data + "/models/k2_two_inputs.h5"
+    let m = try KerasModel(contentsOf: URL(fileURLWithPath: two))
+    let rowA: [Int] = m.inputShapes[0].dropFirst().map { $0 ?? 5 }, rowB: [Int] = m.inputShapes[1].dropFirst().map { $0 ?? 5 }
+    let a = try npy("a.npy", Tensor<Double>(zeros: [3] + rowA))
+    let b = try npy("b.npy", Tensor<Double>(zeros: [4] + rowB))
+    let r3 = try PredictTests.rnnconf(["predict", two, "--input", a, "--input", b])
+    #expect(r3.status == 1)
+    #expect(r3.err.contains("`\(a)` has 3 rows, `\(b)` has 4"), "\(r3.err)")
   }
 }
