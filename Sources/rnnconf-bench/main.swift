@@ -334,6 +334,23 @@ func cpuModel() -> String {
   return (name.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown") + " (\(simd.isEmpty ? "no AVX" : simd))"
 }
 
+/// Writes the JSON document (after every group, so a long matrix stopped midway keeps what it measured).
+func writeJSON(_ path: String, rows: [[String: Any]], versions: [String: String], load0: [Double], _ o: Options) {
+  let doc: [String: Any] = [
+    "date": ISO8601DateFormatter().string(from: Date()), "cpu": cpuModel(),
+    "cores": ProcessInfo.processInfo.activeProcessorCount, "load_average_before": load0,
+    "load_average_after": loadAverage(), "native_kernel": NativeKernel.default.rawValue,
+    "swift_kernel": SwiftMatmul.kernelShape, "runs": o.runs, "warmup": o.warmup, "peer_versions": versions,
+    "rows": rows,
+  ]
+  do {
+    let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: URL(fileURLWithPath: path))
+  } catch {
+    print("rnnconf-bench: cannot write \(path): \(error)"); exit(1)
+  }
+}
+
 func runBench() {
   let o = parse()
   let load0 = loadAverage()
@@ -402,6 +419,8 @@ func runBench() {
         }
       }
     }
+    if let path = o.json { writeJSON(path, rows: jsonRows, versions: versions, load0: load0, o) }
+    fflush(nil)  // each group's rows as they are measured, also into a file or pipe
   }
   let load1 = loadAverage()
   if !versions.isEmpty {
@@ -414,19 +433,8 @@ func runBench() {
   print("CPU: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; load average (1, 5, 15 min) "
         + "before \(load0.map { fmt($0, 2) }.joined(separator: " ")), after \(load1.map { fmt($0, 2) }.joined(separator: " "))")
   if let path = o.json {
-    let doc: [String: Any] = [
-      "date": ISO8601DateFormatter().string(from: Date()), "cpu": cpuModel(),
-      "cores": ProcessInfo.processInfo.activeProcessorCount, "load_average_before": load0, "load_average_after": load1,
-      "native_kernel": NativeKernel.default.rawValue, "swift_kernel": SwiftMatmul.kernelShape,
-      "runs": o.runs, "warmup": o.warmup, "peer_versions": versions, "rows": jsonRows,
-    ]
-    do {
-      let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
-      try data.write(to: URL(fileURLWithPath: path))
-      print("wrote \(path)")
-    } catch {
-      print("rnnconf-bench: cannot write \(path): \(error)"); exit(1)
-    }
+    writeJSON(path, rows: jsonRows, versions: versions, load0: load0, o)
+    print("wrote \(path)")
   }
 }
 
