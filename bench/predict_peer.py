@@ -5,14 +5,14 @@ Loads MODEL with tf-keras (TF_USE_LEGACY_KERAS=1, compile=False), runs one warm-
 `predict` on INPUT (a batch-major .npy), then times --runs more and prints one JSON
 object on stdout:
 
-  {"peer": "tf_keras", "median_s": 0.61, "runs_s": [...], "load_s": 1.2, "version": "2.21.0",
+  {"peer": "tf_keras", "median_s": 0.61, "runs_s": [...], "cpu_median_s": 1.1, "load_s": 1.2, "version": "2.21.0",
    "tensorflow": "2.21.0", "batch_size": 64, "threads": 2}
 
 `predict` runs the whole input as one batch (batch_size = N), as `rnnconf predict`
 does. --threads limits TensorFlow's intra-op and inter-op pools (default 2; 0 = TF's
 own choice). Usage:
 
-  python3 bench/predict_peer.py MODEL INPUT [--runs 5] [--threads 2]
+  python3 bench/predict_peer.py MODEL INPUT [--runs 5] [--threads 2] [--save OUT.npy]
 """
 import argparse
 import json
@@ -28,6 +28,7 @@ def main():
     ap.add_argument("input", help="a batch-major .npy input, (N, T, F)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save", help="write the last predict's (first) output here as .npy")
     args = ap.parse_args()
 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -49,13 +50,18 @@ def main():
     load_s = time.perf_counter() - t0
     n = x.shape[0]
     model.predict(x, batch_size=n, verbose=0)  # warm-up: traces the graph
-    runs = []
+    runs, cpu = [], []
+    y = None
     for _ in range(args.runs):
+        c0 = time.process_time()
         t0 = time.perf_counter()
-        model.predict(x, batch_size=n, verbose=0)
+        y = model.predict(x, batch_size=n, verbose=0)
         runs.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    if args.save:
+        np.save(args.save, np.asarray(y[0] if isinstance(y, list) else y))
     print(json.dumps({"peer": "tf_keras", "status": "ok", "median_s": statistics.median(runs),
-                      "runs_s": runs, "load_s": load_s, "version": tf_keras.__version__,
+                      "runs_s": runs, "cpu_median_s": statistics.median(cpu), "load_s": load_s, "version": tf_keras.__version__,
                       "tensorflow": tf.__version__, "batch_size": n, "threads": args.threads}), flush=True)
     return 0
 

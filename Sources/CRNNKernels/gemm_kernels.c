@@ -5,6 +5,7 @@
 #include "rnn_kernels.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,10 +249,37 @@ int rnn_gemm_kernel_from_name(const char *name) {
   return -1;
 }
 
-static int rnn_environment_or_detected(void) {
-  const int named = rnn_gemm_kernel_from_name(getenv("RNNCONF_GEMM_KERNEL"));
+int rnn_gemm_kernel_for_request(const char *requested, char *note, size_t note_size) {
+  if (note && note_size) note[0] = 0;
+  const int detected = rnn_gemm_detected_kernel();
+  if (!requested || !requested[0]) return detected;
+  const int named = rnn_gemm_kernel_from_name(requested);
   if (named > RNN_GEMM_AUTO && rnn_gemm_kernel_supported(named)) return named;
-  return rnn_gemm_detected_kernel();
+  if (named == RNN_GEMM_AUTO) return detected;
+  // SwiftMatmul's kernel shapes share the variable; they leave the C kernel to detection
+  if (!strcmp(requested, "wide") || !strcmp(requested, "narrow") || !strcmp(requested, "flat")) return detected;
+  if (note && note_size) {
+    if (named > RNN_GEMM_AUTO)
+      snprintf(note, note_size,
+               "RNNCONF_GEMM_KERNEL=%s: this CPU or OS lacks the %s kernel's instructions; using %s instead",
+               requested, requested, rnn_names[detected]);
+    else
+      snprintf(note, note_size,
+               "RNNCONF_GEMM_KERNEL=%s is not a kernel (portable, avx2, avx512; wide, narrow, flat for the Swift "
+               "backend); using %s",
+               requested, rnn_names[detected]);
+  }
+  return detected;
+}
+
+static atomic_int rnn_noted = 0;
+
+static int rnn_environment_or_detected(void) {
+  char note[256];
+  const int k = rnn_gemm_kernel_for_request(getenv("RNNCONF_GEMM_KERNEL"), note, sizeof note);
+  // said once per process, on stderr: the request is not silently dropped
+  if (note[0] && !atomic_exchange(&rnn_noted, 1)) fprintf(stderr, "rnnconf: %s\n", note);
+  return k;
 }
 
 int rnn_gemm_default_kernel(void) {

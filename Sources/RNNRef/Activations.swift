@@ -133,8 +133,9 @@ public func stableSigmoid<S: RNNScalar>(_ x: S) -> S {
   }
 }
 
-/// Vectorised Float sigmoid and tanh for the hot loop (8 lanes at a time).
-/// Accuracy: within a few ulps of the correctly rounded value (tested against
+/// Vectorised Float activations for the hot loop (8 lanes at a time): sigmoid and tanh, and the
+/// piecewise-linear ones (hard sigmoids, relu), which give the scalar path's bits exactly.
+/// Sigmoid and tanh accuracy: within a few ulps of the correctly rounded value (tested against
 /// the scalar libm path), like the frameworks' own vectorised forms (Eigen,
 /// Sleef, MLAS). NaN in, NaN out. Returns false for activations it does not
 /// handle (the caller falls back to the scalar path).
@@ -145,9 +146,60 @@ enum FastActivations {
     switch a {
     case .sigmoid: map(p, count: count, sigmoid8)
     case .tanh: map(p, count: count, tanh8)
+    case .hardSigmoidKeras2: map(p, count: count, hardSigmoidKeras2x8)
+    case .hardSigmoidKeras3: map(p, count: count, hardSigmoidKeras3x8)
+    case let .hardSigmoid(alpha, beta):
+      let a = Float(alpha), b = Float(beta)
+      map(p, count: count) { hardSigmoid8($0, alpha: a, beta: b) }
+    case .relu: map(p, count: count, relu8)
+    case .linear: break
     default: return false
     }
     return true
+  }
+
+  // The piecewise-linear activations, lane by lane the same operations as the scalar
+  // `Activation.callAsFunction` (same roundings, no FMA; `Swift.max(y, 0)` is `0 >= y ? 0 : y`,
+  // `Swift.min(y, 1)` is `1 < y ? 1 : y`, so NaN and -0 come out as there): the same bits.
+
+  /// tf-keras: `x * 0.2`, `+ 0.5`, clip to [0, 1].
+  @inline(__always)
+  static func hardSigmoidKeras2x8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let y = x * Float(0.2) + Float(0.5)
+    var m = y
+    m.replace(with: 0, where: y .<= 0)
+    m.replace(with: 1, where: m .> 1)
+    return m
+  }
+
+  /// Keras 3: `min(max(x + 3, 0), 6) / 6`.
+  @inline(__always)
+  static func hardSigmoidKeras3x8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let y = x + 3
+    var m = y
+    m.replace(with: 0, where: y .<= 0)
+    m.replace(with: 6, where: m .> 6)
+    return m / 6
+  }
+
+  /// ONNX: `max(0, min(1, alpha * x + beta))` (`Swift.min(1, v)` is `v < 1 ? v : 1`, `Swift.max(0, m)` is
+  /// `m >= 0 ? m : 0`).
+  @inline(__always)
+  static func hardSigmoid8(_ x: SIMD8<Float>, alpha: Float, beta: Float) -> SIMD8<Float> {
+    let v = alpha * x + beta
+    var m = SIMD8<Float>(repeating: 1)
+    m.replace(with: v, where: v .< 1)
+    var r = SIMD8<Float>(repeating: 0)
+    r.replace(with: m, where: m .>= 0)
+    return r
+  }
+
+  /// `x > 0 ? x : 0`.
+  @inline(__always)
+  static func relu8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    var r = SIMD8<Float>(repeating: 0)
+    r.replace(with: x, where: x .> 0)
+    return r
   }
 
   @inline(__always)

@@ -148,6 +148,15 @@ enum PreparedCell<S: RNNScalar> {
     case .resetBeforeGRU(let c): c.outputSize
     }
   }
+  /// G*H.
+  var width: Int {
+    switch self {
+    case .simple(let c): c.width
+    case .lstm(let c): c.width
+    case .gru(let c): c.width
+    case .resetBeforeGRU(let c): c.width
+    }
+  }
   var hasCellState: Bool { if case .lstm = self { true } else { false } }
 }
 
@@ -248,36 +257,80 @@ struct PreparedResetBeforeGRU<S: RNNScalar>: PreparedCellKind {
   var width: Int { 3 * hidden }
   var hasCellState: Bool { false }
 
+  /// Two phases, each split by hidden unit over the backend's workers (two hand-offs per step: the
+  /// candidate's product needs all of `r * h`): (1) each worker computes its units' columns of `h Uz`,
+  /// `h Ur`, then z, r and `r * h` for those units; (2) its units' columns of `(r * h) Un`, then n and
+  /// h'. Each element gets the same operations in the same order whatever the split, so any number of
+  /// workers gives the bits of one pass. When H is not a multiple of the column granularity: whole
+  /// products and one pass per phase.
   func step(
     batch n: Int, pre g: UnsafeMutablePointer<S>, h: UnsafePointer<S>, c: UnsafePointer<S>?,
     newH: UnsafeMutablePointer<S>, newC: UnsafeMutablePointer<S>?,
     workspace ws: StepWorkspace<S>, backend: any MatmulBackend
   ) {
-    let H = hidden, W = width, rec = ws.recurrent, b = bias.base
-    let fAct = gateActivation, gAct = candidateActivation
-    for r in 0..<n {
-      let gr = g + r * W
-      for j in 0..<W { gr[j] = gr[j] + b[j] }
+    let H = hidden
+    let granule = Swift.max(recurrentZR.columnGranularity, recurrentN.columnGranularity)
+    let buffers = StepBuffers(pre: g, h: h, c: nil, newH: newH, newC: nil)
+    guard n > 0, H > 0, H % recurrentZR.columnGranularity == 0, H % recurrentN.columnGranularity == 0,
+          H % granule == 0 else {
+      backend.multiply(m: n, a: h, lda: H, b: recurrentZR, c: ws.recurrent, ldc: 2 * H, accumulate: false)
+      gatesSlice(batch: n, units: 0..<H, buffers, ws)
+      backend.multiply(m: n, a: ws.temp, lda: H, b: recurrentN, c: ws.recurrent, ldc: H, accumulate: false)
+      candidateSlice(batch: n, units: 0..<H, buffers, ws)
+      return
     }
-    // z, r from h; then n from (r * h) Un.
-    backend.multiply(m: n, a: h, lda: H, b: recurrentZR, c: rec, ldc: 2 * H, accumulate: false)
-    let rh = ws.temp
-    for r in 0..<n {
-      let gz = g + r * W, gr = gz + H
-      let rz = rec + r * 2 * H
-      for j in 0..<(2 * H) { gz[j] += rz[j] }
-      fAct.apply(gz, count: 2 * H, clip: activationClip)
-      let hRow = h + r * H, rhRow = rh + r * H
-      for j in 0..<H { rhRow[j] = gr[j] * hRow[j] }
+    let parts = H / granule
+    backend.forEachSlice(of: parts, multiplyAdds: n * H * 2 * H) { slice in
+      let j0 = slice.lowerBound * granule, j1 = slice.upperBound * granule
+      if slice.count == parts {
+        backend.multiply(m: n, a: buffers.h, lda: H, b: recurrentZR, columns: 0..<(2 * H), c: ws.recurrent,
+                         ldc: 2 * H, accumulate: false)
+      } else {
+        for q in 0..<2 {
+          backend.multiply(m: n, a: buffers.h, lda: H, b: recurrentZR, columns: (q * H + j0)..<(q * H + j1),
+                           c: ws.recurrent, ldc: 2 * H, accumulate: false)
+        }
+      }
+      gatesSlice(batch: n, units: j0..<j1, buffers, ws)
     }
-    // (r*h) Un into the workspace (z, r no longer need it), then into the n blocks
-    backend.multiply(m: n, a: rh, lda: H, b: recurrentN, c: rec, ldc: H, accumulate: false)
+    // (r*h) Un into the workspace (z, r no longer need it)
+    backend.forEachSlice(of: parts, multiplyAdds: n * H * H) { slice in
+      let j0 = slice.lowerBound * granule, j1 = slice.upperBound * granule
+      backend.multiply(m: n, a: ws.temp, lda: H, b: recurrentN, columns: j0..<j1, c: ws.recurrent, ldc: H,
+                       accumulate: false)
+      candidateSlice(batch: n, units: j0..<j1, buffers, ws)
+    }
+  }
+
+  /// Units `units` of all rows: z, r from `pre + b + h Uz,r` (`ws.recurrent (N, 2H)`), and `r * h`
+  /// into `ws.temp`.
+  func gatesSlice(batch n: Int, units: Range<Int>, _ buf: StepBuffers<S>, _ ws: StepWorkspace<S>) {
+    let H = hidden, W = width, j0 = units.lowerBound, L = units.count
+    if L <= 0 { return }
     for r in 0..<n {
-      let gz = g + r * W, gn = gz + 2 * H, rn = rec + r * H
-      for j in 0..<H { gn[j] += rn[j] }
-      gAct.apply(gn, count: H, clip: activationClip)
-      let hRow = h + r * H, out = newH + r * H
-      for j in 0..<H { out[j] = gz[j] * hRow[j] + (1 - gz[j]) * gn[j] }
+      let g0 = buf.pre + r * W + j0, r0 = ws.recurrent + r * 2 * H + j0, b0 = bias.base + j0
+      for q in 0..<2 {
+        let gq = g0 + q * H, rq = r0 + q * H, bq = b0 + q * H
+        for j in 0..<L { gq[j] = gq[j] + bq[j] + rq[j] }
+      }
+      let gz = g0, gr = g0 + H
+      gateActivation.apply(gz, count: L, clip: activationClip)
+      gateActivation.apply(gr, count: L, clip: activationClip)
+      let hRow = buf.h + r * H + j0, rhRow = ws.temp + r * H + j0
+      for j in 0..<L { rhRow[j] = gr[j] * hRow[j] }
+    }
+  }
+
+  /// Units `units` of all rows: n from `pre + b + (r * h) Un` (`ws.recurrent (N, H)`), then h'.
+  func candidateSlice(batch n: Int, units: Range<Int>, _ buf: StepBuffers<S>, _ ws: StepWorkspace<S>) {
+    let H = hidden, W = width, j0 = units.lowerBound, L = units.count
+    if L <= 0 { return }
+    for r in 0..<n {
+      let gz = buf.pre + r * W + j0, gn = gz + 2 * H, rn = ws.recurrent + r * H + j0, bn = bias.base + 2 * H + j0
+      for j in 0..<L { gn[j] = gn[j] + bn[j] + rn[j] }
+      candidateActivation.apply(gn, count: L, clip: activationClip)
+      let hRow = buf.h + r * H + j0, out = buf.newH + r * H + j0
+      for j in 0..<L { out[j] = gz[j] * hRow[j] + (1 - gz[j]) * gn[j] }
     }
   }
 }

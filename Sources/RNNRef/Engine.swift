@@ -201,19 +201,54 @@ public enum Engine {
       }
     }
 
-    var outputs: [Tensor<Scalar>] = []
-    var finals: [LayerState<Scalar>] = []
-    for d in 0..<directions {
+    let results = DirectionResults<Scalar>(directions)
+    let prepared = cells
+    let run: @Sendable (Int) -> Void = { d in
       let reversed = layer.direction == .reverse || d == 1
-      let (out, final) = runDirection(
-        cells[d], x: x, T: T, N: N, reversed: reversed,
+      results.set(d, runDirection(
+        prepared[d], x: x, T: T, N: N, reversed: reversed,
         timeReversedOutput: reversed && layer.reverseOutputOrder == .timeReversed,
-        mask: mask, padding: layer.padding, initial: initialStates?[d], backend: backend)
-      outputs.append(out)
-      finals.append(final)
+        mask: mask, padding: layer.padding, initial: initialStates?[d], backend: backend))
     }
+    if directions == 2 {
+      // The two directions are independent: the backend's workers run them at once when the layer's
+      // work warrants two workers (each direction's own products then split no further on a 2-core
+      // machine: Dispatch narrows a nested concurrentPerform to the cores left), else one after the
+      // other on this thread. No hand-off between them until the layer ends.
+      var work = 0
+      for cell in prepared {
+        let perRow: Int = cell.width * (cell.inputSize + cell.outputSize)
+        work += T * N * perRow
+      }
+      backend.forEachSlice(of: 2, multiplyAdds: work) { slice in
+        for d in slice { run(d) }
+      }
+    } else {
+      run(0)
+    }
+    let outputs = results.outputs, finals = results.finals
     let merged = directions == 1 ? outputs[0] : layer.merge.merge(fw: outputs[0], bw: outputs[1])
     return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
+  }
+
+  /// What the directions of one layer leave, each written by the worker that ran it.
+  /// Raw slots (no array shared between threads): each direction writes its own slot once, and the
+  /// slots are read after every worker is done.
+  final class DirectionResults<S: RNNScalar>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<(Tensor<S>, LayerState<S>)?>
+    private let count: Int
+    init(_ n: Int) {
+      count = n
+      slots = .allocate(capacity: n)
+      slots.initialize(repeating: nil, count: n)
+    }
+    deinit {
+      slots.deinitialize(count: count)
+      slots.deallocate()
+    }
+    func set(_ d: Int, _ r: (Tensor<S>, LayerState<S>)) { slots[d] = r }
+    var outputs: [Tensor<S>] { (0..<count).map { slots[$0]!.0 } }
+    var finals: [LayerState<S>] { (0..<count).map { slots[$0]!.1 } }
   }
 
   /// One direction over all steps, for the cell's kind. Returns `(T, N, Hout)` and the final state.

@@ -41,6 +41,18 @@ public enum NativeKernel: String, CaseIterable, Sendable, CustomStringConvertibl
   /// this CPU lacks is ignored), else `detected`.
   public static var `default`: NativeKernel { NativeKernel(id: rnn_gemm_default_kernel())! }
 
+  /// The kernel a value of `RNNCONF_GEMM_KERNEL` selects, and why it is not the one named (`note`, nil when
+  /// the request is honoured or names no kernel): a kernel this CPU lacks, or an unknown name, falls back to
+  /// `detected`; the process default prints that note once on stderr instead of failing.
+  public static func forRequest(_ requested: String?) -> (kernel: NativeKernel, note: String?) {
+    var note = [CChar](repeating: 0, count: 256)
+    let id = note.withUnsafeMutableBufferPointer { buf in
+      rnn_gemm_kernel_for_request(requested, buf.baseAddress, buf.count)
+    }
+    let text = note.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return (NativeKernel(id: id)!, text.isEmpty ? nil : text)
+  }
+
   /// Sets the process default (`nil`: back to the environment variable, then detection). Matrices
   /// packed before keep their kernel.
   public static func setDefault(_ kernel: NativeKernel?) throws(NativeKernelError) {

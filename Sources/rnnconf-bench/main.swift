@@ -1,37 +1,66 @@
-// rnnconf-bench: float32 inference time of the reference engine against
-// PyTorch and ONNX Runtime on the same shapes, measured in the same run.
+// rnnconf-bench: inference time of the reference engine against PyTorch and ONNX Runtime on the
+// same layers, measured in the same run.
 //
-//   swift run -c release rnnconf-bench [--cells lstm,gru] [--batch 32] [--steps 128]
-//       [--input 256] [--hidden 256] [--runs 7] [--warmup 2] [--threads 2] [--no-peers]
+//   swift run -c release rnnconf-bench [--matrix] [--json OUT.json]
+//       [--cells rnn,lstm,gru,gru-rb,bilstm2] [--batch 32] [--steps 128] [--input 256] [--hidden 256]
+//       [--threads 1,2] [--precision float32,float64] [--runs 7] [--warmup 2] [--no-peers]
 //       [--backends native,swift]
 //
-// Several backends are timed alternately (run r of each before run r + 1 of any), so load from
-// other processes falls on all of them alike; each row also gives the process CPU time per run.
-//
-// Peers come from bench/peers.py run with $RNNCONF_PYTHON (default `python3`);
-// a peer whose import fails is reported as "not installed". Not a test: no
-// assertion on time. Weights are random (seeded); the numbers measure speed only.
+// `--matrix` is issue 10's matrix: every cell, shapes (B=1 T=128 I=H=128), (B=32 T=128 I=H=256),
+// (B=64 T=256 I=H=512) (the 2-layer bidirectional LSTM at the second only), 1 and 2 threads,
+// float32 and float64. Rows are grouped by (shape, precision): the engine's rows of a group, then the
+// peers' (bench/peers.py with $RNNCONF_PYTHON, default `python3`) for the same group, so the load of
+// the same minutes falls on both. Several backends are timed alternately (run r of each before run
+// r + 1 of any); each row also gives the process CPU time per run. Not a test: no assertion on time.
+// Weights are random (seeded); the numbers measure speed only.
 import Foundation
 import RNNRef
 import _TestSupport
 
+enum BenchCell: String, CaseIterable {
+  case rnn, lstm, gru, gruRB = "gru-rb", bilstm2
+  var gates: Int {
+    switch self {
+    case .rnn: 1
+    case .lstm, .bilstm2: 4
+    case .gru, .gruRB: 3
+    }
+  }
+}
+
+enum Precision: String, CaseIterable { case float32, float64 }
+
+struct Shape: Hashable {
+  var batch: Int, steps: Int, input: Int, hidden: Int
+  var text: String { "B=\(batch) T=\(steps) I=\(input) H=\(hidden)" }
+}
+
 struct Options {
-  var cells = ["lstm", "gru"]
-  var batch = 32, steps = 128, input = 256, hidden = 256
+  var cells: [BenchCell] = [.lstm, .gru]
+  var shape = Shape(batch: 32, steps: 128, input: 256, hidden: 256)
+  var matrix = false
   var runs = 7, warmup = 2
-  var threads = 2
+  var threads = [2]
+  var precisions: [Precision] = [.float32]
   var parallelThreshold: Int? = nil
   var peers = true
   var backends = [Matmul.defaultChoice]
   var python = ProcessInfo.processInfo.environment["RNNCONF_PYTHON"] ?? "python3"
   var script: String? = nil
+  var json: String? = nil
 }
 
 func usage(exitCode: Int32 = 64) -> Never {
   print("""
-    usage: rnnconf-bench [--cells lstm,gru] [--batch N] [--steps T] [--input I] [--hidden H]
-                         [--runs R] [--warmup W] [--threads K] [--parallel-threshold MACS]
-                         [--no-peers] [--peers-script PATH] [--backends native,swift]
+    usage: rnnconf-bench [--matrix] [--json OUT.json] [--cells rnn,lstm,gru,gru-rb,bilstm2]
+                         [--batch N] [--steps T] [--input I] [--hidden H] [--threads 1,2]
+                         [--precision float32,float64] [--runs R] [--warmup W]
+                         [--parallel-threshold MACS] [--no-peers] [--peers-script PATH]
+                         [--backends native,swift]
+    --matrix: every cell, shapes B=1 T=128 I=H=128, B=32 T=128 I=H=256, B=64 T=256 I=H=512
+      (bilstm2, two bidirectional LSTM layers, at the second only), threads 1 and 2, float32 and
+      float64; --runs defaults to 5 and --warmup to 1 there.
+    --json: also write every row (engine and peers) and the machine (CPU, load average) as JSON.
     --parallel-threshold: products with fewer multiply-adds run on one thread (default 1048576).
     --backends: the engine's matrix backends to time, alternately (default: the process default,
       \(Matmul.environmentVariable) or native).
@@ -43,33 +72,49 @@ func usage(exitCode: Int32 = 64) -> Never {
 func parse() -> Options {
   var o = Options()
   var args = CommandLine.arguments.dropFirst()
+  var runsGiven = false, warmupGiven = false
   func int(_ flag: String) -> Int {
     guard let v = args.popFirst(), let n = Int(v), n > 0 else {
       print("rnnconf-bench: \(flag) needs a positive integer"); usage()
     }
     return n
   }
+  func list(_ flag: String) -> [String] {
+    let v = (args.popFirst() ?? "").split(separator: ",").map { String($0).lowercased() }
+    if v.isEmpty { print("rnnconf-bench: \(flag) needs a comma-separated list"); usage() }
+    return v
+  }
   while let a = args.popFirst() {
     switch a {
+    case "--matrix": o.matrix = true
+    case "--json": o.json = args.popFirst() ?? { print("rnnconf-bench: --json needs a path"); usage() }()
     case "--cells":
-      o.cells = (args.popFirst() ?? "").split(separator: ",").map { String($0).lowercased() }
-      if o.cells.isEmpty || !o.cells.allSatisfy({ $0 == "lstm" || $0 == "gru" }) {
-        print("rnnconf-bench: --cells takes lstm and/or gru, comma-separated"); usage()
+      let names = list(a)
+      o.cells = names.compactMap(BenchCell.init(rawValue:))
+      if o.cells.count != names.count {
+        print("rnnconf-bench: --cells takes \(BenchCell.allCases.map(\.rawValue).joined(separator: ", "))"); usage()
       }
-    case "--batch": o.batch = int(a)
-    case "--steps": o.steps = int(a)
-    case "--input": o.input = int(a)
-    case "--hidden": o.hidden = int(a)
-    case "--runs": o.runs = int(a)
-    case "--warmup": o.warmup = int(a)
-    case "--threads": o.threads = int(a)
+    case "--batch": o.shape.batch = int(a)
+    case "--steps": o.shape.steps = int(a)
+    case "--input": o.shape.input = int(a)
+    case "--hidden": o.shape.hidden = int(a)
+    case "--runs": o.runs = int(a); runsGiven = true
+    case "--warmup": o.warmup = int(a); warmupGiven = true
+    case "--threads":
+      let v = list(a).compactMap { Int($0) }.filter { $0 > 0 }
+      if v.isEmpty { print("rnnconf-bench: --threads takes positive integers"); usage() }
+      o.threads = v
+    case "--precision":
+      let names = list(a)
+      o.precisions = names.compactMap(Precision.init(rawValue:))
+      if o.precisions.count != names.count { print("rnnconf-bench: --precision takes float32, float64"); usage() }
     case "--parallel-threshold": o.parallelThreshold = int(a)
     case "--no-peers": o.peers = false
     case "--backends":
-      let names = (args.popFirst() ?? "").split(separator: ",").map { String($0).lowercased() }
+      let names = list(a)
       let choices = names.compactMap(Matmul.Choice.init(rawValue:))
-      if choices.isEmpty || choices.count != names.count {
-        print("rnnconf-bench: --backends takes \(Matmul.Choice.allCases.map(\.rawValue).joined(separator: ", ")), comma-separated")
+      if choices.count != names.count {
+        print("rnnconf-bench: --backends takes \(Matmul.Choice.allCases.map(\.rawValue).joined(separator: ", "))")
         usage()
       }
       o.backends = choices
@@ -78,23 +123,67 @@ func parse() -> Options {
     default: print("rnnconf-bench: unknown argument \(a)"); usage()
     }
   }
+  if o.matrix {
+    o.cells = BenchCell.allCases
+    o.threads = [1, 2]
+    o.precisions = [.float32, .float64]
+    if !runsGiven { o.runs = 5 }
+    if !warmupGiven { o.warmup = 1 }
+  }
   return o
 }
 
-func random(_ shape: [Int], scale: Float, rng: inout SeededRNG) -> Tensor<Float> {
-  Tensor.random(shape, scale: Double(scale), rng: &rng)
+/// The row groups: (shape, precision, cells).
+func groups(_ o: Options) -> [(Shape, Precision, [BenchCell])] {
+  let shapes = o.matrix
+    ? [Shape(batch: 1, steps: 128, input: 128, hidden: 128), Shape(batch: 32, steps: 128, input: 256, hidden: 256),
+       Shape(batch: 64, steps: 256, input: 512, hidden: 512)]
+    : [o.shape]
+  var out: [(Shape, Precision, [BenchCell])] = []
+  for shape in shapes {
+    // the 2-layer bidirectional LSTM is the matrix's row at B=32 T=128 H=256 only
+    let cells = o.matrix && shape != shapes[1] ? o.cells.filter { $0 != .bilstm2 } : o.cells
+    for p in o.precisions { out.append((shape, p, cells)) }
+  }
+  return out
 }
 
-func makeLayer(_ cell: String, _ o: Options, rng: inout SeededRNG) -> RecurrentLayer<Float> {
-  let g = cell == "lstm" ? 4 : 3, h = o.hidden
-  let s = 1 / Float(h).squareRoot()
-  let k = random([o.input, g * h], scale: s, rng: &rng), r = random([h, g * h], scale: s, rng: &rng)
-  let bi = random([g * h], scale: s, rng: &rng), bh = random([g * h], scale: s, rng: &rng)
-  let c: Cell<Float> = cell == "lstm"
-    ? .lstm(LSTMCell(inputSize: o.input, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi, recurrentBias: bh))
-    : .gru(GRUCell(inputSize: o.input, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi, recurrentBias: bh,
-                   resetAfter: true))
-  return RecurrentLayer(direction: .forward, cells: [c])
+func oneCell<S: RNNScalar>(_ kind: BenchCell, input i: Int, hidden h: Int, rng: inout SeededRNG) -> Cell<S> {
+  let g = kind.gates, s = 1 / Double(h).squareRoot()
+  let k = Tensor<S>.random([i, g * h], scale: s, rng: &rng), r = Tensor<S>.random([h, g * h], scale: s, rng: &rng)
+  let bi = Tensor<S>.random([g * h], scale: s, rng: &rng), bh = Tensor<S>.random([g * h], scale: s, rng: &rng)
+  switch kind {
+  case .rnn:
+    return .simple(SimpleRNNCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi,
+                                 recurrentBias: bh))
+  case .lstm, .bilstm2:
+    return .lstm(LSTMCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi, recurrentBias: bh))
+  case .gru, .gruRB:
+    return .gru(GRUCell(inputSize: i, hiddenSize: h, kernel: k, recurrentKernel: r, inputBias: bi, recurrentBias: bh,
+                        resetAfter: kind == .gru))
+  }
+}
+
+func makeNetwork<S: RNNScalar>(_ kind: BenchCell, _ s: Shape, rng: inout SeededRNG) -> Network<S> {
+  if kind == .bilstm2 {
+    let l0 = RecurrentLayer<S>(direction: .bidirectional, cells: [
+      oneCell(kind, input: s.input, hidden: s.hidden, rng: &rng), oneCell(kind, input: s.input, hidden: s.hidden, rng: &rng)])
+    let l1 = RecurrentLayer<S>(direction: .bidirectional, cells: [
+      oneCell(kind, input: 2 * s.hidden, hidden: s.hidden, rng: &rng),
+      oneCell(kind, input: 2 * s.hidden, hidden: s.hidden, rng: &rng)])
+    return Network(layers: [l0, l1])
+  }
+  return Network(layers: [RecurrentLayer(direction: .forward, cells: [oneCell(kind, input: s.input, hidden: s.hidden,
+                                                                              rng: &rng)])])
+}
+
+/// Floating-point operations of the products (2 per multiply-add): input projections and recurrent products.
+func flops(_ kind: BenchCell, _ s: Shape) -> Double {
+  let tb = Double(s.steps * s.batch), gh = Double(kind.gates * s.hidden)
+  if kind == .bilstm2 {
+    return 2 * tb * gh * (2 * Double(s.input + s.hidden) + 2 * Double(2 * s.hidden + s.hidden))
+  }
+  return 2 * tb * gh * Double(s.input + s.hidden)
 }
 
 func milliseconds(_ d: Duration) -> Double {
@@ -107,16 +196,16 @@ func median(_ xs: [Double]) -> Double {
   return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// The engine's backend of kind `choice` with the benchmark's threads and threshold.
-func makeBackend(_ choice: Matmul.Choice, _ o: Options) -> any MatmulBackend {
+/// The engine's backend of kind `choice` with `threads` workers and the benchmark's threshold.
+func makeBackend(_ choice: Matmul.Choice, threads: Int, _ o: Options) -> any MatmulBackend {
   switch choice {
   case .swift:
-    var b = SwiftMatmul(threads: o.threads)
+    var b = SwiftMatmul(threads: threads)
     if let t = o.parallelThreshold { b.parallelThreshold = t }
     return b
   case .native:
     // the process default kernel is always supported
-    var b = try! NativeMatmul(threads: o.threads)
+    var b = try! NativeMatmul(threads: threads)
     if let t = o.parallelThreshold { b.parallelThreshold = t }
     return b
   }
@@ -129,38 +218,56 @@ func processCPUms() -> Double {
   return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1e6
 }
 
-struct EngineTiming { var median: Double; var cpuMedian: Double }
+struct EngineTiming { var median: Double; var cpuMedian: Double; var runs: [Double] }
 
-/// Median wall and CPU ms of the engine on one cell, per backend, the backends' runs alternated.
-func benchEngine(_ cell: String, _ o: Options) throws -> [Matmul.Choice: EngineTiming] {
-  var rng = SeededRNG(seed: 42)
-  let layer = makeLayer(cell, o, rng: &rng)
-  let x = random([o.steps, o.batch, o.input], scale: 1, rng: &rng)
-  let backends = o.backends.map { ($0, makeBackend($0, o)) }
+/// Median wall and CPU ms of the engine on one network, per backend, the backends' runs alternated.
+func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [(Matmul.Choice, any MatmulBackend)],
+                              _ o: Options) throws -> [Matmul.Choice: EngineTiming] {
   let clock = ContinuousClock()
-  var sink: Float = 0
+  var sink = 0.0
   for _ in 0..<o.warmup {
-    for (_, b) in backends { sink += try Engine.run(layer, input: x, backend: b).merged.scalars[0] }
+    for (_, b) in backends {
+      sink += Double(try Engine.run(net, input: x, backend: b).layers.last!.merged.scalars[0])
+    }
   }
   var wall: [Matmul.Choice: [Double]] = [:], cpu: [Matmul.Choice: [Double]] = [:]
   for r in 0..<o.runs {
-    // alternate which backend goes first, so neither always follows the other
     for (choice, b) in (r % 2 == 0 ? backends : backends.reversed()) {
-      var out: LayerOutput<Float>? = nil
+      var out: NetworkOutput<S>?
       let c0 = processCPUms()
-      let d = try clock.measure { out = try Engine.run(layer, input: x, backend: b) }
+      let d = try clock.measure { out = try Engine.run(net, input: x, backend: b) }
       cpu[choice, default: []].append(processCPUms() - c0)
-      sink += out!.merged.scalars[0]
+      sink += Double(out!.layers.last!.merged.scalars[0])
       wall[choice, default: []].append(milliseconds(d))
     }
   }
   if sink.isNaN { print("(NaN in output)") }
   var result: [Matmul.Choice: EngineTiming] = [:]
-  for (choice, _) in backends { result[choice] = EngineTiming(median: median(wall[choice]!), cpuMedian: median(cpu[choice]!)) }
+  for (choice, _) in backends {
+    result[choice] = EngineTiming(median: median(wall[choice]!), cpuMedian: median(cpu[choice]!), runs: wall[choice]!)
+  }
   return result
 }
 
-struct PeerResult { var status: String; var ms: Double?; var cpuMs: Double?; var version: String? }
+func timeEngine(_ kind: BenchCell, _ s: Shape, _ p: Precision, threads: Int, _ o: Options) throws
+  -> [Matmul.Choice: EngineTiming] {
+  var rng = SeededRNG(seed: 42)
+  let backends = o.backends.map { ($0, makeBackend($0, threads: threads, o)) }
+  switch p {
+  case .float32:
+    let net: Network<Float> = makeNetwork(kind, s, rng: &rng)
+    let x = Tensor<Float>.random([s.steps, s.batch, s.input], scale: 1, rng: &rng)
+    return try timeEngine(net, input: x, backends: backends, o)
+  case .float64:
+    let net: Network<Double> = makeNetwork(kind, s, rng: &rng)
+    let x = Tensor<Double>.random([s.steps, s.batch, s.input], scale: 1, rng: &rng)
+    return try timeEngine(net, input: x, backends: backends, o)
+  }
+}
+
+struct PeerResult {
+  var status: String, ms: Double?, cpuMs: Double?, version: String?, error: String?, runs: [Double]
+}
 
 func findScript(_ o: Options) -> String? {
   if let s = o.script { return s }
@@ -172,31 +279,40 @@ func findScript(_ o: Options) -> String? {
   return candidates.first { FileManager.default.fileExists(atPath: $0) }
 }
 
-/// Runs bench/peers.py; results keyed by "peer/cell".
-func runPeers(_ o: Options) -> (results: [String: PeerResult], problem: String?) {
+/// "peer/cell/threads/precision"
+func peerKey(_ peer: String, _ cell: BenchCell, _ threads: Int, _ p: Precision) -> String {
+  "\(peer)/\(cell.rawValue)/\(threads)/\(p.rawValue)"
+}
+
+/// Runs bench/peers.py for one group.
+func runPeers(_ o: Options, _ s: Shape, _ p: Precision, _ cells: [BenchCell]) -> (results: [String: PeerResult], problem: String?) {
   guard let script = findScript(o) else { return ([:], "bench/peers.py not found (run from the repository root or pass --peers-script)") }
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  p.arguments = [o.python, script, "--cells", o.cells.joined(separator: ","), "--batch", "\(o.batch)",
-                 "--steps", "\(o.steps)", "--input", "\(o.input)", "--hidden", "\(o.hidden)",
-                 "--runs", "\(o.runs)", "--warmup", "\(o.warmup)", "--threads", "\(o.threads)"]
+  let proc = Process()
+  proc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  proc.arguments = [o.python, script, "--cells", cells.map(\.rawValue).joined(separator: ","),
+                    "--batch", "\(s.batch)", "--steps", "\(s.steps)", "--input", "\(s.input)", "--hidden", "\(s.hidden)",
+                    "--runs", "\(o.runs)", "--warmup", "\(o.warmup)",
+                    "--threads", o.threads.map(String.init).joined(separator: ","), "--precision", p.rawValue]
   let out = Pipe(), err = Pipe()
-  p.standardOutput = out
-  p.standardError = err
-  do { try p.run() } catch { return ([:], "cannot start \(o.python): \(error)") }
+  proc.standardOutput = out
+  proc.standardError = err
+  do { try proc.run() } catch { return ([:], "cannot start \(o.python): \(error)") }
   let data = out.fileHandleForReading.readDataToEndOfFile()
   let errData = err.fileHandleForReading.readDataToEndOfFile()
-  p.waitUntilExit()
+  proc.waitUntilExit()
   var results: [String: PeerResult] = [:]
   for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
     guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-          let peer = obj["peer"] as? String, let cell = obj["cell"] as? String else { continue }
-    results["\(peer)/\(cell)"] = PeerResult(status: obj["status"] as? String ?? "?", ms: obj["median_ms"] as? Double,
-                                            cpuMs: obj["cpu_median_ms"] as? Double, version: obj["version"] as? String)
+          let peer = obj["peer"] as? String, let cell = (obj["cell"] as? String).flatMap(BenchCell.init(rawValue:)),
+          let threads = obj["threads"] as? Int,
+          let precision = (obj["precision"] as? String).flatMap(Precision.init(rawValue:)) else { continue }
+    results[peerKey(peer, cell, threads, precision)] = PeerResult(
+      status: obj["status"] as? String ?? "?", ms: obj["median_ms"] as? Double, cpuMs: obj["cpu_median_ms"] as? Double,
+      version: obj["version"] as? String, error: obj["error"] as? String, runs: obj["runs_ms"] as? [Double] ?? [])
   }
-  if p.terminationStatus != 0 || results.isEmpty {
+  if proc.terminationStatus != 0 || results.isEmpty {
     let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-    return (results, "\(o.python) \(script) exited with \(p.terminationStatus): \(tail)")
+    return (results, "\(o.python) \(script) exited with \(proc.terminationStatus): \(tail)")
   }
   return (results, nil)
 }
@@ -205,70 +321,120 @@ func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeat
 func lpad(_ s: String, _ w: Int) -> String { s.count >= w ? s : String(repeating: " ", count: w - s.count) + s }
 func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
 
+func loadAverage() -> [Double] {
+  guard let s = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return [] }
+  return s.split(separator: " ").prefix(3).compactMap { Double($0) }
+}
+
+func cpuModel() -> String {
+  guard let s = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+  let name = s.split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":", maxSplits: 1).last
+  let flags = s.split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+  let simd = ["avx2", "fma", "avx512f"].filter { flags.contains($0) }.joined(separator: " ")
+  return (name.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown") + " (\(simd.isEmpty ? "no AVX" : simd))"
+}
+
+/// Writes the JSON document (after every group, so a long matrix stopped midway keeps what it measured).
+func writeJSON(_ path: String, rows: [[String: Any]], versions: [String: String], load0: [Double], _ o: Options) {
+  let doc: [String: Any] = [
+    "date": ISO8601DateFormatter().string(from: Date()), "cpu": cpuModel(),
+    "cores": ProcessInfo.processInfo.activeProcessorCount, "load_average_before": load0,
+    "load_average_after": loadAverage(), "native_kernel": NativeKernel.default.rawValue,
+    "swift_kernel": SwiftMatmul.kernelShape, "runs": o.runs, "warmup": o.warmup, "peer_versions": versions,
+    "rows": rows,
+  ]
+  do {
+    let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
+    try data.write(to: URL(fileURLWithPath: path))
+  } catch {
+    print("rnnconf-bench: cannot write \(path): \(error)"); exit(1)
+  }
+}
+
 func runBench() {
   let o = parse()
-  print("rnnconf-bench: float32 inference, one forward layer, B=\(o.batch) T=\(o.steps) I=\(o.input) H=\(o.hidden); "
-        + "median of \(o.runs) runs after \(o.warmup) warm-up; \(o.threads) threads")
-  var engine: [String: [Matmul.Choice: EngineTiming]] = [:]
-  for cell in o.cells {
-    do {
-      engine[cell] = try benchEngine(cell, o)
-    } catch {
-      print("rnnconf-bench: engine failed on \(cell): \(error)"); exit(1)
+  let load0 = loadAverage()
+  print("rnnconf-bench: inference of one layer (bilstm2: two bidirectional layers), time-major input; median of "
+        + "\(o.runs) runs after \(o.warmup) warm-up; engine backends \(o.backends.map(\.rawValue).joined(separator: ", "))")
+  let widths = [22, 8, 3, 8, 11, 10, 10, 10, 9, 8]
+  print([pad("shape", widths[0]), pad("cell", widths[1]), lpad("thr", widths[2]), pad("backend", widths[3]),
+         lpad("rnnconf ms", widths[4]), lpad("CPU ms", widths[5]), lpad("torch ms", widths[6]), lpad("ORT ms", widths[7]),
+         lpad("peer/us", widths[8]), lpad("GFLOP/s", widths[9])].joined(separator: " ") + "  precision")
+  var jsonRows: [[String: Any]] = []
+  var versions: [String: String] = [:]
+  for (shape, precision, cells) in groups(o) {
+    var engine: [String: [Matmul.Choice: EngineTiming]] = [:]
+    for threads in o.threads {
+      for cell in cells {
+        do {
+          engine["\(cell.rawValue)/\(threads)"] = try timeEngine(cell, shape, precision, threads: threads, o)
+        } catch {
+          print("rnnconf-bench: engine failed on \(cell.rawValue) \(shape.text): \(error)"); exit(1)
+        }
+      }
     }
-  }
-  var peers: [String: PeerResult] = [:]
-  if o.peers {
-    let (r, problem) = runPeers(o)
-    peers = r
-    if let problem { print("peers: \(problem)") }
-  }
-  func peerCell(_ peer: String, _ cell: String) -> String {
-    guard o.peers else { return "skipped" }
-    guard let r = peers["\(peer)/\(cell)"] else { return "unavailable" }
-    if let ms = r.ms { return fmt(ms) }
-    return r.status
-  }
-  func ratio(_ peer: String, _ cell: String, _ mine: Double) -> String {
-    guard let ms = peers["\(peer)/\(cell)"]?.ms else { return "-" }
-    return fmt(ms / mine, 2) + "x"
-  }
-  let widths = [13, 11, 11, 11, 11, 16, 12, 8]
-  print([pad("cell/backend", widths[0]), lpad("rnnconf ms", widths[1]), lpad("CPU ms", widths[2]),
-         lpad("PyTorch ms", widths[3]), lpad("ORT ms", widths[4]), lpad("PyTorch/rnnconf", widths[5]),
-         lpad("ORT/rnnconf", widths[6]), lpad("GFLOP/s", widths[7])].joined(separator: " "))
-  for cell in o.cells {
-    let g = cell == "lstm" ? 4 : 3
-    // multiply-adds of the input projection and the recurrent products
-    let flops = 2.0 * Double(o.steps * o.batch * g * o.hidden) * Double(o.input + o.hidden)
-    for choice in o.backends {
-      let t = engine[cell]![choice]!
-      print([pad(cell.uppercased() + " " + choice.rawValue, widths[0]), lpad(fmt(t.median, 2), widths[1]),
-             lpad(fmt(t.cpuMedian, 2), widths[2]), lpad(peerCell("torch", cell), widths[3]),
-             lpad(peerCell("onnxruntime", cell), widths[4]), lpad(ratio("torch", cell, t.median), widths[5]),
-             lpad(ratio("onnxruntime", cell, t.median), widths[6]), lpad(fmt(flops / t.median / 1e6), widths[7])]
-              .joined(separator: " "))
+    var peers: [String: PeerResult] = [:]
+    if o.peers {
+      let (r, problem) = runPeers(o, shape, precision, cells)
+      peers = r
+      if let problem { print("peers: \(problem)") }
+      for (k, v) in r { if let ver = v.version { versions[String(k.split(separator: "/")[0])] = ver } }
     }
-    if o.backends.count == 2, let a = engine[cell]![o.backends[0]], let b = engine[cell]![o.backends[1]] {
-      print("  \(cell.uppercased()) \(o.backends[1].rawValue)/\(o.backends[0].rawValue): wall "
-            + fmt(b.median / a.median, 2) + "x, CPU " + fmt(b.cpuMedian / a.cpuMedian, 2) + "x")
+    for threads in o.threads {
+      for cell in cells {
+        func peerText(_ peer: String) -> String {
+          guard o.peers else { return "skipped" }
+          guard let r = peers[peerKey(peer, cell, threads, precision)] else { return "-" }
+          if let ms = r.ms { return fmt(ms, 2) }
+          return r.status == "not installed" ? "n/i" : r.status == "unsupported" ? "unsup" : r.status
+        }
+        let peerMs = ["torch", "onnxruntime"].compactMap { peers[peerKey($0, cell, threads, precision)]?.ms }
+        for choice in o.backends {
+          let t = engine["\(cell.rawValue)/\(threads)"]![choice]!
+          let best = peerMs.min()
+          print([pad(shape.text, widths[0]), pad(cell.rawValue, widths[1]), lpad("\(threads)", widths[2]),
+                 pad(choice.rawValue, widths[3]), lpad(fmt(t.median, 2), widths[4]), lpad(fmt(t.cpuMedian, 2), widths[5]),
+                 lpad(peerText("torch"), widths[6]), lpad(peerText("onnxruntime"), widths[7]),
+                 lpad(best.map { fmt($0 / t.median, 2) + "x" } ?? "-", widths[8]),
+                 lpad(fmt(flops(cell, shape) / t.median / 1e6), widths[9])].joined(separator: " ")
+                + "  \(precision.rawValue)")
+          var row: [String: Any] = [
+            "cell": cell.rawValue, "batch": shape.batch, "steps": shape.steps, "input": shape.input,
+            "hidden": shape.hidden, "threads": threads, "precision": precision.rawValue, "backend": choice.rawValue,
+            "median_ms": t.median, "cpu_median_ms": t.cpuMedian, "runs_ms": t.runs,
+            "gflops": flops(cell, shape) / t.median / 1e6,
+          ]
+          var peerRows: [String: Any] = [:]
+          for peer in ["torch", "onnxruntime"] {
+            guard let r = peers[peerKey(peer, cell, threads, precision)] else { continue }
+            var pr: [String: Any] = ["status": r.status]
+            if let ms = r.ms { pr["median_ms"] = ms; pr["ratio_peer_over_rnnconf"] = ms / t.median }
+            if let c = r.cpuMs { pr["cpu_median_ms"] = c }
+            if let e = r.error { pr["error"] = e }
+            if !r.runs.isEmpty { pr["runs_ms"] = r.runs }
+            peerRows[peer] = pr
+          }
+          row["peers"] = peerRows
+          jsonRows.append(row)
+        }
+      }
     }
+    if let path = o.json { writeJSON(path, rows: jsonRows, versions: versions, load0: load0, o) }
+    fflush(nil)  // each group's rows as they are measured, also into a file or pipe
   }
-  for cell in o.cells {
-    for peer in ["torch", "onnxruntime"] {
-      guard let r = peers["\(peer)/\(cell)"], let cpu = r.cpuMs else { continue }
-      let mine = o.backends.map { "\($0.rawValue) " + fmt(cpu / engine[cell]![$0]!.cpuMedian, 2) + "x" }
-      print("  \(cell.uppercased()) \(peer) CPU ms " + fmt(cpu, 2) + "; \(peer) CPU / rnnconf CPU: " + mine.joined(separator: ", "))
-    }
+  let load1 = loadAverage()
+  if !versions.isEmpty {
+    print("peers: " + versions.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+          + "; peer/us = fastest peer ms / rnnconf ms (> 1: rnnconf is faster); n/i = not installed, "
+          + "unsup = the peer has no such layer or precision")
   }
-  let versions = ["torch", "onnxruntime"].compactMap { p in peers.first { $0.key.hasPrefix(p + "/") }?.value.version.map { "\(p) \($0)" } }
-  if !versions.isEmpty { print("peers: " + versions.joined(separator: ", ") + "; ratios > 1 mean rnnconf is faster") }
   print("rnnconf backends: native = C kernel \(NativeKernel.default) (detected \(NativeKernel.detected)); "
         + "swift = SwiftMatmul kernel \(SwiftMatmul.kernelShape)")
-  if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
-    let one = load.split(separator: " ").first.map(String.init) ?? "?"
-    print("load average (1 min): \(one) on \(ProcessInfo.processInfo.activeProcessorCount) cores"
-          + " (other processes sharing the cores make every column slower and noisier)")
+  print("CPU: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; load average (1, 5, 15 min) "
+        + "before \(load0.map { fmt($0, 2) }.joined(separator: " ")), after \(load1.map { fmt($0, 2) }.joined(separator: " "))")
+  if let path = o.json {
+    writeJSON(path, rows: jsonRows, versions: versions, load0: load0, o)
+    print("wrote \(path)")
   }
 }
 

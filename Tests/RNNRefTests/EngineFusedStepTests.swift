@@ -30,12 +30,39 @@ import _TestSupport
       #expect(a.merged.scalars == b.merged.scalars, "\(name) \(S.self) \(kind): outputs differ between 1 and 2 threads")
       #expect(a.finalStates[0].h.scalars == b.finalStates[0].h.scalars, "\(name) \(S.self) \(kind): final h differs")
       #expect(a.finalStates[0].c?.scalars == b.finalStates[0].c?.scalars, "\(name) \(S.self) \(kind): final c differs")
+      // bidirectional, masked: the two directions run at once on two workers, each splitting its steps
+      // further as the backend decides (a nested parallel-for)
+      let bi = RecurrentLayer(direction: .bidirectional, cells: [cell, cell])
+      let mask = StepMask(lengths: [6, 3, 0, 5, 1], steps: T)
+      let s1 = randomState(cell, batch: N, rng: &rng)
+      let c1 = try Engine.run(bi, input: x, mask: mask, initialStates: [s0, s1], backend: one)
+      let c2 = try Engine.run(bi, input: x, mask: mask, initialStates: [s0, s1], backend: two)
+      #expect(c1 == c2, "\(name) \(S.self) \(kind): bidirectional outputs or states differ between 1 and 2 threads")
     }
   }
 
-  /// The fused path is taken exactly for the cells it claims (LSTM, reset-after GRU; H a multiple of the
+  /// A bidirectional layer hands its two directions to the backend's parallel-for (one job of two parts,
+  /// before any step), and the result is the one of the directions run one after the other.
+  @Test(arguments: BackendUnderTest.all)
+  func bidirectionalDirectionsRunAsOneTwoPartJob(_ kind: BackendUnderTest) throws {
+    var rng = SeededRNG(seed: 94)
+    let T = 4, N = 3, I = 5, H = 24
+    let log = CallLog()
+    let backend = RecordingBackend(base: try kind.make(threads: 2, parallelThreshold: 0), log: log)
+    let fw = randomCell(.gru, Float.self, input: I, hidden: H, options: CellOptions(resetAfter: false), rng: &rng)
+    let bw = randomCell(.lstm, Float.self, input: I, hidden: H, rng: &rng)
+    let x = Tensor<Float>.random([T, N, I], rng: &rng)
+    let layer = RecurrentLayer(direction: .bidirectional, cells: [fw, bw])
+    let together = try Engine.run(layer, input: x, backend: backend)
+    #expect(log.jobs.first == 2, "first parallel-for job: \(log.jobs.prefix(3))")
+    let serial = try Engine.run(layer, input: x, backend: try kind.make(threads: 1, parallelThreshold: 1 << 30))
+    #expect(together == serial, "\(kind): concurrent directions differ from directions in turn")
+  }
+
+  /// The fused path is taken exactly for the cells it claims (LSTM, both GRUs; H a multiple of the
   /// column granularity g: 2g is, 3g/2 is not), so the test above compares two different code paths: the
-  /// backend's parallel-for gets the hidden units and the products come as per-gate column slices.
+  /// backend's parallel-for gets the hidden units and the products come as per-gate column slices (the
+  /// reset-before GRU: two jobs per step, z and r columns of `(H, 2H)`, then the candidate's of `(H, H)`).
   @Test(arguments: BackendUnderTest.all)
   func fusedPathIsTakenWhereItApplies(_ kind: BackendUnderTest) throws {
     var rng = SeededRNG(seed: 92)
@@ -48,16 +75,16 @@ import _TestSupport
         let backend = RecordingBackend(base: base, log: log)
         _ = try Engine.run(RecurrentLayer(direction: .forward, cells: [cell]), input: .random([T, N, I], rng: &rng),
                            backend: backend)
-        var unitSliced = false
+        var unitSliced = false, resetBefore = false
         if case .lstm = cell { unitSliced = true }
-        if case .gru(let gru) = cell, gru.resetAfter { unitSliced = true }
+        if case .gru(let gru) = cell { unitSliced = true; resetBefore = !gru.resetAfter }
         let expected = fusable && unitSliced
-        let gates = cell.hasCellState ? 4 : 3
+        let gates = cell.hasCellState ? 4 : resetBefore ? 2 : 3
         if expected {
-          let slicesPerStep: [Range<Int>] = [0..<1, 1..<2]
+          let slicesPerStep: [Range<Int>] = resetBefore ? [0..<1, 1..<2, 0..<1, 1..<2] : [0..<1, 1..<2]
           #expect(sorted(log.slices) == sorted(Array(repeating: slicesPerStep, count: T).flatMap { $0 }),
                   "\(name) H=\(H) \(kind): \(log.slices)")
-          var perStep: [Range<Int>] = []
+          var perStep: [Range<Int>] = resetBefore ? [0..<g, g..<(2 * g)] : []
           for q in 0..<gates {
             perStep.append((q * H)..<(q * H + g))
             perStep.append((q * H + g)..<(q * H + 2 * g))
@@ -97,7 +124,8 @@ import _TestSupport
         if H == 12, case .lstm = cell {
           #expect(!log.slices.isEmpty && log.slices.allSatisfy { $0.count == 1 }, "\(name): slices \(log.slices)")
         }
-        if H == 10 { #expect(log.slices.isEmpty, "\(name) H=10: \(log.slices)") }
+        // H = 10: no step is split; the only job is the layer's two directions
+        if H == 10 { #expect(log.jobs == [2] && sorted(log.slices) == [0..<1, 1..<2], "\(name) H=10: \(log.slices)") }
       }
     }
   }
@@ -113,6 +141,10 @@ final class CallLog: @unchecked Sendable {
   private var _slices: [Range<Int>] = []
   private var _columnCalls: [Range<Int>] = []
   private var _misaligned: [Range<Int>] = []
+  private var _jobs: [Int] = []
+  /// `parts` of each parallel-for job, in call order.
+  var jobs: [Int] { lock.withLock { _jobs } }
+  func job(_ parts: Int) { lock.withLock { _jobs.append(parts) } }
   var slices: [Range<Int>] { lock.withLock { _slices } }
   var columnCalls: [Range<Int>] { lock.withLock { _columnCalls } }
   func slice(_ r: Range<Int>) { lock.withLock { _slices.append(r) } }
@@ -141,6 +173,7 @@ struct RecordingBackend: MatmulBackend {
     base.multiply(m: m, a: a, lda: lda, b: b, c: c, ldc: ldc, accumulate: accumulate)
   }
   func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    log.job(parts)
     base.forEachSlice(of: parts, multiplyAdds: multiplyAdds) { r in
       log.slice(r)
       body(r)
@@ -183,6 +216,7 @@ struct GranuleBackend: MatmulBackend {
   func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
     let w = min(workers, parts)
     if w == 0 { return }
+    log.job(parts)
     DispatchQueue.concurrentPerform(iterations: w) { k in
       let r = (parts * k / w)..<(parts * (k + 1) / w)
       log.slice(r)

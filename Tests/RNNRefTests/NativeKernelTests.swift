@@ -185,6 +185,30 @@ import _TestSupport
     #expect(NativeKernel.default == (named.flatMap { $0.isSupported ? $0 : nil } ?? NativeKernel.detected))
   }
 
+  /// `RNNCONF_GEMM_KERNEL` naming a kernel this CPU lacks (here: AVX-512 on a CPU without it) or no kernel
+  /// falls back to the detected kernel with a note saying so (printed once on stderr by the process
+  /// default), instead of failing; a supported kernel, "auto", nothing and the Swift backend's shapes
+  /// get no note.
+  @Test func requestingAKernelTheCPULacksFallsBackWithANote() {
+    for kernel in NativeKernel.allCases {
+      let (chosen, note) = NativeKernel.forRequest(kernel.rawValue)
+      if kernel.isSupported {
+        #expect(chosen == kernel && note == nil)
+      } else {
+        #expect(chosen == NativeKernel.detected)
+        let text = note ?? ""
+        #expect(text.contains("RNNCONF_GEMM_KERNEL=\(kernel)") && text.contains("lacks")
+                && text.contains("using \(NativeKernel.detected)"), "\(text)")
+      }
+    }
+    let unknown = NativeKernel.forRequest("avx1024")
+    #expect(unknown.kernel == NativeKernel.detected && (unknown.note ?? "").contains("not a kernel"))
+    for quiet in [nil, "", "auto", "wide", "narrow", "flat"] as [String?] {
+      let r = NativeKernel.forRequest(quiet)
+      #expect(r.kernel == NativeKernel.detected && r.note == nil, "\(String(describing: quiet))")
+    }
+  }
+
   /// The backend through `MatmulBackend`, on each kernel and 1-3 workers: exact on small integers.
   @Test(arguments: NativeKernel.supported)
   func nativeBackendEqualsNaiveOnIntegers(_ kernel: NativeKernel) throws {

@@ -43,6 +43,12 @@ int rnn_gemm_detected_kernel(void);
 /// the one named by the environment variable RNNCONF_GEMM_KERNEL ("portable", "avx2",
 /// "avx512"; other values, and kernels this CPU lacks, are ignored), else the detected one.
 int rnn_gemm_default_kernel(void);
+/// The kernel a value of RNNCONF_GEMM_KERNEL selects: the named kernel when this CPU supports it,
+/// else the detected one (also for NULL, "", "auto" and the Swift backend's "wide", "narrow",
+/// "flat"). When a request is not honoured (a kernel this CPU lacks, an unknown name), `note`
+/// (`note_size` bytes, may be NULL) receives the reason and the kernel used instead; else "".
+/// The process default prints that note once on stderr.
+int rnn_gemm_kernel_for_request(const char *requested, char *note, size_t note_size);
 /// Sets the process default (RNN_GEMM_AUTO restores detection and the env var). Returns 0,
 /// or -1 (nothing changed) when the kernel is unknown or not supported here. Thread-safe,
 /// but products already under way keep the kernel their matrices were packed for.
