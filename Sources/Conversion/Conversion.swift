@@ -85,9 +85,13 @@ public enum Converter {
         c.forgetBias = 0
         net.layers[k].cells[d] = .lstm(c)
       }
+      if layer.direction == .bidirectional && layer.merge == .none {
+        net.layers[k].merge = .concat
+        rewrites.append(Rewrite("layer \(k): the two directions' outputs, returned separately by the source (Keras merge_mode=None, TF1 bidirectional_dynamic_rnn, ONNX's direction axis), are returned concatenated, forward first"))
+      }
       if layer.padding == .repeatPreviousOutput && target == .pytorch {
         net.layers[k].padding = .zeroOutput
-        rewrites.append(Rewrite("layer \(k): Keras repeats the previous output at masked steps (zero_output_for_mask=False); torch has no mask (a packed sequence outputs zeros past each length): identical on unmasked inputs"))
+        rewrites.append(Rewrite("layer \(k): Keras' masking rule (zero_output_for_mask=False: a masked step repeats the previous output) is dropped, torch takes no mask: the same outputs on unmasked inputs"))
       }
     }
     func isZero(_ t: Tensor<Double>) -> Bool { t.scalars.allSatisfy { $0 == 0 } }
@@ -131,7 +135,7 @@ public enum Converter {
         throw ConversionError.unsupportedTarget("onnx")
       }
     } catch let RNNRefError.unsupported(framework, feature) {
-      throw ConversionError.refused(target: framework, reason: "\(framework) cannot express \(feature)")
+      throw ConversionError.refused(target: framework, reason: feature)
     }
   }
 }

@@ -1,6 +1,10 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+private func systemRead(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int { Glibc.read(fd, buf, n) }
+#elseif canImport(Darwin)
+import Darwin
+private func systemRead(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int { Darwin.read(fd, buf, n) }
 #endif
 import HDF5
 import RNNRef
@@ -69,7 +73,7 @@ public enum Safetensors {
     var bytes = [UInt8](repeating: 0, count: size)
     var done = 0
     while done < size {
-      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, size - done) }
+      let n = bytes.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress! + done, size - done) }
       guard n > 0 else { throw ConversionError.invalidSource(path: path, reason: "the file could not be read to its end") }
       done += n
     }
