@@ -79,9 +79,9 @@ public enum KerasExport {
     }
     if dtype == .float64 { model = withDType(model, "float64") }
     if keras3 {
-      try writeKeras3(model: withModules(model, top: true), weights: weights, to: output)
+      try writeKeras3(model: withModules(model, top: true), weights: weights, dtype: dtype, to: output)
     } else {
-      try writeLegacyH5(model: model, weights: weights, version: version, to: output)
+      try writeLegacyH5(model: model, weights: weights, version: version, dtype: dtype, to: output)
     }
     return [output]
   }
@@ -148,7 +148,7 @@ public enum KerasExport {
     return out
   }
 
-  static func writeKeras3(model: JSONValue, weights: NamedTensors<Double>, to output: String) throws {
+  static func writeKeras3(model: JSONValue, weights: NamedTensors<Double>, dtype: DType, to output: String) throws {
     let layers = chainLayers(model)
     let groups = weightsByLayer(weights)
     var counts: [String: Int] = [:]
@@ -170,7 +170,7 @@ public enum KerasExport {
     }
     let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("rnnconf-convert-\(UUID().uuidString).weights.h5").path
     defer { try? FileManager.default.removeItem(atPath: tmp) }
-    let float64 = weights.entries.isEmpty ? false : (model.jsonText.contains("\"float64\""))
+    let float64 = dtype == .float64
     try File.createAtomically(path: tmp) { f in
       let root = try f.root
       for (p, t) in paths {
@@ -196,9 +196,10 @@ public enum KerasExport {
     try AtomicFile.write(data, to: output)
   }
 
-  static func writeLegacyH5(model: JSONValue, weights: NamedTensors<Double>, version: Keras.Version, to output: String) throws {
+  static func writeLegacyH5(model: JSONValue, weights: NamedTensors<Double>, version: Keras.Version, dtype: DType,
+                            to output: String) throws {
     let groups = weightsByLayer(weights)
-    let float64 = model.jsonText.contains("\"float64\"")
+    let float64 = dtype == .float64
     try File.createAtomically(path: output) { f in
       let root = try f.root
       try root.setAttribute("keras_version", version.text)

@@ -169,6 +169,24 @@ func float32Network(_ n: Network<Double>) -> Network<Double> {
     }
   }
 
+  /// A float64 source stays float64: F64 tensors, Keras layers with dtype float64.
+  @Test func float64SourcesStayFloat64() throws {
+    let dir = try TempDir()
+    let (_, net) = Self.networks()[0]
+    let src = SourceNetwork(network: net, framework: .pytorch, batchMajor: true, label: "test", dtype: .float64)
+    _ = try Converter.convert(src, to: .pytorch, output: dir.path + "/m")
+    let (entries, _) = try Safetensors.read(path: dir.path + "/m.safetensors")
+    #expect(entries.allSatisfy { $0.dtype == "F64" })
+    let back = try ConversionSource.load(path: dir.path + "/m.safetensors")
+    #expect(back.dtype == .float64 && back.network == net)
+    for ext in [".keras", ".h5"] {
+      _ = try Converter.convert(src, to: .keras, output: dir.path + "/m" + ext)
+      let model = try KerasModel(contentsOf: URL(fileURLWithPath: dir.path + "/m" + ext))
+      #expect(model.kerasPrecision == .float64, "\(ext)")
+      #expect(try sameFunction(model.recurrentLayers[0].network, net, tolerance: 1e-12), "\(ext)")
+    }
+  }
+
   @Test func refusesAnOutputPathKerasCannotTell() throws {
     let dir = try TempDir()
     #expect(throws: ConversionError.self) {
