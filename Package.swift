@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "RNNRef", targets: ["RNNRef"]),
     .library(name: "Conformance", targets: ["Conformance"]),
     .library(name: "KerasImport", targets: ["KerasImport"]),
+    .library(name: "Conversion", targets: ["Conversion"]),
     .executable(name: "rnnconf", targets: ["rnnconf"]),
     .executable(name: "rnnconf-bench", targets: ["rnnconf-bench"]),
   ],
@@ -45,10 +46,15 @@ let package = Package(
       name: "KerasImport",
       dependencies: ["HDF5", "RNNRef", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
     ),
+    // `rnnconf convert`: a source into the canonical form and out as another framework's files.
+    .target(
+      name: "Conversion",
+      dependencies: ["HDF5", "RNNRef", "Conformance", "KerasImport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+    ),
     .executableTarget(
       name: "rnnconf",
       dependencies: [
-        "HDF5", "RNNRef", "Conformance", "KerasImport",
+        "HDF5", "RNNRef", "Conformance", "KerasImport", "Conversion",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -67,6 +73,10 @@ let package = Package(
       name: "ConformanceTests",
       dependencies: ["Conformance", "HDF5", "RNNRef", .product(name: "Yams", package: "Yams")],
       exclude: ["JUnitSchema", "Snapshots", "Data"]
+    ),
+    .testTarget(
+      name: "ConversionTests",
+      dependencies: ["Conversion", "Conformance", "KerasImport", "HDF5", "RNNRef", "_TestSupport"]
     ),
     .testTarget(
       name: "KerasImportTests",

@@ -1,0 +1,91 @@
+import Conformance
+import Foundation
+import HDF5
+import KerasImport
+import RNNRef
+
+/// Reading what `convert` converts, into the canonical form:
+/// - a case file of any framework (`rnnconf_case_schema`): the case's adapter's `importNetwork`;
+/// - a Keras model (`.h5`, `.keras`, architecture `.json` with `weights`): KerasImport, one
+///   recurrent layer (`layer`, required when the model has several);
+/// - a PyTorch export (`.safetensors` with its `.json` beside it, or the `.json` with `weights`).
+public enum ConversionSource {
+  public static func load(path: String, weights: String? = nil, layer: String? = nil) throws -> SourceNetwork {
+    if let special = RegularFile.specialKind(path: path) {
+      throw ConversionError.invalidSource(path: path, reason: RegularFile.refusal(special))
+    }
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw ConversionError.invalidSource(path: path, reason: "no such file")
+    }
+    if path.hasSuffix(".safetensors") {
+      if weights != nil { throw ConversionError.invalidSource(path: path, reason: "--weights is for a Keras architecture JSON or a PyTorch .json; a .safetensors file is itself the weights") }
+      return try PyTorchExport.read(safetensors: path)
+    }
+    if path.hasSuffix(".json"), let w = weights, w.hasSuffix(".safetensors") {
+      return try PyTorchExport.read(safetensors: w, config: path)
+    }
+    if path.hasSuffix(".json"), weights == nil,
+       FileManager.default.fileExists(atPath: PyTorchExport.base(path) + ".safetensors") {
+      return try PyTorchExport.read(safetensors: PyTorchExport.base(path) + ".safetensors", config: path)
+    }
+    if Case.isCaseFile(path: path) {
+      if layer != nil || weights != nil {
+        throw ConversionError.invalidSource(path: path, reason: "--layer and --weights are for Keras models; a case file holds its network and weights")
+      }
+      return try caseNetwork(path)
+    }
+    return try kerasNetwork(path, weights: weights, layer: layer)
+  }
+
+  static func caseNetwork(_ path: String) throws -> SourceNetwork {
+    let c = try Case.load(path: path)
+    guard let adapter = Conventions.convention(for: c.framework) as? any NetworkConvention.Type else {
+      throw ConversionError.invalidSource(path: path, reason: "the \(c.framework.rawValue) adapter does not import networks")
+    }
+    let network: Network<Double>
+    do { network = try adapter.importNetwork(config: c.config, weights: c.weights) } catch {
+      throw ConversionError.invalidSource(path: path, reason: "\(error)")
+    }
+    return SourceNetwork(network: network, framework: c.framework, batchMajor: batchMajor(c),
+                         label: "\(c.framework.rawValue) case \(c.name)", dtype: c.dtype)
+  }
+
+  /// Whether a case's sequence input is batch-major: always for Keras, `batch_first` for
+  /// PyTorch; TF1 and ONNX cases give it by their input's layout, which a converted model
+  /// does not keep (torch's default, time-major, is written).
+  static func batchMajor(_ c: Case) -> Bool {
+    switch c.framework {
+    case .keras: return true
+    case .pytorch: return (try? PyTorch.parseConfig(c.config).module.batchFirst) ?? false
+    case .tf1, .onnx: return false
+    }
+  }
+
+  static func kerasNetwork(_ path: String, weights: String?, layer: String?) throws -> SourceNetwork {
+    let model: KerasModel
+    do {
+      model = try KerasModel(contentsOf: URL(fileURLWithPath: path), weights: weights.map { URL(fileURLWithPath: $0) })
+    } catch {
+      throw ConversionError.invalidSource(path: path, reason: "not a case file, a PyTorch export or a Keras model this reads: \(error)")
+    }
+    let layers = model.recurrentLayers
+    let chosen: (name: String, network: Network<Double>)
+    if let l = layer {
+      guard let found = layers.first(where: { $0.name == l }) else {
+        throw ConversionError.layerChoice(path: path, reason: "the model has no recurrent layer `\(l)`", layers: layers.map(\.name))
+      }
+      chosen = found
+    } else {
+      guard !layers.isEmpty else {
+        throw ConversionError.invalidSource(path: path, reason: "the model has no recurrent layer (SimpleRNN, LSTM, GRU, RNN, Bidirectional)")
+      }
+      guard layers.count == 1 else {
+        throw ConversionError.layerChoice(path: path, reason: "the model has \(layers.count) recurrent layers; choose one", layers: layers.map(\.name))
+      }
+      chosen = layers[0]
+    }
+    return SourceNetwork(network: chosen.network, framework: .keras, batchMajor: true,
+                         label: "Keras \(model.kerasVersion) model \(path), layer \(chosen.name)",
+                         dtype: model.kerasPrecision == .float64 ? .float64 : .float32)
+  }
+}
