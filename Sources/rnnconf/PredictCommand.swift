@@ -57,21 +57,11 @@ struct PredictCommand: ParsableCommand {
     }
   }
 
+  /// A whole input file (`.npy`, or the HDF5 dataset `dataset`), read by the same reader as
+  /// the streamed batch (PredictStreaming.Input), so its errors name the file the same way.
   static func readInput(_ path: String, dataset: String) throws -> Tensor<Double> {
-    let url = URL(fileURLWithPath: path)
-    switch FileKind.sniff(path: path) {
-    case .hdf5:
-      let f = try HDF5.File(path: path)
-      guard try f.exists(dataset) else {
-        throw ValidationError("\(path) has no dataset `\(dataset)`; pass --dataset with the name of the input array")
-      }
-      let ds = try f.dataset(dataset)
-      return Tensor(uncheckedShape: try ds.shape, scalars: try ds.read(as: Double.self))
-    case .missing:
-      throw ValidationError("input \(path) does not exist")
-    default:
-      return try NPY.read(url)
-    }
+    let input = try PredictStreaming.Input.open(path, dataset: dataset)
+    return try input.rows(0..<(input.shape.first ?? 0))
   }
 
   /// The cut the options ask for: the input layers' shapes are those of the last --input files

@@ -254,6 +254,11 @@ import Yams
     "pip install ./python": "installs a package into the current Python environment (network)",
     "rnnconf run my_gru.h5": "runs the file the README's Python capture example writes (needs torch)",
     "rnnconf inspect my_gru.h5": "reads the file the README's Python capture example writes (needs torch)",
+    "rnnconf compare model.keras --input x.npy --expected ref.h5 --html cmp.html --json cmp.json":
+      "needs your own model and its Keras capture; LayerReportTests runs `compare` on a model Keras captured",
+    "swift run rnnconf-example Tests/KerasImportTests/Data/models/k2_seq_stacked.h5":
+      "builds with SwiftPM, whose build folder `swift test` holds locked (it would wait forever); "
+      + "SwiftAPITests runs the built example on the same model",
   ]
 
   static func readmeCommands() throws -> [String] {
@@ -292,9 +297,14 @@ import Yams
       p.standardOutput = out
       p.standardError = out
       try p.run()
+      // A README command that waits on something (a lock, a prompt) fails here instead of hanging the suite.
+      let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
+      DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
       let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       p.waitUntilExit()
-      #expect(p.terminationStatus == 0, "README command `\(command)` exited \(p.terminationStatus):\n\(text.suffix(2000))")
+      watchdog.cancel()
+      #expect(p.terminationReason == .exit && p.terminationStatus == 0,
+              "README command `\(command)` exited \(p.terminationStatus) (\(p.terminationReason == .exit ? "exit" : "signal; killed after 120 s?")):\n\(text.suffix(2000))")
       ran += 1
     }
     #expect(ran >= 4, "only \(ran) README commands ran")
