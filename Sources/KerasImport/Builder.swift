@@ -24,11 +24,9 @@ final class ModelGraph: @unchecked Sendable {
 
   /// Runs the graph on values for its inputs, in input order: the outputs, then the values
   /// of `extra` (further layer outputs, computed as needed). Stateful layers read and update
-  /// their entries in `states`. `record`, when given, sees each layer call's outputs as it is
-  /// computed (layer name, node, outputs).
+  /// their entries in `states`.
   @_specialize(where S == Float) @_specialize(where S == Double)
-  func run<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates, also extra: [Ref] = [],
-                         record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Value<S>] {
+  func run<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates, also extra: [Ref] = []) throws -> [Value<S>] {
     guard inputs.count == spec.inputs.count else {
       throw KerasImportError(.invalidInput, "model `\(spec.name)` takes \(spec.inputs.count) input(s) (\(spec.inputs.map(\.layer).joined(separator: ", "))), got \(inputs.count)")
     }
@@ -50,9 +48,7 @@ final class ModelGraph: @unchecked Sendable {
         }
         var ins = try entry.inbound[r.node].map(value)
         if entry.unmaskedNodes.contains(r.node) { for i in ins.indices { ins[i].mask = nil } }
-        let outs = try layer.call(ins, states: &states)
-        memo[k] = outs
-        record?(r.layer, r.node, outs)
+        memo[k] = try layer.call(ins, states: &states)
       }
       guard let outs = memo[k], r.index < outs.count else {
         throw KerasImportError(.invalidConfig, "model `\(spec.name)`: output \(r.index) of `\(r.layer)` is referenced, the layer returns \(memo[k]?.count ?? 0)")

@@ -119,6 +119,15 @@ extension KerasModel {
   /// with several, `layer[k]`), in config order, model inputs included: for comparing a
   /// model layer by layer with Keras. Computed in `precision` like `predict`.
   public func predictAllLayers(_ inputs: [Tensor<Double>]) throws -> [(name: String, tensor: Tensor<Double>)] {
+    try runAllLayers(inputs).layers.map { (name: $0.name, tensor: $0.tensor) }
+  }
+
+  /// One run giving the model's outputs and every built layer's outputs (first call), in config
+  /// order, each with its reference and name (`layer`, or `layer[k]` when it has several);
+  /// computed in `precision`. What `predictAllLayers` and `predictLayers` (for `compare`) read.
+  func runAllLayers(_ inputs: [Tensor<Double>]) throws
+    -> (outputs: [Tensor<Double>], layers: [(ref: Ref, name: String, tensor: Tensor<Double>)])
+  {
     let refs = graph.allLayerRefs
     let names = graph.names(of: refs)
     let outs: [Tensor<Double>]
@@ -130,7 +139,7 @@ extension KerasModel {
         try adopt(&s); return try run(inputs.map { Tensor<Float>($0) }, states: &s.carried, also: refs)
       }.map { Tensor<Double>($0) }
     }
-    let extra = outs.suffix(refs.count)
-    return zip(names, extra).map { (name: $0, tensor: $1) }
+    let layers = zip(zip(refs, names), outs.suffix(refs.count)).map { (ref: $0.0, name: $0.1, tensor: $1) }
+    return (Array(outs.dropLast(refs.count)), layers)
   }
 }

@@ -227,8 +227,7 @@ public final class KerasModel: Sendable, CustomStringConvertible {
   }
 
   /// The one path both precisions take: the graph run in scalar type `S`.
-  func run<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates, also extra: [Ref] = [],
-                         record: ((String, Int, [Value<S>]) -> Void)? = nil) throws -> [Tensor<S>] {
+  func run<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates, also extra: [Ref] = []) throws -> [Tensor<S>] {
     guard inputs.count == inputNames.count else {
       throw KerasImportError(.invalidInput, "the model takes \(inputNames.count) input(s) (\(inputNames.joined(separator: ", "))) in this order, got \(inputs.count)")
     }
@@ -242,7 +241,7 @@ public final class KerasModel: Sendable, CustomStringConvertible {
         throw KerasImportError(.invalidInput, "input \(k) (`\(inputNames[k])`) holds a non-finite value (\(t.scalars[bad])) at flat index \(bad)")
       }
     }
-    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, states: &states, also: extra, record: record).map(\.t)
+    return try graph.run(inputs.map { Value(t: $0, mask: nil) }, states: &states, also: extra).map(\.t)
   }
 
   /// `predict`, plus each top-level layer's first output (of its first call), named by the layer
@@ -252,27 +251,10 @@ public final class KerasModel: Sendable, CustomStringConvertible {
   public func predictLayers(_ inputs: [Tensor<Double>]) throws
     -> (outputs: [Tensor<Double>], layers: [(name: String, output: Tensor<Double>)])
   {
-    switch precision {
-    case .float64:
-      return try ownStates.update(if: isStateful) { s in try adopt(&s); return try runLayers(inputs, states: &s.carried) }
-    case .float32:
-      let r = try ownStates.update(if: isStateful) { s in
-        try adopt(&s); return try runLayers(inputs.map { Tensor<Float>($0) }, states: &s.carried)
-      }
-      return (r.outputs.map { Tensor<Double>($0) }, r.layers.map { ($0.name, Tensor<Double>($0.output)) })
-    }
-  }
-
-  func runLayers<S: RNNScalar>(_ inputs: [Tensor<S>], states: inout CarriedStates) throws
-    -> (outputs: [Tensor<S>], layers: [(name: String, output: Tensor<S>)])
-  {
-    var seen: [String: Tensor<S>] = [:]
-    let outputs = try run(inputs, states: &states) { name, node, outs in
-      if node == 0, let first = outs.first { seen[name] = first.t }
-    }
+    let r = try runAllLayers(inputs)
     let inputLayers = Set(inputNames)
-    let layers = graph.order.filter { !inputLayers.contains($0) }.compactMap { n in seen[n].map { (name: n, output: $0) } }
-    return (outputs, layers)
+    let layers = r.layers.filter { $0.ref.index == 0 && !inputLayers.contains($0.ref.layer) }
+    return (r.outputs, layers.map { (name: $0.ref.layer, output: $0.tensor) })
   }
 
   /// Clears the states stateful layers carry between `predict(_:)` calls (the model's own;
