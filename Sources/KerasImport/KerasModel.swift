@@ -68,7 +68,7 @@ public final class KerasModel: Sendable, CustomStringConvertible {
   /// `dtype` or dtype policy, as `floatx` float64 saves them), else `.float32`.
   public let kerasPrecision: KerasPrecision
   /// The scalar type `predict` computes in: `kerasPrecision` unless chosen at load
-  /// (`init(contentsOf:weights:precision:)`). Inputs and outputs keep the type they are given
+  /// (`init(contentsOf:weights:precision:cut:customLayers:)`). Inputs and outputs keep the type they are given
   /// in either way.
   public let precision: KerasPrecision
   let graph: ModelGraph

@@ -11,6 +11,8 @@ extension Keras {
   /// (`importLayer`'s result: one per cell, several for `StackedRNNCells`). The one place
   /// that knows how a Keras layer turns engine results into its outputs.
   /// - Parameters:
+  ///   - layer: the layer's config (`LayerConfig(layer:version:)`).
+  ///   - canonical: the layer's canonical layers, as `importLayer` returns them.
   ///   - x: `(N, T, I)`, batch-major.
   ///   - mask: the incoming time-step mask, nil when none.
   ///   - initialStates: the tensors passed as `initial_state`, in Keras order (per

@@ -29,8 +29,11 @@ extension Keras {
 
   /// Imports one layer from its (fused) weights given in Keras order; a weight left
   /// over is an `unusedWeights` error, a missing one `missingWeight`.
-  /// - Parameter inputFeatures: the layer's input size when the model declares it (the
-  ///   kernel is checked against it), else taken from the kernel.
+  /// - Parameters:
+  ///   - layer: the layer's config (`LayerConfig(layer:version:)`).
+  ///   - inputFeatures: the layer's input size when the model declares it (the
+  ///     kernel is checked against it), else taken from the kernel.
+  ///   - weights: the layer's weights in Keras order, each with its name for errors.
   public static func importLayer<Scalar: RNNScalar>(_ layer: LayerConfig, inputFeatures: Int?,
                                                     weights: [NamedWeight<Scalar>]) throws -> [RecurrentLayer<Scalar>] {
     var rest = weights[...]
