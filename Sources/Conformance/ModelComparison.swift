@@ -6,7 +6,7 @@ import RNNRef
 /// `rnnconf compare MODEL --input X --expected REF.h5`: a Keras model run by the reference,
 /// against outputs a user captured from Keras on the same inputs, and each layer's output
 /// when the capture holds it, to name the first layer (in the model's graph order) that
-/// leaves the tolerance. `fixtures/generate/capture_keras.py` writes REF.h5.
+/// leaves the tolerance. `python -m rnnconf_capture.reference` (`pip install ./python`) writes REF.h5.
 ///
 /// REF.h5: datasets `output_0`, `output_1`, ... (the model's outputs in order, batch-major, as
 /// `model(x)` returns them) and, optionally, `intermediate/<layer name>` (each layer's first
@@ -39,7 +39,7 @@ public enum ModelComparison {
     }
     guard let dtype else {
       throw ConformanceError.usage("`\(path)` has no dataset `output_0`; write the model's outputs as output_0, output_1, ... "
-        + "(fixtures/generate/capture_keras.py does)")
+        + "(`python -m rnnconf_capture.reference`, from `pip install ./python`, does)")
     }
     var intermediates = NamedTensors<Double>()
     if try file.exists("intermediate") {

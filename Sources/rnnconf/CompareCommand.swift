@@ -11,7 +11,7 @@ struct CompareCommand: ParsableCommand {
       MODEL is a Keras file, as for `predict`. REF.h5 holds what Keras computed on the same inputs: \
       datasets output_0, output_1, ... (the model's outputs in order) and optionally intermediate/<layer> \
       (each layer's first output), which name the first layer, in the model's graph order, that leaves the \
-      tolerance. fixtures/generate/capture_keras.py writes REF.h5 from Keras. The tolerance is \
+      tolerance. `python -m rnnconf_capture.reference` (from `pip install ./python`) writes REF.h5 from Keras. The tolerance is \
       |actual - expected| <= atol + rtol * |expected|, by default 1e-5/1e-5 for a float32 capture and \
       1e-10/1e-10 for float64 (then the model runs in float64). Exit status: 0 everything within \
       tolerance, 1 a difference or an error, 64 usage error.

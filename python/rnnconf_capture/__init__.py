@@ -20,8 +20,15 @@ __version__ = "1.0.0"
 
 __all__ = [
     "CELLS", "DEFAULT_TOLERANCE", "FRAMEWORKS", "SCHEMA_VERSION", "CapturedCase", "write_case",
-    "capture_torch", "capture_keras", "capture_tf1", "capture_onnx",
+    "capture_torch", "capture_keras", "capture_tf1", "capture_onnx", "capture_keras_reference",
 ]
+
+
+def capture_keras_reference(*args, **kwargs) -> str:
+    """A whole Keras model's outputs and every layer's, as the REF.h5 `rnnconf compare` reads
+    (`python -m rnnconf_capture.reference MODEL X.npy REF.h5` from a shell)."""
+    from .reference import capture_keras_reference as f
+    return f(*args, **kwargs)
 
 
 def capture_torch(*args, **kwargs) -> CapturedCase:
