@@ -77,7 +77,7 @@ extension Array {
 }
 
 /// A nested Sequential/Functional model used as a layer.
-final class NestedModelKLayer: KerasLayer {
+final class NestedModelKLayer: StatefulKerasLayer {
   let name: String, className: String, location: String
   let graph: ModelGraph
   var parameterCount: Int { graph.layers.values.reduce(0) { $0 + $1.parameterCount } }
@@ -85,11 +85,6 @@ final class NestedModelKLayer: KerasLayer {
     self.name = name; self.className = className; self.location = location; self.graph = graph
   }
   func outputShapes(_ inputs: [Shape]) throws -> [Shape] { graph.outputShapes }
-  @_specialize(where S == Float) @_specialize(where S == Double)
-  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
-    var none = CarriedStates()
-    return try graph.run(inputs, states: &none)
-  }
   @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
     try graph.run(inputs, states: &states)

@@ -34,6 +34,18 @@ protocol KerasLayer: AnyObject, Sendable {
   func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>]
 }
 
+/// A layer that carries states between calls (a stateful recurrent layer, or a layer holding
+/// one): it implements `call(_:states:)`; called without states, it starts from zeros and
+/// carries nothing.
+protocol StatefulKerasLayer: KerasLayer {}
+
+extension StatefulKerasLayer {
+  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
+    var none = CarriedStates()
+    return try call(inputs, states: &none)
+  }
+}
+
 extension KerasLayer {
   func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {
     try call(inputs)
@@ -522,7 +534,7 @@ final class MergeKLayer: KerasLayer {
 }
 
 /// TimeDistributed(layer): the inner layer on `(N*T, ...)`; the mask passes.
-final class TimeDistributedKLayer: KerasLayer {
+final class TimeDistributedKLayer: StatefulKerasLayer {
   let name: String, location: String
   let className = "TimeDistributed"
   let inner: KerasLayer
@@ -533,11 +545,6 @@ final class TimeDistributedKLayer: KerasLayer {
     guard s.count >= 2 else { return [[nil]] }
     let o = try inner.outputShapes([[nil] + Array(s.dropFirst(2))])
     return [[s[0], s[1]] + Array((o.first ?? [nil]).dropFirst())]
-  }
-  @_specialize(where S == Float) @_specialize(where S == Double)
-  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
-    var none = CarriedStates()
-    return try call(inputs, states: &none)
   }
   @_specialize(where S == Float) @_specialize(where S == Double)
   func call<S: RNNScalar>(_ inputs: [Value<S>], states: inout CarriedStates) throws -> [Value<S>] {

@@ -9,7 +9,7 @@ import RNNRef
 /// `Keras.importLayer`, `Keras.fusedFromCuDNN` / `fusedFromKeras1`, `Keras.callLayer`):
 /// this type takes the stored weights in order (Keras loads them by position) and
 /// carries the mask; a stateful layer's states live in the caller's `CarriedStates`.
-final class RecurrentKLayer: KerasLayer {
+final class RecurrentKLayer: StatefulKerasLayer {
   let name: String, className: String, location: String
   /// The adapter's view of the layer.
   let config: Keras.LayerConfig
@@ -60,13 +60,6 @@ final class RecurrentKLayer: KerasLayer {
       } }
     }
     return outs
-  }
-
-  /// Called without a `CarriedStates`: a stateful layer starts from zeros and carries nothing.
-  @_specialize(where S == Float) @_specialize(where S == Double)
-  func call<S: RNNScalar>(_ inputs: [Value<S>]) throws -> [Value<S>] {
-    var none = CarriedStates()
-    return try call(inputs, states: &none)
   }
 
   /// A stateful layer starts from its entry in `states` (this layer's final states from its
