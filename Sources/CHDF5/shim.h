@@ -65,4 +65,18 @@ static inline unsigned chdf5_P_CRT_ORDER_INDEXED(void) { return H5P_CRT_ORDER_IN
 static inline hid_t chdf5_P_ATTRIBUTE_CREATE(void) { return H5P_ATTRIBUTE_CREATE; }
 static inline hid_t chdf5_P_DATASET_XFER(void) { return H5P_DATASET_XFER; }
 
+// No file locks (libhdf5 1.10.7+; a no-op before). libhdf5 takes an flock on every file it
+// opens, without O_CLOEXEC, so a child process started while a file is open (run --isolate,
+// a test spawning the CLI) inherits the lock and keeps it until it exits: reopening the file
+// then fails with "unable to lock file, errno = 11". rnnconf writes through a temporary file
+// renamed into place, so it never needs libhdf5's single-writer locks.
+static inline herr_t chdf5_disable_file_locking(hid_t fapl) {
+#if H5_VERSION_GE(1, 10, 7)
+  return H5Pset_file_locking(fapl, 0, 1);
+#else
+  (void)fapl;
+  return 0;
+#endif
+}
+
 #endif

@@ -32,7 +32,8 @@ public final class File {
     do {
       self.handle = try Library.sync {
         let flags = writable ? chdf5_F_ACC_RDWR() : chdf5_F_ACC_RDONLY()
-        return try Handle(H5Fopen(path, flags, chdf5_P_DEFAULT()), loc, op,
+        let fapl = try File.accessWithoutLocks(loc)
+        return try Handle(H5Fopen(path, flags, fapl.id), loc, op,
                           hint: "The file starts like HDF5 but libhdf5 cannot open it: it may be truncated or corrupt; re-copy or regenerate it",
                           close: H5Fclose)
       }
@@ -83,6 +84,14 @@ public final class File {
 
   /// Creates a file on disk, or only in memory (core driver without a backing store: nothing
   /// touches `path`, which only labels errors; `image()` then gives the bytes).
+  /// A file access property list without libhdf5's file locks (see `chdf5_disable_file_locking`:
+  /// a child process would inherit a lock and hold it). Inside `sync`.
+  static func accessWithoutLocks(_ loc: Location) throws -> Handle {
+    let fapl = try Handle(H5Pcreate(chdf5_P_FILE_ACCESS()), loc, "create file access property list", close: H5Pclose)
+    try loc.check(chdf5_disable_file_locking(fapl.id), "disable file locking")
+    return fapl
+  }
+
   static func create(path: String, inMemory: Bool) throws -> File {
     let loc = Location(file: path, path: nil)
     let handle = try Library.sync { () throws -> Handle in
@@ -90,13 +99,11 @@ public final class File {
       let order = chdf5_P_CRT_ORDER_TRACKED() | chdf5_P_CRT_ORDER_INDEXED()
       try loc.check(H5Pset_link_creation_order(fcpl.id, order), "set link creation order")
       try loc.check(H5Pset_attr_creation_order(fcpl.id, order), "set attribute creation order")
-      var fapl: Handle?
+      let fapl = try File.accessWithoutLocks(loc)
       if inMemory {
-        let p = try Handle(H5Pcreate(chdf5_P_FILE_ACCESS()), loc, "create file access property list", close: H5Pclose)
-        try loc.check(H5Pset_fapl_core(p.id, 1 << 20, false), "create in-memory file")
-        fapl = p
+        try loc.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "create in-memory file")
       }
-      return try Handle(H5Fcreate(path, chdf5_F_ACC_TRUNC(), fcpl.id, fapl?.id ?? chdf5_P_DEFAULT()), loc, "create file",
+      return try Handle(H5Fcreate(path, chdf5_F_ACC_TRUNC(), fcpl.id, fapl.id), loc, "create file",
                         hint: "Check that the directory exists and is writable", close: H5Fclose)
     }
     return File(handle: handle, path: path)
