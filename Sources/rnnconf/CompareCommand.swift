@@ -45,17 +45,10 @@ struct CompareCommand: ParsableCommand {
     try Output.check("--json", json)
     try Output.check("--html", html)
     let started = Date()
-    let c: CaseReport
-    do {
+    let c = try Output.reportingErrors(of: "compare") {
       let xs = try inputs.map { try PredictCommand.readInput($0, dataset: dataset) }
-      c = try ModelComparison.compare(model: model, weights: weights, inputs: xs, reference: expected,
-                                      tolerance: atol.flatMap { a in rtol.map { Tolerance(atol: a, rtol: $0) } })
-    } catch let e as ValidationError {
-      FileHandle.standardError.write(Data("rnnconf compare: \(e.message)\n".utf8))
-      throw ExitCode(1)
-    } catch {
-      FileHandle.standardError.write(Data("rnnconf compare: \(error)\n".utf8))
-      throw ExitCode(1)
+      return try ModelComparison.compare(model: model, weights: weights, inputs: xs, reference: expected,
+                                         tolerance: atol.flatMap { a in rtol.map { Tolerance(atol: a, rtol: $0) } })
     }
     let text = TextReporter(color: wantsColor(), verbose: true, quiet: false)
     var lines = text.lines(for: c)

@@ -39,8 +39,7 @@ struct InspectCommand: ParsableCommand {
       switch status {
       case .exited(let code): throw ExitCode(code)
       case .signalled(let sig):
-        FileHandle.standardError.write(Data("rnnconf inspect: `\(file)`: reading the file crashed libhdf5 (signal \(sig), \(InChild.name(sig))); the file is corrupt (seen: a damaged attribute table, on which libhdf5 1.10 dereferences null); nothing more can be shown; re-copy or re-save the file\n".utf8))
-        throw ExitCode(1)
+        throw Output.fail("rnnconf inspect: `\(file)`: reading the file crashed libhdf5 (signal \(sig), \(InChild.name(sig))); the file is corrupt (seen: a damaged attribute table, on which libhdf5 1.10 dereferences null); nothing more can be shown; re-copy or re-save the file")
       }
     }
     try inspect()
@@ -57,7 +56,7 @@ struct InspectCommand: ParsableCommand {
         failure = "rnnconf inspect: `\(file)` looks like a Keras model but cannot be imported: \(error)"
       }
       if kind == .zip {
-        if let failure { FileHandle.standardError.write(Data((failure + "\n").utf8)); throw ExitCode(1) }
+        if let failure { throw Output.fail(failure) }
         return
       }
       print("")
@@ -69,10 +68,9 @@ struct InspectCommand: ParsableCommand {
         failure = "rnnconf inspect: `\(file)` says it is an rnnconf case but cannot be loaded as one: \(caseError)"
       }
     } catch {
-      FileHandle.standardError.write(Data((Inspection.failureMessage(path: file, error: error) + "\n").utf8))
-      throw ExitCode(1)
+      throw Output.fail(Inspection.failureMessage(path: file, error: error))
     }
-    if let failure { FileHandle.standardError.write(Data((failure + "\n").utf8)); throw ExitCode(1) }
+    if let failure { throw Output.fail(failure) }
   }
 
   /// A Keras save: a full model (`model_config`) or a Keras 3 weights file (`layers/`).

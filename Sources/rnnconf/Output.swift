@@ -28,7 +28,25 @@ enum Output {
 
   /// Writes an I/O problem to stderr; the caller throws the returned exit code (1).
   static func failure(_ message: String) -> ExitCode {
-    FileHandle.standardError.write(Data(("Error: " + message + "\n").utf8))
+    fail("Error: " + message)
+  }
+
+  /// Writes `line` to stderr; the caller throws the returned exit code (1).
+  static func fail(_ line: String) -> ExitCode {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
     return ExitCode.failure
+  }
+
+  /// Runs a command's work: any error becomes `rnnconf <command>: <message>` on stderr and exit 1
+  /// (a `ValidationError` by its message, so a problem found after parsing is not a usage error
+  /// with 64); an `ExitCode` passes through.
+  static func reportingErrors<T>(of command: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as ExitCode {
+      throw e
+    } catch let e as ValidationError {
+      throw fail("rnnconf \(command): \(e.message)")
+    } catch {
+      throw fail("rnnconf \(command): \(error)")
+    }
   }
 }

@@ -98,7 +98,7 @@ struct PredictCommand: ParsableCommand {
   }
 
   func run() throws {
-    do {
+    try Output.reportingErrors(of: "predict") {
       try Output.check("--output", output)  // before the model runs
       let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
                              precision: float64 ? .float64 : nil, cut: try cut())
@@ -110,14 +110,6 @@ struct PredictCommand: ParsableCommand {
       // Read and run in slices of the batch; input errors name the file (PredictStreaming.swift).
       let xs = try inputs.map { try PredictStreaming.Input.open($0, dataset: dataset) }
       try PredictStreaming.predict(m, inputs: xs, output: output, float64: float64, batchSize: batchSize)
-    } catch let e as ExitCode {
-      throw e
-    } catch let e as ValidationError {
-      FileHandle.standardError.write(Data("rnnconf predict: \(e.message)\n".utf8))
-      throw ExitCode(1)
-    } catch {
-      FileHandle.standardError.write(Data("rnnconf predict: \(error)\n".utf8))
-      throw ExitCode(1)
     }
   }
 }
