@@ -96,9 +96,9 @@ extension JSONValue {
 extension PyTorch: DiagnosisConvention {
   static func letters(_ module: String?) -> [String] {
     switch module {
-    case "LSTM", "LSTMCell": ["i", "f", "g", "o"]
-    case "GRU", "GRUCell": ["r", "z", "n"]
-    default: [""]
+    case "LSTM", "LSTMCell": framework.gateOrder(.lstm).letters
+    case "GRU", "GRUCell": framework.gateOrder(.gru).letters
+    default: framework.gateOrder(.rnn).letters
     }
   }
 
@@ -153,8 +153,7 @@ extension KerasCases: DiagnosisConvention {
       let h = e.tensor.shape[0]
       guard h > 0, e.tensor.shape[1] % h == 0 else { continue }
       let g = e.tensor.shape[1] / h
-      let gates: [String] = g == 4 ? ["i", "f", "c", "o"] : g == 3 ? ["z", "r", "h"] : g == 1 ? [""] : []
-      guard !gates.isEmpty else { continue }
+      guard let gates = framework.gateOrder(gates: g)?.letters else { continue }
       for s in weights.entries where stem(s.name).hasPrefix(prefix) {
         let leaf = stem(s.name).dropFirst(prefix.count)
         guard ["kernel", "recurrent_kernel", "bias"].contains(leaf), let last = s.tensor.shape.last,
@@ -196,13 +195,16 @@ extension TF1: DiagnosisConvention {
       if owner == "projection" { return nil }
       let isBias = leaf == "bias"
       if owner == "gates" {
-        return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: ["r", "u"], isBias: isBias, layer: scope)
+        return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: framework.gateOrder(.gru).letters, isBias: isBias,
+                          layer: scope)
       }
       if owner == "candidate" || owner.contains("rnn_cell") {
-        return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: [""], isBias: isBias, layer: scope)
+        return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: framework.gateOrder(.rnn).letters, isBias: isBias,
+                          layer: scope)
       }
       guard hasLSTM, let last = e.tensor.shape.last, last % 4 == 0 else { return nil }
-      return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: ["i", "j", "f", "o"], isBias: isBias, layer: scope)
+      return GateTensor(name: e.name, axis: e.tensor.rank - 1, gates: framework.gateOrder(.lstm).letters, isBias: isBias,
+                        layer: scope)
     }
   }
 
@@ -226,9 +228,9 @@ extension ONNX: DiagnosisConvention {
   static func gateTensors(config: JSONValue, weights: NamedTensors<Double>) -> [GateTensor] {
     let gates: [String]
     switch config["op_type"]?.string {
-    case "LSTM": gates = ["i", "o", "f", "c"]
-    case "GRU": gates = ["z", "r", "h"]
-    default: gates = [""]
+    case "LSTM": gates = framework.gateOrder(.lstm).letters
+    case "GRU": gates = framework.gateOrder(.gru).letters
+    default: gates = framework.gateOrder(.rnn).letters
     }
     return weights.entries.compactMap { e in
       switch e.name {

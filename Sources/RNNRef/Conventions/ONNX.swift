@@ -289,7 +289,7 @@ public enum ONNX: NetworkConvention {
       switch op {
       case .lstm:
         // native i, o, f, c -> canonical i, f, g(=c), o
-        let order = [0, 2, 3, 1]
+        let order = framework.gateOrder(.lstm).toCanonical
         var peep: LSTMCell<Scalar>.Peepholes?
         if let Ps {
           let p = Ps[d].split(3, axis: 0)  // i, o, f
@@ -371,7 +371,7 @@ public enum ONNX: NetworkConvention {
         if c.projection != nil { throw RNNRefError.unsupported(framework: framework, feature: "an LSTM projection (proj_size / num_proj)") }
         if c.cellClip != nil { throw RNNRefError.unsupported(framework: framework, feature: "a cell-state clip (`clip` clamps activation inputs, not the cell state)") }
         if let p = c.projectionClip { throw RNNRefError.unsupported(framework: framework, feature: "a projection clip (\(p))") }
-        let inv = [0, 3, 1, 2]  // canonical i, f, g, o -> native i, o, f, c
+        let inv = framework.gateOrder(.lstm).fromCanonical  // canonical i, f, g, o -> native i, o, f, c
         kernel = c.kernel.transposed2D.reorderingBlocks(inv, axis: 0)
         rkernel = c.recurrentKernel.transposed2D.reorderingBlocks(inv, axis: 0)
         var ib = c.inputBias

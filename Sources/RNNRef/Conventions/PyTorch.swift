@@ -187,13 +187,10 @@ public enum PyTorch: NetworkConvention {
 
   // MARK: - Weights <-> canonical
 
-  /// Native gate block k of the canonical order: canonical block j is native block `order[j]`.
+  /// Native gate block k of the canonical order: canonical block j is native block `order[j]`
+  /// (torch GRU r, z, n -> canonical z, r, n; LSTM i, f, g, o both; `Framework.gateOrder`).
   static func canonicalOrder(_ kind: ModuleKind) -> [Int] {
-    switch kind.gates {
-    case 3: [1, 0, 2]   // torch r, z, n -> canonical z, r, n
-    case 4: [0, 1, 2, 3]  // i, f, g, o both
-    default: [0]
-    }
+    framework.gateOrder(kind.isLSTM ? .lstm : kind.isGRU ? .gru : .rnn).toCanonical
   }
 
   /// One expected native weight: name, shape and why.
