@@ -141,13 +141,7 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
             var from = 0
             for a in 0..<(rank - 1) { from += idx[a] * permutedStrides[a] }
             (dst.baseAddress! + row * inner).update(from: src.baseAddress! + from, count: inner)
-            var a = rank - 2
-            while a >= 0 {
-              idx[a] += 1
-              if idx[a] < newShape[a] { break }
-              idx[a] = 0
-              a -= 1
-            }
+            Self.advance(&idx, in: newShape)
           }
         }
       }
@@ -158,16 +152,22 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
       var src = 0
       for a in 0..<rank { src += idx[a] * permutedStrides[a] }
       out.scalars[flat] = scalars[src]
-      // increment the multi-index in the new shape
-      var a = rank - 1
-      while a >= 0 {
-        idx[a] += 1
-        if idx[a] < newShape[a] { break }
-        idx[a] = 0
-        a -= 1
-      }
+      Self.advance(&idx, in: newShape)
     }
     return out
+  }
+
+  /// Steps the multi-index `idx` to the next position over the first `idx.count` axes of
+  /// `shape`, the last of them fastest (back to all zeros after the last position).
+  @inline(__always)
+  private static func advance(_ idx: inout [Int], in shape: [Int]) {
+    var a = idx.count - 1
+    while a >= 0 {
+      idx[a] += 1
+      if idx[a] < shape[a] { return }
+      idx[a] = 0
+      a -= 1
+    }
   }
 
   /// The 2-D transpose.
