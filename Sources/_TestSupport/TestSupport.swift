@@ -178,3 +178,22 @@ public func kerasCell<S: RNNScalar>(_ kind: KerasCellKind, i: Int, h: Int, bias:
                         recurrentBias: bh, resetAfter: after, gateActivation: gate, candidateActivation: act))
   }
 }
+
+/// Whether `a` and `b` compute the same function on `x` (from `initialStates`, zeros when nil):
+/// the engine's last output and every layer's final states agree within `tolerance`.
+public func engineAgrees<S: RNNScalar>(_ a: Network<S>, _ b: Network<S>, input x: Tensor<S>,
+                                       initialStates: [[LayerState<S>]]? = nil, tolerance: Double) throws -> Bool {
+  let oa = try Engine.run(a, input: x, initialStates: initialStates)
+  let ob = try Engine.run(b, input: x, initialStates: initialStates)
+  func close(_ p: Tensor<S>, _ q: Tensor<S>) -> Bool {
+    p.shape == q.shape && zip(p.scalars, q.scalars).allSatisfy { abs(Double($0) - Double($1)) <= tolerance }
+  }
+  guard close(oa.last.merged, ob.last.merged), oa.layers.count == ob.layers.count else { return false }
+  for (la, lb) in zip(oa.layers, ob.layers) {
+    for (sa, sb) in zip(la.finalStates, lb.finalStates) {
+      guard close(sa.h, sb.h) else { return false }
+      if let ca = sa.c, let cb = sb.c, !close(ca, cb) { return false }
+    }
+  }
+  return true
+}

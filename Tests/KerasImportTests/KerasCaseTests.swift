@@ -429,19 +429,7 @@ import Testing
     func sameFunction(_ a: Network<Double>, _ b: Network<Double>) throws -> Bool {
       guard let i = a.layers.first?.inputSize, i == b.layers.first?.inputSize else { return false }
       var rng = Rand(state: 77)
-      let x: Tensor<Double> = .random([5, 2, i], rng: &rng)
-      let oa = try Engine.run(a, input: x), ob = try Engine.run(b, input: x)
-      func close(_ p: Tensor<Double>, _ q: Tensor<Double>) -> Bool {
-        p.shape == q.shape && zip(p.scalars, q.scalars).allSatisfy { abs($0 - $1) <= 1e-12 }
-      }
-      guard close(oa.last.merged, ob.last.merged), oa.layers.count == ob.layers.count else { return false }
-      for (la, lb) in zip(oa.layers, ob.layers) {
-        for (sa, sb) in zip(la.finalStates, lb.finalStates) {
-          guard close(sa.h, sb.h) else { return false }
-          if let ca = sa.c, let cb = sb.c, !close(ca, cb) { return false }
-        }
-      }
-      return true
+      return try engineAgrees(a, b, input: .random([5, 2, i], rng: &rng), tolerance: 1e-12)
     }
     var converted = 0, refused = 0
     for (label, version, network) in Self.networks(Double.self) {

@@ -45,19 +45,7 @@ import _TestSupport
   static func sameFunction<S: RNNScalar>(_ a: Network<S>, _ b: Network<S>, tolerance: Double) throws -> Bool {
     guard let i = a.layers.first?.inputSize, i == b.layers.first?.inputSize else { return false }
     var rng = SeededRNG(seed: 7)
-    let x = Tensor<S>.random([5, 2, i], scale: 1, rng: &rng)
-    let oa = try Engine.run(a, input: x), ob = try Engine.run(b, input: x)
-    func close(_ p: Tensor<S>, _ q: Tensor<S>) -> Bool {
-      p.shape == q.shape && zip(p.scalars, q.scalars).allSatisfy { abs(Double($0) - Double($1)) <= tolerance }
-    }
-    guard close(oa.last.merged, ob.last.merged), oa.layers.count == ob.layers.count else { return false }
-    for (la, lb) in zip(oa.layers, ob.layers) {
-      for (sa, sb) in zip(la.finalStates, lb.finalStates) {
-        guard close(sa.h, sb.h) else { return false }
-        if let ca = sa.c, let cb = sb.c, !close(ca, cb) { return false }
-      }
-    }
-    return true
+    return try engineAgrees(a, b, input: .random([5, 2, i], scale: 1, rng: &rng), tolerance: tolerance)
   }
 
   func check<S: RNNScalar>(_: S.Type, tolerance: Double) throws {
