@@ -80,6 +80,15 @@ extension DiagnosisConvention {
   static func configVariants(config: JSONValue) -> [ConfigVariant] { [] }
 }
 
+extension ConfigVariant {
+  /// The run-time layout switch at `path` flipped to `value` (a time-major / batch-major mix-up),
+  /// or none when `path` cannot be set.
+  static func timeMajor(_ config: JSONValue, _ path: [String], _ value: JSONValue, _ description: String) -> [ConfigVariant] {
+    guard let c = config.setting(path, value) else { return [] }
+    return [ConfigVariant(kind: .timeMajor, config: c, description: description)]
+  }
+}
+
 extension JSONValue {
   /// This object with `path` set to `value` (intermediate objects created); nil when a step is not an object.
   func setting(_ path: [String], _ value: JSONValue) -> JSONValue? {
@@ -130,14 +139,13 @@ extension PyTorch: DiagnosisConvention {
   static func configVariants(config: JSONValue) -> [ConfigVariant] {
     guard let module = config["module"]?.string, !module.hasSuffix("Cell") else { return [] }
     let batchFirst = config["kwargs"]?["batch_first"]?.bool ?? false
-    guard let c = config.setting(["kwargs", "batch_first"], .bool(!batchFirst)) else { return [] }
-    return [ConfigVariant(
-      kind: .timeMajor, config: c,
-      description: batchFirst
+    return ConfigVariant.timeMajor(
+      config, ["kwargs", "batch_first"], .bool(!batchFirst),
+      batchFirst
         ? "the expected outputs match with batch_first=False: the module read the batch-major input (N, T, I) as "
           + "time-major (T, N, I); pass batch_first=True to the module (or transpose the input)"
         : "the expected outputs match with batch_first=True: the module read the time-major input (T, N, I) as "
-          + "batch-major; pass batch_first=False (the default) to the module (or transpose the input)")]
+          + "batch-major; pass batch_first=False (the default) to the module (or transpose the input)")
   }
 }
 
@@ -211,14 +219,13 @@ extension TF1: DiagnosisConvention {
   static func configVariants(config: JSONValue) -> [ConfigVariant] {
     guard let driver = config["driver"]?.string, driver.contains("dynamic") else { return [] }
     let tm = config["driver_kwargs"]?["time_major"]?.bool ?? false
-    guard let c = config.setting(["driver_kwargs", "time_major"], .bool(!tm)) else { return [] }
-    return [ConfigVariant(
-      kind: .timeMajor, config: c,
-      description: tm
+    return ConfigVariant.timeMajor(
+      config, ["driver_kwargs", "time_major"], .bool(!tm),
+      tm
         ? "the expected outputs match with time_major=False: \(driver) read the time-major inputs (T, N, I) as "
           + "batch-major; pass time_major=True (or transpose the inputs)"
         : "the expected outputs match with time_major=True: \(driver) read the batch-major inputs (N, T, I) as "
-          + "time-major; pass time_major=False (the default) or transpose the inputs")]
+          + "time-major; pass time_major=False (the default) or transpose the inputs")
   }
 }
 
@@ -258,13 +265,12 @@ extension ONNX: DiagnosisConvention {
 
   static func configVariants(config: JSONValue) -> [ConfigVariant] {
     let layout = config["attributes"]?["layout"]?.int ?? 0
-    guard let c = config.setting(["attributes", "layout"], .number(layout == 1 ? 0 : 1)) else { return [] }
-    return [ConfigVariant(
-      kind: .timeMajor, config: c,
-      description: layout == 1
+    return ConfigVariant.timeMajor(
+      config, ["attributes", "layout"], .number(layout == 1 ? 0 : 1),
+      layout == 1
         ? "the expected outputs match with layout=0: the node read the batch-major X [N, T, I] as time-major "
           + "[T, N, I]; set the attribute layout=1 (or transpose X)"
         : "the expected outputs match with layout=1: the node read the time-major X [T, N, I] as batch-major; "
-          + "set layout=0 (the default) or transpose X")]
+          + "set layout=0 (the default) or transpose X")
   }
 }
