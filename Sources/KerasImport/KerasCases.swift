@@ -156,7 +156,8 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
   static func importLayers<Scalar: RNNScalar>(_ m: Chain, weights: NamedTensors<Scalar>) throws -> [[RecurrentLayer<Scalar>]] {
     if let conv = m.convLSTM {
       throw RNNRefError.unsupported(
-        framework: "Keras", feature: "\(conv.layers.map { "\($0.className) `\($0.name)`" }.joined(separator: ", ")) as a canonical network: a ConvLSTM's input and recurrent products are convolutions, which the canonical Network (and PyTorch's and ONNX's recurrent layers) cannot express")
+        framework: "the canonical network (and so PyTorch's and ONNX's recurrent layers)",
+        feature: "\(conv.layers.map { "\($0.className) `\($0.name)`" }.joined(separator: ", ")): a ConvLSTM's input and recurrent products are convolutions")
     }
     let layerNames = Set(m.layers.map(\.name))
     var owned: [String: [(name: String, tensor: Tensor<Scalar>)]] = [:]

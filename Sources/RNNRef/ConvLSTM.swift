@@ -214,20 +214,28 @@ extension Engine {
     var c = initialState?.c?.scalars ?? [Scalar](repeating: 0, count: rows * F)
     var out = [Scalar](repeating: 0, count: N * T * P * F)
     if T > 0 && rows > 0 {
-      // The input convolution of every step: patches in (t, n) order, one product.
-      var xPatches = [Scalar](repeating: 0, count: T * rows * inPlan.width)
-      let imageOffsets = (0..<T).flatMap { t in (0..<N).map { n in (n * T + t) * inPlan.imageSize } }
-      x.scalars.withUnsafeBufferPointer { xp in
-        xPatches.withUnsafeMutableBufferPointer { pp in inPlan.patches(xp.baseAddress!, images: imageOffsets, into: pp.baseAddress!) }
-      }
-      var pre = Engine.projectInputs(lstm, x: xPatches, rows: T * rows, backend: backend)
-      xPatches = []
+      // Per step: the input convolution (patches of x_t times the kernel), then the recurrent one
+      // (patches of h) inside the LSTM step. Patches of one step at a time: memory stays
+      // rows * kernel volume * channels, whatever T.
+      var xPatches = [Scalar](repeating: 0, count: rows * inPlan.width)
+      var pre = [Scalar](repeating: 0, count: rows * 4 * F)
       let ws = StepWorkspace(cell: lstm, batch: rows)
       var hPatches = [Scalar](repeating: 0, count: rows * recPlan.width)
       var newH = [Scalar](repeating: 0, count: rows * F), newC = newH
       let stateOffsets = (0..<N).map { $0 * P * F }
       for k in 0..<T {
         let t = reversed ? T - 1 - k : k
+        x.scalars.withUnsafeBufferPointer { xp in
+          xPatches.withUnsafeMutableBufferPointer { pp in
+            inPlan.patches(xp.baseAddress!, images: (0..<N).map { ($0 * T + t) * inPlan.imageSize }, into: pp.baseAddress!)
+          }
+        }
+        xPatches.withUnsafeBufferPointer { xp in
+          pre.withUnsafeMutableBufferPointer { pp in
+            backend.multiply(m: rows, a: xp.baseAddress!, lda: inPlan.width, b: lstm.kernel, c: pp.baseAddress!,
+                             ldc: 4 * F, accumulate: false)
+          }
+        }
         h.withUnsafeBufferPointer { hp in
           hPatches.withUnsafeMutableBufferPointer { pp in recPlan.patches(hp.baseAddress!, images: stateOffsets, into: pp.baseAddress!) }
         }
@@ -236,7 +244,7 @@ extension Engine {
             c.withUnsafeBufferPointer { cp in
               newH.withUnsafeMutableBufferPointer { nh in
                 newC.withUnsafeMutableBufferPointer { nc in
-                  lstm.step(batch: rows, pre: preP.baseAddress! + t * rows * 4 * F, h: hp.baseAddress!, c: cp.baseAddress!,
+                  lstm.step(batch: rows, pre: preP.baseAddress!, h: hp.baseAddress!, c: cp.baseAddress!,
                             newH: nh.baseAddress!, newC: nc.baseAddress!, workspace: ws, backend: backend)
                 }
               }
