@@ -78,6 +78,51 @@ import _TestSupport
   }
 }
 
+/// What the adapter refuses, with the key and the reason, rather than computing something else.
+@Suite struct ConvLSTMConfigTests {
+  static func config(_ extra: [String: JSONValue], cls: String = "ConvLSTM2D") -> [String: JSONValue] {
+    var c: [String: JSONValue] = ["name": .string("c"), "filters": .number(3), "kernel_size": .array([.number(3), .number(3)])]
+    for (k, v) in extra { c[k] = v }
+    return ["class_name": .string(cls), "config": .object(c)]
+  }
+
+  @Test func readsBothGenerationsDefaults() throws {
+    let l = try Keras.convLSTMConfig(layer: Self.config(["data_format": .null]), version: .keras3)
+    #expect(l.rank == 2 && l.strides == [1, 1] && l.dilation == [1, 1] && l.padding == .valid && !l.channelsFirst)
+    #expect(l.recurrentActivation == .sigmoid && l.activation == .tanh && l.useBias)
+    let k1 = try Keras.convLSTMConfig(layer: Self.config(["kernel_size": .number(2)], cls: "ConvLSTM1D"), version: .keras2)
+    #expect(k1.kernelSize == [2])
+    let hs2 = try Keras.convLSTMConfig(layer: Self.config(["recurrent_activation": .string("hard_sigmoid")]), version: .keras2)
+    let hs3 = try Keras.convLSTMConfig(layer: Self.config(["recurrent_activation": .string("hard_sigmoid")]), version: .keras3)
+    #expect(hs2.recurrentActivation == .hardSigmoidKeras2 && hs3.recurrentActivation == .hardSigmoidKeras3)
+  }
+
+  @Test(arguments: [
+    (["stateful": JSONValue.bool(true)], "stateful"),
+    (["padding": .string("causal")], "padding"),
+    (["strides": .number(2), "dilation_rate": .number(2)], "strides"),
+    (["kernel_size": .array([.number(3)])], "kernel_size"),
+    (["filters": .number(0)], "filters"),
+    (["data_format": .string("channels_middle")], "data_format"),
+  ])
+  func refusesWhatItCannotRun(extra: [String: JSONValue], naming: String) {
+    #expect { _ = try Keras.convLSTMConfig(layer: Self.config(extra), version: .keras3) } throws: { e in
+      "\(e)".contains(naming)
+    }
+  }
+
+  @Test func aMaskReachingAConvLSTMIsAnError() throws {
+    let l = try Keras.convLSTMConfig(layer: Self.config([:]), version: .keras3)
+    let cell = ConvLSTMCell<Double>(inputChannels: 1, filters: 3, kernelSize: [3, 3], strides: [1, 1], dilation: [1, 1],
+                                    padding: .valid, kernel: Tensor(uncheckedZeros: [3, 3, 1, 12]),
+                                    recurrentKernel: Tensor(uncheckedZeros: [3, 3, 3, 12]), bias: Tensor(uncheckedZeros: [12]))
+    let layer = ConvLSTMKLayer(name: "c", location: "model > c", config: l, cell: cell)
+    let x = Value<Double>(t: Tensor(uncheckedZeros: [1, 2, 4, 4, 1]), mask: [true, false])
+    #expect(throws: KerasImportError.self) { _ = try layer.call([x]) }
+    #expect(try layer.call([Value<Double>(t: x.t, mask: nil)])[0].t.shape == [1, 2, 2, 3])
+  }
+}
+
 /// The canonical ConvLSTM against the canonical LSTM: a 1x1 convolution over one position is
 /// the LSTM's product, so both must give the same bits (the gate math is one code path).
 @Suite struct ConvLSTMCanonicalTests {
