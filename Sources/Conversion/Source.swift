@@ -77,6 +77,10 @@ public enum ConversionSource {
       chosen = found
     } else {
       guard !layers.isEmpty else {
+        let conv = model.convLSTMLayers
+        if !conv.isEmpty {
+          throw ConversionError.invalidSource(path: path, reason: "its recurrent layers are \(conv.map { "\($0.className) `\($0.name)`" }.joined(separator: ", ")): a ConvLSTM's products are convolutions, which the canonical network and PyTorch's and ONNX's recurrent layers cannot express")
+        }
         throw ConversionError.invalidSource(path: path, reason: "the model has no recurrent layer (SimpleRNN, LSTM, GRU, RNN, Bidirectional)")
       }
       guard layers.count == 1 else {

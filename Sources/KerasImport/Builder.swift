@@ -110,7 +110,8 @@ struct Builder {
   static let supported = "InputLayer, Masking, Embedding, SimpleRNN, LSTM, GRU, RNN(cell), StackedRNNCells, Bidirectional, "
     + "CuDNNLSTM, CuDNNGRU, TimeDistributed, Dense, Activation, Softmax, ReLU, LeakyReLU, Dropout, SpatialDropout1D, "
     + "GaussianNoise, Flatten, Reshape, RepeatVector, Permute, BatchNormalization, LayerNormalization, Concatenate, Add, "
-    + "Subtract, Multiply, Average, Maximum, Minimum, Conv1D, MaxPooling1D, AveragePooling1D, nested Sequential/Functional "
+    + "Subtract, Multiply, Average, Maximum, Minimum, Conv1D, MaxPooling1D, AveragePooling1D, "
+    + "ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, MaxPooling2D/3D, AveragePooling2D/3D, nested Sequential/Functional "
     + "models, and classes registered as custom layers (KerasCustomLayers)"
 
   /// The stored weights of each top-level layer, in `layer.weights` order.
@@ -212,6 +213,7 @@ struct Builder {
     let inShape = inputs.first ?? [nil]
     if let made = try custom.build(e, inputs: inputs, queue: q, source: source) { return made }
     if let conv = try buildConv(e, inputs: inputs, queue: q) { return conv }
+    if let conv = try buildConvRecurrent(e, inputs: inputs, queue: q) { return conv }
     switch e.className {
     case "InputLayer":
       var shape: Shape? = givenShape
@@ -330,6 +332,7 @@ struct Builder {
     switch cls {
     case "Dense": counts = ((c["use_bias"]?.bool ?? c["bias"]?.bool ?? true) ? 2 : 1, 0)
     case "Embedding": counts = (1, 0)
+    case let cls where Keras.convLSTMClasses.contains(cls): counts = ((c["use_bias"]?.bool ?? true) ? 3 : 2, 0)
     case "BatchNormalization":
       counts = (((c["scale"]?.bool ?? true) ? 1 : 0) + ((c["center"]?.bool ?? true) ? 1 : 0), 2)
     case "LayerNormalization":

@@ -56,6 +56,8 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
     public var layers: [Keras.LayerConfig]
     /// Per layer, the InputLayers passed as its `initial_state`, in order.
     public var initialStates: [[String]]
+    /// A chain of ConvLSTM layers (ConvLSTMCases.swift); `layers` is then empty.
+    public var convLSTM: ConvLSTMChain? = nil
   }
 
   static func invalid(_ key: String, _ value: JSONValue?, _ reason: String) -> RNNRefError {
@@ -89,6 +91,11 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
       let refs = spec.layers[i].inbound.first ?? []
       path.insert((spec.layers[i], refs.dropFirst().map(\.layer)), at: 0)
       current = refs.first?.layer
+    }
+    if path.contains(where: { Keras.convLSTMClasses.contains($0.entry.className) }) {
+      let conv = try ConvLSTMChain(path: path, spec: spec, version: version)
+      return Chain(version: version, calls: calls, inputName: conv.inputName, inputFeatures: nil, maskValue: nil,
+                   layers: [], initialStates: [], convLSTM: conv)
     }
     var chain = Chain(version: version, calls: calls, inputName: "x", inputFeatures: nil, maskValue: nil,
                       layers: [], initialStates: [])
@@ -147,6 +154,11 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
 
   /// The canonical layers of each chain layer, its weights found by name.
   static func importLayers<Scalar: RNNScalar>(_ m: Chain, weights: NamedTensors<Scalar>) throws -> [[RecurrentLayer<Scalar>]] {
+    if let conv = m.convLSTM {
+      throw RNNRefError.unsupported(
+        framework: "the canonical network (and so PyTorch's and ONNX's recurrent layers)",
+        feature: "\(conv.layers.map { "\($0.className) `\($0.name)`" }.joined(separator: ", ")): a ConvLSTM's input and recurrent products are convolutions")
+    }
     let layerNames = Set(m.layers.map(\.name))
     var owned: [String: [(name: String, tensor: Tensor<Scalar>)]] = [:]
     var unused: [String] = []
@@ -241,6 +253,7 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
   public static func evaluateLayers<Scalar: RNNScalar>(
     config m: Chain, weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>
   ) throws -> (outputs: NamedTensors<Scalar>, layers: NamedTensors<Scalar>) {
+    if let conv = m.convLSTM { return try conv.evaluateLayers(calls: m.calls, weights: weights, inputs: inputs) }
     let net = try importLayers(m, weights: weights)
     var out = NamedTensors<Scalar>()
     var layerOutputs = NamedTensors<Scalar>()
@@ -329,6 +342,7 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
   }
 
   public static func axisNames(output: String, config m: Chain) -> [String]? {
+    if let conv = m.convLSTM { return conv.axisNames(output: output) }
     guard let last = m.layers.last else { return nil }
     if output.hasPrefix("output") {
       return last.returnSequences ? ["batch", "step", "unit"] : ["batch", "unit"]

@@ -68,10 +68,10 @@ import RNNRef
     let f = try Files()
     let url = try f.json { layers in
       guard case .object(var o) = layers[1] else { return }
-      o["class_name"] = .string("ConvLSTM2D")
+      o["class_name"] = .string("Conv3DTranspose")
       layers[1] = .object(o)
     }
-    Self.expectError(.unsupportedLayer, naming: ["`ConvLSTM2D`", "layer `lstm`", "layer 2 of 2", "supported:"]) {
+    Self.expectError(.unsupportedLayer, naming: ["`Conv3DTranspose`", "layer `lstm`", "layer 2 of 2", "supported:"]) {
       _ = try KerasModel(contentsOf: url, weights: f.model)
     }
   }

@@ -44,7 +44,7 @@ import RNNRef
     ("kywertheim__SpeechRecognitionPipeline__model_end.h5", nil, .fails(.lambdaLayer, naming: ["Lambda", "`lambda`"])),
     ("GrzTer__PZ-0_1__model_checkpoint.h5", nil, .matches),
     ("Partha-Guntur__BiLSTM-Stock-Market-Analysis__bilstm_model.keras", nil, .matches),
-    ("iam-pranjal__Human-Activity-Recognition__convlstm.h5", nil, .fails(.unsupportedLayer, naming: ["`ConvLSTM2D`", "conv_lstm2d"])),
+    ("iam-pranjal__Human-Activity-Recognition__convlstm.h5", nil, .matches),
     ("MSMRo__deeplearning_codes__lstm_model.keras", nil, .matches),
     ("satwikk908__battery-soh-gru__gru_model.h5", nil, .matches),
     ("akshitgajera1013__Email-Spam-Detection-GRU-Model-__gru_model.keras", nil, .matches),

@@ -11,7 +11,9 @@ model weights) in realworld_refs.h5, one group per model file:
 
 Run with the fixture venv from the repository root:
 
-    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_realworld_refs.py
+    "${RNNCONF_VENV:-$HOME/.cache/rnnconf/venv}"/bin/python Tests/KerasImportTests/Data/make_realworld_refs.py [FILE ...]
+
+(with file names: only those groups are rewritten, the others kept).
 
 Keras 2 files run in tf-keras 2.21 (TF_USE_LEGACY_KERAS=1); Keras 1 files are rebuilt
 from their config with Keras 1 keys renamed (output_dim -> units, inner_activation ->
@@ -55,10 +57,13 @@ MODELS = {
     "MSMRo__deeplearning_codes__lstm_model.keras": None,
     "satwikk908__battery-soh-gru__gru_model.h5": None,
     "akshitgajera1013__Email-Spam-Detection-GRU-Model-__gru_model.keras": None,
+    "iam-pranjal__Human-Activity-Recognition__convlstm.h5": None,
 }
 
 BATCH = 2
 STEPS = 7  # for a None time axis
+# Models whose input is large: one sample keeps the committed input small ((1, 20, 64, 64, 3) video clip).
+BATCH_OF = {"iam-pranjal__Human-Activity-Recognition__convlstm.h5": 1}
 
 
 def config_of(path, sidecar):
@@ -125,15 +130,15 @@ def keras1_to_2(cfg):
     return {"class_name": "Sequential", "config": {"name": "sequential", "layers": new}}, shape
 
 
-def inputs_for(model, rng, cfg):
+def inputs_for(model, rng, cfg, batch=BATCH):
     xs = []
     emb = {}
     for layer in model.layers:
         if layer.__class__.__name__ == "Embedding":
             emb[id(layer)] = layer
     for k, t in enumerate(model.inputs):
-        shape = [d if d is not None else (BATCH if i == 0 else STEPS) for i, d in enumerate(t.shape)]
-        shape[0] = BATCH
+        shape = [d if d is not None else (batch if i == 0 else STEPS) for i, d in enumerate(t.shape)]
+        shape[0] = batch
         dtype = str(t.dtype)
         # Integer ids when the input feeds an Embedding.
         feeds_embedding = any(l.__class__.__name__ == "Embedding" for l in model.layers)
@@ -199,7 +204,7 @@ def child(name):
     else:
         model, how = run_tf_keras(path, sidecar, cfg, version)
         lib, libv = "tf-keras", __import__("tf_keras").__version__
-    xs = [x.astype(np.float32) for x in inputs_for(model, rng, cfg)]
+    xs = [x.astype(np.float32) for x in inputs_for(model, rng, cfg, BATCH_OF.get(name, BATCH))]
     ys = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
     if not isinstance(ys, (list, tuple)):
         ys = [ys]
@@ -212,9 +217,13 @@ def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         child(sys.argv[2])
         return
-    with h5py.File(OUT, "w") as out:
+    # Names on the command line: rewrite only those groups, keep the others.
+    only = sys.argv[1:]
+    with h5py.File(OUT, "a" if only else "w") as out:
         out.attrs["generator"] = "Tests/KerasImportTests/Data/make_realworld_refs.py"
-        for name in MODELS:
+        for name in only or MODELS:
+            if name in out:
+                del out[name]
             env = dict(os.environ)
             path = os.path.join(REALWORLD, name)
             cfg, version = config_of(path, MODELS[name])
