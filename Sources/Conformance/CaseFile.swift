@@ -339,6 +339,9 @@ extension Case {
     section("weights", weights)
     section("inputs", inputs)
     section("outputs", outputs, types: outputDTypes)
+    if let compared = comparedOutputs {
+      lines.append("  compared:    " + compared.joined(separator: ", ") + " (compared_output_names; any other output is reported as not compared)")
+    }
     if !intermediates.entries.isEmpty { section("intermediate layer outputs", intermediates) }
     var tol = "  tolerance:   |actual - expected| <= \(atol) + \(rtol) * |expected|"
     if nanEqual { tol += ", NaN matches NaN" }

@@ -96,6 +96,18 @@ import RNNRef
     }
   }
 
+  /// The diagnosis judges a failing case by its compared outputs, as the run does (the adapter
+  /// also produces the first call's outputs, which the file does not store).
+  @Test func diagnosisOfACaseWithAComparedList() throws {
+    var c = try Case.load(path: RepoPaths.root + "/fixtures/keras/k2_mask_input_stateful_second_call.h5")
+    for e in c.weights.entries {  // GRU z and r swapped in every tensor: the classic converter bug
+      c.weights[e.name] = e.tensor.reorderingBlocks([1, 0, 2], axis: e.tensor.rank - 1)
+    }
+    let r = Runner().evaluate(c, diagnosis: .unlimited)
+    #expect(r.status == .fail)
+    #expect(r.diagnosis?.contains { $0.kind == .gateOrder } == true, "\(r.diagnosis ?? [])")
+  }
+
   /// Keras cases called with `mask=`: the fixture passes, a wrong mask fails, a malformed or
   /// missing mask is a named error.
   @Test(arguments: ["k2", "k3"])
