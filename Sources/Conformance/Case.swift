@@ -40,18 +40,22 @@ public struct Case: Sendable {
   /// Expected outputs of single layers (`/intermediate/<layer>`, listed in graph order by
   /// `intermediate_names`); empty when the file carries none.
   public var intermediates: NamedTensors<Double>
+  /// The outputs the case compares (`compared_output_names`), each one of `outputs`; nil = all
+  /// of them. Stored or produced outputs outside the list are reported as not compared.
+  public var comparedOutputs: [String]?
 
   public init(name: String, path: String, schemaVersion: Int, framework: Framework, library: String,
               libraryVersion: String, cell: CellFamily, dtype: DType, description: String, config: JSONValue,
               atol: Double, rtol: Double, toleranceReason: String?, nanEqual: Bool,
               weights: NamedTensors<Double>, inputs: NamedTensors<Double>, outputs: NamedTensors<Double>,
               outputDTypes: [String: String], artifactNames: [String],
-              intermediates: NamedTensors<Double> = NamedTensors()) {
+              intermediates: NamedTensors<Double> = NamedTensors(), comparedOutputs: [String]? = nil) {
     self.name = name; self.path = path; self.schemaVersion = schemaVersion; self.framework = framework
     self.library = library; self.libraryVersion = libraryVersion; self.cell = cell; self.dtype = dtype
     self.description = description; self.config = config; self.atol = atol; self.rtol = rtol
     self.toleranceReason = toleranceReason; self.nanEqual = nanEqual; self.weights = weights
     self.inputs = inputs; self.outputs = outputs; self.outputDTypes = outputDTypes
     self.artifactNames = artifactNames; self.intermediates = intermediates
+    self.comparedOutputs = comparedOutputs
   }
 }

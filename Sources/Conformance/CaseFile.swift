@@ -222,6 +222,7 @@ extension Case {
 
     let artifactNames = try r.optionalStrings("artifact_names") ?? []
     try ArtifactCheck.check(file, names: artifactNames, path: path)
+    let comparedOutputs = try comparedOutputNames(r, outputs: outputs.tensors.names, path: path)
 
     let name = suiteRoot.map { Discovery.caseName(path: path, root: $0) } ?? storedName
     return Case(
@@ -231,7 +232,31 @@ extension Case {
       description: try r.string("description"), config: config, atol: atol, rtol: rtol,
       toleranceReason: toleranceReason, nanEqual: nanEqual == 1,
       weights: weights.tensors, inputs: inputs.tensors, outputs: outputs.tensors, outputDTypes: outputDTypes,
-      artifactNames: artifactNames, intermediates: intermediates)
+      artifactNames: artifactNames, intermediates: intermediates, comparedOutputs: comparedOutputs)
+  }
+
+  /// The optional `compared_output_names`: a non-empty list of stored outputs, each once.
+  fileprivate static func comparedOutputNames(_ r: AttributeReader, outputs: [String], path: String) throws -> [String]? {
+    let key = "compared_output_names"
+    guard let names = try r.optionalStrings(key) else { return nil }
+    guard !names.isEmpty else {
+      throw CaseFileError(.invalidAttribute(key), path: path, detail: "`\(key)` is empty: the case would compare nothing",
+                          hint: "List the outputs the case compares, or drop the attribute to compare every output")
+    }
+    var seen = Set<String>()
+    for name in names {
+      guard seen.insert(name).inserted else {
+        throw CaseFileError(.invalidAttribute(key), path: path, detail: "`\(key)` lists `\(name)` twice",
+                            hint: "Name each compared output once")
+      }
+      guard outputs.contains(name) else {
+        throw CaseFileError(.invalidAttribute(key), path: path,
+                            detail: "`\(key)` names `\(name)`, which is not one of the stored outputs (`output_names`: "
+                              + outputs.map { "`\($0)`" }.joined(separator: ", ") + ")",
+                            hint: "Compare only outputs the file stores under /outputs (write_case's compared_outputs= checks this)")
+      }
+    }
+    return names
   }
 
   /// Reads the bytes of an artifact carried under `/artifacts` (e.g. `model.keras`).
@@ -314,6 +339,9 @@ extension Case {
     section("weights", weights)
     section("inputs", inputs)
     section("outputs", outputs, types: outputDTypes)
+    if let compared = comparedOutputs {
+      lines.append("  compared:    " + compared.joined(separator: ", ") + " (compared_output_names; any other output is reported as not compared)")
+    }
     if !intermediates.entries.isEmpty { section("intermediate layer outputs", intermediates) }
     var tol = "  tolerance:   |actual - expected| <= \(atol) + \(rtol) * |expected|"
     if nanEqual { tol += ", NaN matches NaN" }

@@ -49,6 +49,7 @@ public enum HTMLReport {
       <th>greatest abs. error</th><th>first failing step</th><th>message</th></tr></thead><tbody>
 
       """
+    let text = TextReporter(color: false, verbose: false, quiet: false)
     for (k, c) in report.cases.enumerated() {
       let worst = c.outputs.compactMap(\.maxAbsError).max()
       let step = c.outputs.compactMap(\.firstFailingStep).min()
@@ -56,7 +57,7 @@ public enum HTMLReport {
       h += "<tr class=\"\(c.status.rawValue)\"><td class=\"status\">\(c.status.label)</td><td>\(name)</td>"
         + "<td>\(esc(c.framework?.rawValue ?? ""))</td><td>\(esc(c.cell?.rawValue ?? ""))</td>"
         + "<td>\(worst.map(num) ?? "")</td><td>\(step.map(String.init) ?? "")</td>"
-        + "<td>\(esc(c.message ?? ""))</td></tr>\n"
+        + "<td>\(esc([c.message, text.notComparedLine(c)].compactMap { $0 }.joined(separator: "; ")))</td></tr>\n"
     }
     return h + "</tbody></table>\n"
   }
@@ -69,6 +70,7 @@ public enum HTMLReport {
     h += "<h3><span class=\"status\">\(c.status.label)</span> \(esc(c.name))</h3>\n"
     h += "<p class=\"path\">\(esc(c.path))</p>\n"
     if let m = c.message { h += "<p>\(esc(m))</p>\n" }
+    if let line = text.notComparedLine(c) { h += "<p class=\"note\">\(esc(line))</p>\n" }
     if let reason = c.expectedFailureReason { h += "<p>Expected failure: \(esc(reason))</p>\n" }
     h += firstDivergentLayer(c, text)
     h += diagnosisSection(diagnosis(for: c))

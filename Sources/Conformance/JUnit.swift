@@ -57,6 +57,7 @@ public enum JUnitReporter {
         x += "    <testcase" + attr("name", caseName) + attr("classname", framework)
           + attr("time", seconds(c.durationSeconds)) + (flavor == .dashboard ? attr("file", c.path) : "")
         let body = text.lines(for: c).joined(separator: "\n")
+        if let line = text.notComparedLine(c) { notes.append("\(c.name): \(line)") }
         switch c.status {
         case .pass:
           x += "/>\n"

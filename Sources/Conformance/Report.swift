@@ -59,6 +59,9 @@ public struct CaseReport: Codable, Equatable, Sendable {
   public var expectedFailureReason: String?
   /// One per output, in the case's output order (then any extra output the reference produced).
   public var outputs: [OutputComparison]
+  /// For a case with `compared_output_names`: the stored or produced outputs it does not compare
+  /// (empty when none); nil for a case that compares every output.
+  public var notCompared: [String]?
   /// One per expected intermediate layer output the case carries (`/intermediate/<layer>`), in
   /// graph order; nil when it carries none.
   public var intermediates: [OutputComparison]?
@@ -90,7 +93,8 @@ public struct CaseReport: Codable, Equatable, Sendable {
   /// Every field but `underlying`, in the JSON report's order.
   enum CodingKeys: String, CodingKey {
     case name, path, framework, cell, dtype, library, libraryVersion, precision, tolerance, toleranceSource
-    case nanEqual, status, message, expectedFailureReason, outputs, intermediates, firstDivergentLayer, durationSeconds
+    case nanEqual, status, message, expectedFailureReason, outputs, notCompared, intermediates, firstDivergentLayer
+    case durationSeconds
     case diagnosis, diagnosisIncomplete
   }
 
@@ -100,7 +104,7 @@ public struct CaseReport: Codable, Equatable, Sendable {
       && a.library == b.library && a.libraryVersion == b.libraryVersion && a.precision == b.precision
       && a.tolerance == b.tolerance && a.toleranceSource == b.toleranceSource && a.nanEqual == b.nanEqual
       && a.status == b.status && a.message == b.message && a.expectedFailureReason == b.expectedFailureReason
-      && a.outputs == b.outputs && a.intermediates == b.intermediates
+      && a.outputs == b.outputs && a.notCompared == b.notCompared && a.intermediates == b.intermediates
       && a.firstDivergentLayer == b.firstDivergentLayer && a.durationSeconds == b.durationSeconds
       && a.diagnosis == b.diagnosis && a.diagnosisIncomplete == b.diagnosisIncomplete
   }
@@ -241,6 +245,7 @@ public struct TextReporter: Sendable {
       return [paint(c.status.label, c.status) + " " + c.name + "  (expected: \(c.expectedFailureReason ?? "no reason given"))"]
     }
     var out = [paint(c.status.label, c.status) + " " + c.name + headerSuffix(c)]
+    if let line = notComparedLine(c) { out.append("  " + line) }
     switch c.status {
     case .error:
       let message = c.message ?? "error"
@@ -261,6 +266,13 @@ public struct TextReporter: Sendable {
       out += diagnosisLines(c)
     }
     return out
+  }
+
+  /// "not compared: `a`, `b` (...)" for a case whose `compared_output_names` leaves outputs out.
+  public func notComparedLine(_ c: CaseReport) -> String? {
+    guard let names = c.notCompared, !names.isEmpty else { return nil }
+    return "not compared: " + names.map { "`\($0)`" }.joined(separator: ", ")
+      + " (the case's compared_output_names leaves \(names.count == 1 ? "it" : "them") out)"
   }
 
   /// "  diagnosis: gate-order: ... (max abs error 2.4e-07 under this mistake)", one per diagnosis.

@@ -262,7 +262,14 @@ public struct Runner: Sendable {
     }
 
     var outputs: [OutputComparison] = []
+    // `compared_output_names`: what is left out is named in the report, never dropped silently.
+    let compared = c.comparedOutputs.map(Set.init)
+    var notCompared: [String] = []
     for (outName, expected) in c.outputs.entries {
+      if let compared, !compared.contains(outName) {
+        notCompared.append(outName)
+        continue
+      }
       let expectedDType = c.outputDTypes[outName] ?? c.dtype.rawValue
       guard let got = actual[outName] else {
         outputs.append(Comparison.missing(name: outName, expected: expected, expectedDType: expectedDType,
@@ -276,10 +283,15 @@ public struct Runner: Sendable {
     }
     let stored = c.outputs.names
     for (outName, got) in actual.entries where !stored.contains(outName) {
+      if compared != nil {
+        notCompared.append(outName)
+        continue
+      }
       outputs.append(Comparison.unexpected(name: outName, actual: got, actualDType: actualDType,
                                            tolerance: tolerance, stored: stored))
     }
     report.outputs = outputs
+    if c.comparedOutputs != nil { report.notCompared = notCompared }
     if !c.intermediates.entries.isEmpty {
       let layers = Intermediates.compare(c, actual: actualLayers, actualDType: actualDType, tolerance: tolerance,
                                          axes: { parsed.layerAxisNames(rank: $0) })

@@ -123,6 +123,13 @@ public enum Converter {
   /// (`PATH.safetensors` + `PATH.json`), `.keras` (Keras 3) or `.h5` (tf-keras) for Keras.
   public static func convert(_ source: SourceNetwork, to target: ConversionTarget, output: String) throws -> ConversionResult {
     let (net, rewrites) = prepare(source, for: target)
+    // No target's exporter writes a residual connection (TF1 ResidualWrapper): refuse rather than drop it.
+    if !net.residuals.isEmpty {
+      throw ConversionError.refused(
+        target: target.rawValue,
+        reason: "\(source.label) has residual connections (" + net.residuals.map { "layer \($0.from) input -> layer \($0.to) output" }
+          .joined(separator: ", ") + ", TF1 ResidualWrapper), which no \(target.rawValue) recurrent layer can express")
+    }
     do {
       switch target {
       case .pytorch:

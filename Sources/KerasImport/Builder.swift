@@ -48,6 +48,16 @@ final class ModelGraph: @unchecked Sendable {
         }
         var ins = try entry.inbound[r.node].map(value)
         if entry.unmaskedNodes.contains(r.node) { for i in ins.indices { ins[i].mask = nil } }
+        // A `mask=` model input (boolean, fed as 0/1) replaces the first input's mask. A mask Keras 3
+        // records from Masking's own ops is the one already propagated with the values.
+        if let m = entry.explicitMasks[r.node], !ins.isEmpty, spec.inputs.contains(where: { $0.layer == m.layer }) {
+          let mv = try value(m).t, x = ins[0].t
+          guard x.rank >= 2, mv.shape == [x.shape[0], x.shape[1]] else {
+            throw KerasImportError(.invalidInput, "\(entry.location): the `mask=` tensor `\(m.layer)` has shape \(mv.shape); "
+              + "the layer's input \(x.shape) needs (batch, steps) = \([x.shape.first ?? -1, x.rank > 1 ? x.shape[1] : -1]), 1 = valid step")
+          }
+          ins[0].mask = mv.scalars.map { $0 != 0 }
+        }
         memo[k] = try layer.call(ins, states: &states)
       }
       guard let outs = memo[k], r.index < outs.count else {

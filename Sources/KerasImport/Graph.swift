@@ -20,6 +20,9 @@ struct LayerEntry {
   /// Calls that receive no mask: Keras 3 passes the mask of the first argument only when
   /// the call has one tensor argument, so `rnn(x, initial_state=[...])` runs unmasked.
   var unmaskedNodes: Set<Int> = []
+  /// Per call (node index): the tensor passed as `mask=` (tf-keras: the kwargs dict after the
+  /// first `[layer, node, tensor, kwargs]`; Keras 3: `kwargs.mask`), when one was.
+  var explicitMasks: [Int: Ref] = [:]
   /// The input a Sequential model without an InputLayer gets (`<model>_input`).
   var isImplicitInput = false
 }
@@ -68,6 +71,15 @@ enum GraphParser {
     default:
       return []
     }
+  }
+
+  /// The `mask=` tensor of one inbound node, in either Keras generation's form.
+  static func maskRef(_ node: JSONValue) -> Ref? {
+    if let o = node.object, let m = o["kwargs"]?["mask"] { return refs(m).first }
+    if let entries = node.array {
+      for e in entries { if let a = e.array, a.count >= 4, let m = a[3]["mask"] { return refs(m).first } }
+    }
+    return nil
   }
 
   static func layerName(_ l: [String: JSONValue]) -> String {
@@ -151,6 +163,7 @@ enum GraphParser {
                              location: "\(here) > \(ln) (\(lcls), layer \(k + 1) of \(list.count))")
       for (n, node) in nodes.enumerated() {
         if let o = node.object, let st = o["kwargs"]?["initial_state"], !refs(st).isEmpty { entry.unmaskedNodes.insert(n) }
+        if let m = maskRef(node) { entry.explicitMasks[n] = m }
       }
       layers.append(entry)
     }

@@ -16,7 +16,8 @@ import RNNRef
 /// 3 dropping the mask of a layer called with `initial_state`, which two cases record as
 /// expected failures).
 ///
-/// A case is a chain model: `InputLayer` (+ state `InputLayer`s), optional `Masking`,
+/// A case is a chain model: `InputLayer` (+ state `InputLayer`s), optional `Masking` or a
+/// boolean mask `InputLayer` passed to the first recurrent layer as `mask=`,
 /// then `SimpleRNN` / `LSTM` / `GRU` / `RNN(cell)` / `RNN(StackedRNNCells([...]))` /
 /// `Bidirectional(...)` layers. Any other layer on the path from the input to the
 /// output is an error naming its class and name (Keras 3 records the `NotEqual`/`Any`
@@ -53,6 +54,9 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
     /// Feature size from the InputLayer's shape, when known.
     public var inputFeatures: Int?
     public var maskValue: Double?
+    /// The model input passed as `mask=` to the first recurrent layer (`(N, T)`, true = valid),
+    /// which then propagates down the chain as a `Masking` mask does.
+    public var maskInput: String? = nil
     public var layers: [Keras.LayerConfig]
     /// Per layer, the InputLayers passed as its `initial_state`, in order.
     public var initialStates: [[String]]
@@ -118,6 +122,23 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
         guard let v = c["mask_value"]?.double else { throw invalid("\(e.name).mask_value", c["mask_value"], "expected a number") }
         chain.maskValue = v
       default:
+        // The call's `mask=`: tf-keras records only a mask the user passed; Keras 3 also records the
+        // mask it propagates (from Masking's NotEqual/Any ops, or the same model input down the chain).
+        if let m = e.explicitMasks[0] {
+          let fromInput = spec.index(of: m.layer).map { spec.layers[$0].className == "InputLayer" } ?? false
+          if fromInput && m.layer == chain.maskInput {
+            // the explicit mask, propagated down the chain
+          } else if fromInput {
+            guard chain.layers.isEmpty, chain.maskValue == nil else {
+              throw invalid("layer `\(e.name)` mask", .string(m.layer),
+                            "an explicit mask is supported only on the first recurrent layer, without a Masking layer")
+            }
+            chain.maskInput = m.layer
+          } else if chain.maskValue == nil && chain.maskInput == nil {
+            throw invalid("layer `\(e.name)` mask", .string(m.layer),
+                          "a mask computed inside the model is not supported; pass a model input as `mask=`, or use Masking")
+          }
+        }
         for x in item.extra {
           guard let i = spec.index(of: x), spec.layers[i].className == "InputLayer" else {
             throw invalid("layer `\(e.name)` initial_state", .string(x), "initial states must come straight from model inputs")
@@ -277,6 +298,7 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
                                         reason: "batch-major (N, T, I) with I = \(i0) from the first kernel")
       }
       taken.insert(xName)
+      if let mi = m.maskInput { taken.insert(mi + suffix) }
       for states in m.initialStates { for name in states { taken.insert(name + suffix) } }
     }
     let unknown = inputs.names.filter { !taken.contains($0) }
@@ -299,7 +321,18 @@ public enum KerasCases: NetworkConvention, LayerwiseConvention {
       }
       let n = x.shape[0], steps = x.shape[1]
       var mask: StepMask?
-      if let mv = m.maskValue {
+      if let mi = m.maskInput {
+        let t = try input(mi, reason: "the boolean mask (N, T) passed to layer `\(m.layers[0].name)` as `mask=`")
+        guard t.shape == [n, steps] else {
+          throw RNNRefError.shapeMismatch(name: mi + suffix, actual: t.shape, expected: [n, steps],
+                                          reason: "the mask is (N, T) of the sequence input, 1 = valid step")
+        }
+        guard t.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+          throw RNNRefError.invalidConfig(key: "inputs/\(mi + suffix)", value: "values other than 0 and 1",
+                                          reason: "a boolean mask is stored as 0 (masked) and 1 (valid)")
+        }
+        mask = StepMask(batch: n, steps: steps, valid: t.scalars.map { $0 == 1 })
+      } else if let mv = m.maskValue {
         let mvs = Scalar(mv)
         var valid = [Bool](repeating: false, count: n * steps)
         for b in 0..<n { for t in 0..<steps {

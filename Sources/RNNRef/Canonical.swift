@@ -268,10 +268,27 @@ public struct RecurrentLayer<Scalar: RNNScalar>: Equatable, Sendable {
   }
 }
 
-/// A stack of layers; layer k+1 reads layer k's (merged) output.
+/// A residual connection (TF1 `ResidualWrapper`): the input of layer `from` is added to the
+/// merged output of layer `to` (`from <= to`) at every valid step; masked steps keep their
+/// padding output (zeros: a residual needs `PaddingPolicy.zeroOutput` on layer `to`). The sum
+/// is layer `to`'s `merged` output, so layer `to + 1` (or the network's output) reads it; the
+/// states are untouched. `Residual(from: k, to: k)` wraps one layer, `Residual(from: 0, to: L-1)`
+/// a whole stack. The input of layer `from` and the output of layer `to` need equal feature sizes.
+public struct Residual: Hashable, Sendable, Codable {
+  public var from: Int
+  public var to: Int
+  public init(from: Int, to: Int) { self.from = from; self.to = to }
+}
+
+/// A stack of layers; layer k+1 reads layer k's (merged) output, plus any `residuals` ending at layer k.
 public struct Network<Scalar: RNNScalar>: Equatable, Sendable {
   public var layers: [RecurrentLayer<Scalar>]
-  public init(layers: [RecurrentLayer<Scalar>]) { self.layers = layers }
+  /// Residual connections, applied in order (several may end at one layer; each adds the input
+  /// of its `from` layer as that layer read it).
+  public var residuals: [Residual]
+  public init(layers: [RecurrentLayer<Scalar>], residuals: [Residual] = []) {
+    self.layers = layers; self.residuals = residuals
+  }
 }
 
 /// The recurrent state of one direction of one layer.

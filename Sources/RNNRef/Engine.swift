@@ -33,15 +33,57 @@ public enum Engine {
         name: "initial states", actual: [initialStates.count], expected: [network.layers.count],
         reason: "pass one list of per-direction states per layer (or nil for zeros)")
     }
+    try checkResiduals(network, inputFeatures: x.rank == 3 ? x.shape[2] : nil)
     var layers: [LayerOutput<Scalar>] = []
+    var layerInputs: [Tensor<Scalar>] = []  // what each layer read, for residuals starting there
     var current = x
     for (k, layer) in network.layers.enumerated() {
-      let out = try runLayer(layer, input: current, mask: mask, initialStates: initialStates?[k],
+      var out = try runLayer(layer, input: current, mask: mask, initialStates: initialStates?[k],
                              backend: backend, name: "layer \(k)")
+      layerInputs.append(current)
+      for r in network.residuals where r.to == k {
+        addResidual(layerInputs[r.from], to: &out.merged, mask: mask)
+      }
       layers.append(out)
       current = out.merged
     }
     return NetworkOutput(layers: layers)
+  }
+
+  /// Refuses residuals whose layers do not exist, run backwards, join unequal sizes or end at a
+  /// layer whose masked steps repeat the previous output (no framework defines that sum).
+  static func checkResiduals<Scalar>(_ network: Network<Scalar>, inputFeatures: Int?) throws {
+    let L = network.layers.count
+    for (i, r) in network.residuals.enumerated() {
+      let key = "residuals[\(i)]"
+      guard r.from >= 0, r.to < L, r.from <= r.to else {
+        throw RNNRefError.invalidConfig(key: key, value: "from \(r.from) to \(r.to)",
+                                        reason: "a residual runs from a layer's input to the output of the same or a later layer, 0 ..< \(L)")
+      }
+      let inSize = r.from == 0 ? (inputFeatures ?? network.layers[0].inputSize) : network.layers[r.from - 1].outputSize
+      let outSize = network.layers[r.to].outputSize
+      guard inSize == outSize else {
+        throw RNNRefError.invalidConfig(
+          key: key, value: "from \(r.from) to \(r.to)",
+          reason: "the input of layer \(r.from) has \(inSize) features but the output of layer \(r.to) has \(outSize); a residual adds them")
+      }
+      guard network.layers[r.to].padding == .zeroOutput else {
+        throw RNNRefError.invalidConfig(
+          key: key, value: "from \(r.from) to \(r.to)",
+          reason: "layer \(r.to) repeats the previous output at masked steps; a residual needs zero outputs there (PaddingPolicy.zeroOutput)")
+      }
+    }
+  }
+
+  /// `y += x` at valid steps (both `(T, N, F)`); masked steps keep `y`'s zeros.
+  static func addResidual<S: RNNScalar>(_ x: Tensor<S>, to y: inout Tensor<S>, mask: StepMask?) {
+    let T = y.shape[0], N = y.shape[1], F = y.shape[2]
+    for t in 0..<T {
+      for n in 0..<N where mask?[batch: n, step: t] ?? true {
+        let base = (t * N + n) * F
+        for f in 0..<F { y.scalars[base + f] += x.scalars[base + f] }
+      }
+    }
   }
 
   /// One step of one cell: `x: (N, I)`, `state.h: (N, Hout)`, `state.c: (N, H)`

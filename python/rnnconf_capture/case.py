@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -32,6 +32,7 @@ class CapturedCase:
     artifacts: Optional[Mapping[str, bytes]] = None
     references: Optional[str] = None
     intermediates: Optional[Named] = None  # expected single-layer outputs, (layer name, array) in graph order
+    compared_outputs: Optional[Sequence[str]] = None  # the outputs compared (None: all); the rest reported as not compared
     extra: dict = field(default_factory=dict, repr=False, compare=False)
 
     def output(self, name: str) -> np.ndarray:

@@ -135,13 +135,16 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
                   output_names: Optional[Sequence[str]] = None, cell: Optional[str] = None,
                   description: str = "", artifacts=True, atol: Optional[float] = None,
                   rtol: Optional[float] = None, tolerance_reason: Optional[str] = None,
-                  references: Optional[str] = None) -> CapturedCase:
+                  references: Optional[str] = None,
+                  compared_outputs: Optional[Sequence[str]] = None) -> CapturedCase:
     """Runs `layer_or_model` on `inputs` (one array, or one per model input) with training=False
     and captures it. A layer is first wrapped in a functional model with one input `x`.
     more_calls: further inputs for a stateful model, called in order after `inputs` (state
     carries over). input_names / output_names: default the model's input layer names and the
     schema's names for its last recurrent layer's outputs (`infer_output_names`). artifacts: True saves the model as Keras does (tf-keras `model.h5`,
     Keras 3 `model.keras` + `model.weights.h5`), False none, or a dict {file name: bytes}.
+    A boolean input (a mask passed as `mask=`) is stored as uint8, 1 = valid. compared_outputs: the
+    output names the case compares (`compared_output_names`; None = all).
     Returns the `CapturedCase`; writes it to `path` when given."""
     keras, library = _keras_of(layer_or_model)
     feed0 = _as_feed(inputs)
@@ -166,7 +169,7 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
         if len(feed) != len(input_names):
             raise ValueError(f"call {k} has {len(feed)} inputs; the model takes {len(input_names)} ({input_names})")
         suffix = f"_call{k}" if calls > 1 else ""
-        ins += [(n + suffix, v) for n, v in zip(input_names, feed)]
+        ins += [(n + suffix, v.astype(np.uint8) if v.dtype == np.bool_ else v) for n, v in zip(input_names, feed)]
         ys = [np.asarray(v) for v in flatten(model(feed if len(feed) > 1 else feed[0], training=False))]
         names = list(output_names) if output_names is not None else infer_output_names(model)
         if len(ys) != len(names):
@@ -186,6 +189,7 @@ def capture_keras(layer_or_model, inputs, path: Optional[str] = None, *, name: s
         name=name, framework="keras", library=library, library_version=keras.__version__,
         cell=cell or infer_cell(model), dtype=dtype, description=description or f"Keras model {model.name}",
         config=config, weights=weights, inputs=ins, outputs=outs, atol=atol, rtol=rtol,
-        tolerance_reason=tolerance_reason, artifacts=artifacts or None, references=references)
+        tolerance_reason=tolerance_reason, artifacts=artifacts or None, references=references,
+        compared_outputs=compared_outputs)
     case.extra["model"] = model
     return _finish(case, path)

@@ -98,10 +98,16 @@ def write_case(
     artifacts: Mapping[str, bytes] | None = None,
     references: str | None = None,
     intermediates: Named | None = None,
+    compared_outputs: Sequence[str] | None = None,
 ) -> None:
     """Writes the case to `path` (parent folders created). Raises ValueError for a framework,
     cell or dtype outside the schema, an empty name, a duplicate tensor name, or a tolerance
-    looser than the dtype's default without a `tolerance_reason`."""
+    looser than the dtype's default without a `tolerance_reason`.
+
+    `compared_outputs`: the names of the outputs the case compares (root attribute
+    `compared_output_names`), when its framework test checks only some (the second call of a
+    stateful layer); each must be one of `outputs`. rnnconf reports every other stored or
+    produced output as not compared. None = compare every output."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError("name must be a non-empty string, `<framework>/<case>` (rnnconf refuses an empty name)")
     if framework not in FRAMEWORKS:
@@ -115,6 +121,16 @@ def write_case(
     rtol = d_rtol if rtol is None else rtol
     if (atol > d_atol or rtol > d_rtol) and not tolerance_reason:
         raise ValueError(f"case {name}: tolerance looser than atol={d_atol} rtol={d_rtol} needs a tolerance_reason")
+    if compared_outputs is not None:
+        compared_outputs = list(compared_outputs)
+        stored = [n for n, _ in outputs]
+        if not compared_outputs:
+            raise ValueError(f"case {name}: compared_outputs is empty (the case would compare nothing)")
+        if len(set(compared_outputs)) != len(compared_outputs):
+            raise ValueError(f"case {name}: compared_outputs names an output twice: {compared_outputs}")
+        unknown = [n for n in compared_outputs if n not in stored]
+        if unknown:
+            raise ValueError(f"case {name}: compared_outputs {unknown} are not among the outputs {stored}")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fid = h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC,
                           fcpl=_ordered_untimed(h5py.h5p.FILE_CREATE))
@@ -138,6 +154,8 @@ def write_case(
         _write_group(f, "weights", weights, "weight_names")
         _write_group(f, "inputs", inputs, "input_names")
         _write_group(f, "outputs", outputs, "output_names")
+        if compared_outputs is not None:
+            f.attrs["compared_output_names"] = _str_array(compared_outputs)
         if intermediates:
             for lname, value in intermediates:
                 if np.asarray(value).dtype != np.dtype(dtype):

@@ -36,6 +36,12 @@ public enum Diagnoser {
     var found: [Diagnosis] = []
     var seen = Set<String>()
     var singleFound = false
+    // A case with `compared_output_names` is judged on those outputs only, as the run judged it.
+    func compared(_ t: NamedTensors<Double>) -> NamedTensors<Double> {
+      guard let names = c.comparedOutputs else { return t }
+      return NamedTensors(t.entries.filter { names.contains($0.name) }.map { ($0.name, $0.tensor) })
+    }
+    let expected = compared(c.outputs)
     for h in hypotheses {
       if let deadline = limit.deadline, Date() >= deadline { return (found, false) }
       if h.atoms > 1 && singleFound { break }
@@ -51,7 +57,7 @@ public enum Diagnoser {
         out = o
       }
       if let f = h.outputs { guard let o = f(out) else { continue }; out = o }
-      guard let err = matches(out, c.outputs, tolerance: tolerance, nanEqual: c.nanEqual),
+      guard let err = matches(compared(out), expected, tolerance: tolerance, nanEqual: c.nanEqual),
             seen.insert(h.description).inserted else { continue }
       found.append(Diagnosis(kind: h.kind, description: h.description, maxAbsError: err))
       if h.atoms == 1 { singleFound = true }

@@ -34,9 +34,13 @@
 ///
 /// Cell wrappers (`tf_keras/src/layers/rnn/legacy_cell_wrappers.py`) keep the
 /// variable names: `DropoutWrapper` with every keep probability 1.0 and
-/// `DeviceWrapper` are the identity; `ResidualWrapper` outputs `input + output`.
-/// The canonical `Network` has no residual, so `importNetwork` rejects it and
-/// `evaluate` composes it around the engine's per-layer runs.
+/// `DeviceWrapper` are the identity; `ResidualWrapper` (`_call_wrapped_cell`: the
+/// default `residual_fn` is `inp + out` on the wrapped cell's call, the state passes
+/// through untouched) becomes a canonical `Residual`: around cell k of a stack
+/// `Residual(from: k, to: k)`, around a whole `MultiRNNCell` `Residual(from: 0, to: last)`
+/// (the stack's input plus its top cell's output; the sizes in between may differ).
+/// The drivers zero the steps past each length after the whole wrapped cell, which is
+/// the canonical residual's rule (added at valid steps only).
 ///
 /// Native run (layouts; fixtures/README.md "### tf1" documents the config):
 /// - `inputs`: `(N, T, I)`, or `(T, N, I)` with `time_major` and always for the
@@ -113,6 +117,10 @@ public enum TF1: NetworkConvention {
     var cells: [CellSpec]
     var isMulti: Bool
     var stateIsTuple: Bool
+    /// A `ResidualWrapper` around the whole `MultiRNNCell`: stack input + top output.
+    var residual = false
+    /// Key path of the stack in the config, for errors.
+    var path = "cell"
     var outputSize: Int { cells[cells.count - 1].outputSize }
   }
 
@@ -214,10 +222,6 @@ public enum TF1: NetworkConvention {
 
   static func parseStack(_ outer: ConfigReader) throws -> StackSpec {
     let (json, residual) = try peelWrappers(outer)
-    if residual && json.value["class"]?.string == "MultiRNNCell" {
-      throw RNNRefError.unsupported(framework: framework,
-                                    feature: "a ResidualWrapper around a MultiRNNCell (`\(outer.path)`); wrap the cells inside it")
-    }
     guard let cls = json.value["class"]?.string else {
       throw json.invalid("class", "expected MultiRNNCell or one of " + CellClass.allCases.map(\.rawValue).joined(separator: ", "))
     }
@@ -235,7 +239,7 @@ public enum TF1: NetworkConvention {
             + "(\"Some cells return tuples of states, but the flag state_is_tuple is not set\"): "
             + "give the LSTM cells state_is_tuple=False")
       }
-      return StackSpec(cells: specs, isMulti: true, stateIsTuple: isTuple)
+      return StackSpec(cells: specs, isMulti: true, stateIsTuple: isTuple, residual: residual, path: json.path)
     }
     return StackSpec(cells: [try parseCell(outer)], isMulti: false, stateIsTuple: true)
   }
@@ -324,6 +328,12 @@ public enum TF1: NetworkConvention {
   ) throws -> [Cell<Scalar>] {
     var cells: [Cell<Scalar>] = []
     var inSize = inputSize
+    if stack.residual && inputSize != stack.outputSize {
+      throw RNNRefError.invalidConfig(
+        key: "ResidualWrapper(MultiRNNCell) at `\(stack.path)` under `\(scope)`",
+        value: "input size \(inputSize), top output size \(stack.outputSize)",
+        reason: "the residual adds the stack's input to its top cell's output, so both sizes must be equal")
+    }
     for (k, spec) in stack.cells.enumerated() {
       let path = cellPath(stack, k, scope: scope)
       let H = spec.numUnits, P = spec.outputSize, I = inSize
@@ -385,6 +395,17 @@ public enum TF1: NetworkConvention {
     return cells
   }
 
+  /// One direction's stack as a canonical network: a layer per cell, in `direction`, with its residuals
+  /// (per-cell wrappers first, then a wrapper around the whole `MultiRNNCell`, as they nest).
+  static func stackNetwork<Scalar: RNNScalar>(_ cells: [Cell<Scalar>], _ stack: StackSpec, direction: Direction)
+    -> Network<Scalar> {
+    let layers = cells.map { RecurrentLayer(direction: direction, cells: [$0], padding: .zeroOutput,
+                                            reverseOutputOrder: .alignedToInput) }
+    var residuals = stack.cells.indices.filter { stack.cells[$0].residual }.map { Residual(from: $0, to: $0) }
+    if stack.residual { residuals.append(Residual(from: 0, to: cells.count - 1)) }
+    return Network(layers: layers, residuals: residuals)
+  }
+
   /// Parsed model plus canonical cells per direction.
   struct Imported<Scalar: RNNScalar> {
     var model: Model
@@ -415,23 +436,26 @@ public enum TF1: NetworkConvention {
 
   // MARK: - NetworkConvention
 
-  /// A forward stack becomes one forward layer per cell. A bidirectional driver over
-  /// single cells becomes one bidirectional layer (`merge` `.none` for
-  /// `bidirectional_dynamic_rnn`, `.concat` for `static_bidirectional_rnn`). A
-  /// bidirectional driver over `MultiRNNCell` stacks runs two independent stacks,
-  /// which the canonical `Network` (layer k+1 reads both directions of layer k)
-  /// cannot express: that throws `unsupported` (`evaluate` still runs it).
+  /// A forward stack becomes one forward layer per cell, with its `ResidualWrapper`s as
+  /// `residuals`. A bidirectional driver over single cells becomes one bidirectional layer
+  /// (`merge` `.none` for `bidirectional_dynamic_rnn`, `.concat` for
+  /// `static_bidirectional_rnn`). A bidirectional driver over `MultiRNNCell` stacks, or
+  /// with a residual in one direction, runs two independent stacks (each a canonical
+  /// `Network`, as `evaluate` runs them), which one canonical `Network` (layer k+1 reads
+  /// both directions of layer k) cannot express: that throws `unsupported`.
   public static func importNetwork<Scalar: RNNScalar>(
     config: Model, weights: NamedTensors<Scalar>
   ) throws -> Network<Scalar> {
     let m = try importModel(config, weights: weights, inputSize: nil)
-    let specs = m.model.fw.cells + (m.model.bw?.cells ?? [])
-    if specs.contains(where: \.residual) {
-      throw RNNRefError.unsupported(framework: "the canonical Network",
-                                    feature: "ResidualWrapper (no residual connection in the canonical form; `evaluate` runs it)")
+    guard let bw = m.bw, let bwStack = m.model.bw else {
+      return stackNetwork(m.fw, m.model.fw, direction: .forward)
     }
-    guard let bw = m.bw else {
-      return Network(layers: m.fw.map { RecurrentLayer(direction: .forward, cells: [$0]) })
+    let specs = m.model.fw.cells + bwStack.cells
+    if m.model.fw.residual || bwStack.residual || specs.contains(where: \.residual) {
+      throw RNNRefError.unsupported(
+        framework: "the canonical Network",
+        feature: "\(m.model.driver.rawValue) with a ResidualWrapper (a residual inside one direction of a "
+          + "bidirectional layer; a canonical residual adds to both directions' merged output)")
     }
     guard m.fw.count == 1, bw.count == 1 else {
       throw RNNRefError.unsupported(
@@ -450,6 +474,8 @@ public enum TF1: NetworkConvention {
   /// written with the sum of its biases (TF1 has one); that is exact math for every
   /// cell TF1 can hold (a reset-before GRU adds its recurrent candidate bias outside
   /// the reset product too), rounding aside. Reset-after GRUs throw `unsupported`.
+  /// Residuals of a forward stack become `ResidualWrapper`s: `Residual(k, k)` around cell k,
+  /// `Residual(0, last)` of a stack of several around the `MultiRNNCell`; any other throws.
   public static func exportNetwork<Scalar: RNNScalar>(
     _ network: Network<Scalar>
   ) throws -> (config: JSONValue, weights: NamedTensors<Scalar>) {
@@ -457,6 +483,21 @@ public enum TF1: NetworkConvention {
       throw RNNRefError.unsupported(framework: framework, feature: "an empty network")
     }
     var weights = NamedTensors<Scalar>()
+    let L = network.layers.count
+    var cellResidual = Set<Int>(), stackResidual = false
+    for r in network.residuals {
+      if r.from == r.to, r.from >= 0, r.to < L, !cellResidual.contains(r.from),
+         network.layers[r.to].direction == .forward {
+        cellResidual.insert(r.from)
+      } else if L > 1, r.from == 0, r.to == L - 1, !stackResidual {
+        stackResidual = true
+      } else {
+        throw RNNRefError.unsupported(
+          framework: framework,
+          feature: "a residual from layer \(r.from)'s input to layer \(r.to)'s output (ResidualWrapper wraps one cell or "
+            + "the whole MultiRNNCell of a forward stack, once each)")
+      }
+    }
     if network.layers.contains(where: { $0.direction == .bidirectional }) {
       guard network.layers.count == 1, let layer = network.layers.first else {
         throw RNNRefError.unsupported(framework: framework,
@@ -488,15 +529,21 @@ public enum TF1: NetworkConvention {
     var cells: [JSONValue] = []
     for (k, layer) in network.layers.enumerated() {
       let prefix = multi ? "rnn/multi_rnn_cell/cell_\(k)/" : "rnn/"
-      cells.append(try exportCell(layer.cells[0], path: prefix, into: &weights))
+      let c = try exportCell(layer.cells[0], path: prefix, into: &weights)
+      cells.append(cellResidual.contains(k) ? residualWrapper(c) : c)
     }
-    let cell: JSONValue = multi
+    var cell: JSONValue = multi
       ? .object(["class": .string("MultiRNNCell"), "cells": .array(cells), "state_is_tuple": .bool(true)])
       : cells[0]
+    if stackResidual { cell = residualWrapper(cell) }
     let dkw: [String: JSONValue] = ["dtype": .string(Scalar.self == Double.self ? "float64" : "float32"),
                                     "time_major": .bool(false)]
     return (.object(["cell": cell, "driver": .string("dynamic_rnn"), "driver_kwargs": .object(dkw), "scope": .null]),
             weights)
+  }
+
+  static func residualWrapper(_ cell: JSONValue) -> JSONValue {
+    .object(["class": .string("ResidualWrapper"), "cell": cell, "kwargs": .object([:])])
   }
 
   static func checkLayer<Scalar>(_ layer: RecurrentLayer<Scalar>, index k: Int) throws {
@@ -709,46 +756,23 @@ public enum TF1: NetworkConvention {
     try reader.rejectOthers(than: expected, reason: "not inputs of this \(model.driver.rawValue) call; expected "
                                            + expected.map { "`\($0)`" }.joined(separator: ", "))
 
-    func runStack(_ cells: [Cell<Scalar>], specs: [CellSpec], direction: Direction, initial: [LayerState<Scalar>]?)
+    // Each direction's stack is one canonical network (residuals included), run over the whole input.
+    func runStack(_ cells: [Cell<Scalar>], _ stack: StackSpec, direction: Direction, initial: [LayerState<Scalar>]?)
       throws -> (outputs: Tensor<Scalar>, states: [LayerState<Scalar>]) {
-      let layers = cells.map { RecurrentLayer(direction: direction, cells: [$0], padding: .zeroOutput,
-                                              reverseOutputOrder: .alignedToInput) }
-      guard specs.contains(where: \.residual) else {
-        let out = try Engine.run(Network(layers: layers), input: xt, mask: mask, initialStates: initial.map { $0.map { [$0] } })
-        return (out.last.merged, out.layers.map { $0.finalStates[0] })
-      }
-      // ResidualWrapper: layer by layer, output = input + cell output; the driver
-      // zeroes steps past each length after the whole cell, so those are re-zeroed.
-      var current = xt
-      var states: [LayerState<Scalar>] = []
-      for (k, layer) in layers.enumerated() {
-        let out = try Engine.run(layer, input: current, mask: mask, initialStates: initial.map { [$0[k]] })
-        states.append(out.finalStates[0])
-        var y = out.merged
-        if specs[k].residual {
-          for i in y.scalars.indices { y.scalars[i] += current.scalars[i] }
-          if let mask {
-            let F = y.shape[2]
-            for t in 0..<T { for n in 0..<N where !mask[batch: n, step: t] {
-              let base = (t * N + n) * F
-              for f in 0..<F { y.scalars[base + f] = 0 }
-            } }
-          }
-        }
-        current = y
-      }
-      return (current, states)
+      let out = try Engine.run(stackNetwork(cells, stack, direction: direction), input: xt, mask: mask,
+                               initialStates: initial.map { $0.map { [$0] } })
+      return (out.last.merged, out.layers.map { $0.finalStates[0] })
     }
     func native(_ y: Tensor<Scalar>) -> Tensor<Scalar> { StateLayout.native(y, batchMajor: !model.isTimeMajor) }
 
     var result = NamedTensors<Scalar>()
-    let fw = try runStack(m.fw, specs: model.fw.cells, direction: .forward, initial: fwInit)
+    let fw = try runStack(m.fw, model.fw, direction: .forward, initial: fwInit)
     guard let bwCells = m.bw, let bwStack = model.bw else {
       result.append("outputs", native(fw.outputs))
       try writeStates(fw.states, stack: model.fw, prefix: "state", into: &result)
       return result
     }
-    let bw = try runStack(bwCells, specs: bwStack.cells, direction: .reverse, initial: bwInit)
+    let bw = try runStack(bwCells, bwStack, direction: .reverse, initial: bwInit)
     if model.driver == .staticBidirectional {
       result.append("outputs", Tensor.concatenate([fw.outputs, bw.outputs], axis: 2))
     } else {
