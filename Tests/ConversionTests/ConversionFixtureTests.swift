@@ -59,6 +59,7 @@ import RNNRef
       let (target, out): (ConversionTarget, String) = switch r.target {
         case "pytorch": (.pytorch, dir.path + "/m")
         case "keras3": (.keras, dir.path + "/m.keras")
+        case "onnx": (.onnx, dir.path + "/m.onnx")
         default: (.keras, dir.path + "/m.h5")
       }
       do {
