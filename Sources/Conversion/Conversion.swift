@@ -93,11 +93,12 @@ public enum Converter {
         c.forgetBias = 0
         net.layers[k].cells[d] = .lstm(c)
       }
-      // Keras keeps merge_mode=None and ONNX's Y its direction axis; torch only concatenates.
-      if layer.direction == .bidirectional && layer.merge == .none && target == .pytorch {
+      // Keras keeps merge_mode=None and ONNX's Y its direction axis; torch only concatenates, and a
+      // layer below another one feeds it the concatenation.
+      if layer.direction == .bidirectional && layer.merge == .none && (target == .pytorch || k < net.layers.count - 1) {
         net.layers[k].merge = .concat
         let h = layer.cells[0].outputSize
-        rewrites.append(Rewrite("layer \(k): the two directions' outputs, returned separately by the source (Keras merge_mode=None, TF1 bidirectional_dynamic_rnn, ONNX's direction axis), are returned concatenated, forward first: output[..., :\(h)] is the forward direction's, output[..., \(h):] the backward's"))
+        rewrites.append(Rewrite("layer \(k): the two directions' outputs, returned separately by the source (Keras merge_mode=None, TF1 bidirectional_dynamic_rnn, ONNX's direction axis), are " + (k < net.layers.count - 1 ? "concatenated, forward first, into the next layer's input" : "returned concatenated, forward first: output[..., :\(h)] is the forward direction's, output[..., \(h):] the backward's")))
       }
       if layer.padding == .repeatPreviousOutput && target != .keras {
         net.layers[k].padding = .zeroOutput

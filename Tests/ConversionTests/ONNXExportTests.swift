@@ -148,6 +148,15 @@ import _TestSupport
     let none = try Converter.convert(Self.source([Self.layer(.lstm, 3, 4, .bidirectional, merge: .none)], .keras), to: .onnx, output: out)
     #expect(!none.rewrites.contains { $0.description.contains("concatenated") })
     #expect(none.outputs.prefix(2) == ["output_fw", "output_bw"])
+    // Below another layer, merge_mode=None feeds it the concatenation (canonical semantics), named.
+    let stacked = try Converter.convert(Self.source([Self.layer(.gru, 3, 4, .bidirectional, merge: .none), Self.layer(.gru, 8, 4, seed: 7)], .tf1),
+                                        to: .onnx, output: out)
+    #expect(stacked.rewrites.contains { $0.description.contains("into the next layer's input") })
+    // The exporter alone refuses it (its two outputs cannot feed the next node).
+    #expect(throws: RNNRefError.self) {
+      try ONNXExport.model(Network(layers: [Self.layer(.gru, 3, 4, .bidirectional, merge: .none), Self.layer(.gru, 8, 4, seed: 7)]),
+                           signature: .init(style: .tf1, batchMajor: true, initialStates: false), dtype: .float32)
+    }
     // PyTorch has only concat: merge_mode=None is concatenated there, and says how to split.
     let torch = try Converter.convert(Self.source([Self.layer(.lstm, 3, 4, .bidirectional, merge: .none)], .keras), to: .pytorch, output: dir.path + "/t")
     #expect(torch.rewrites.contains { $0.description.contains("output[..., :4] is the forward direction's") })
@@ -159,7 +168,6 @@ import _TestSupport
     ("cell clip", [layer(.lstm, 3, 4, .forward, CellOptions(cellClip: 0.5))], ["cell-state clip"]),
     ("projection clip", [layer(.lstm, 3, 4, .forward, CellOptions(projection: 2, projectionClip: 0.3))], ["projection"]),
     ("activation ONNX lacks", [layer(.simple, 3, 4, .forward, CellOptions(activation: .gelu))], ["not in ONNX's RNN activation list"]),
-    ("merge None before another layer", [layer(.gru, 3, 4, .bidirectional, merge: .none), layer(.gru, 8, 4)], ["merge mode None in layer 0"]),
     ("directions of different sizes", [RecurrentLayer(direction: .bidirectional, cells: [cell(.lstm, 3, 4, seed: 1), cell(.lstm, 3, 5, seed: 2)])], ["different sizes"]),
     ("different reset placement per direction", [RecurrentLayer(direction: .bidirectional, cells: [
       cell(.gru, 3, 4, seed: 1), cell(.gru, 3, 4, CellOptions(resetAfter: false), seed: 2)])], ["linear_before_reset"]),
