@@ -61,6 +61,9 @@ public struct SourceNetwork: Sendable {
   public var initialStates: Bool = false
   /// The source's own sequence layout when `batchMajor` does not give it (TF1: `time_major`).
   public var sequenceBatchMajor: Bool? = nil
+  /// Whether the source is called with per-sample lengths (ONNX `sequence_lens`, TF1
+  /// `sequence_length`, PyTorch packed sequences' `lengths`): the ONNX graph then takes them.
+  public var lengths: Bool = false
   public init(network: Network<Double>, framework: Framework, batchMajor: Bool, label: String, dtype: DType) {
     self.network = network; self.framework = framework; self.batchMajor = batchMajor
     self.label = label; self.dtype = dtype

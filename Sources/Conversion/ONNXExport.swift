@@ -38,20 +38,26 @@ public enum ONNXExport {
     public var batchMajor: Bool
     /// Whether the graph takes initial states (zeros are used otherwise).
     public var initialStates: Bool
-    public init(style: Style, batchMajor: Bool, initialStates: Bool) {
-      self.style = style; self.batchMajor = batchMajor; self.initialStates = initialStates
+    /// Whether the graph takes per-sample lengths (`[N]`): ONNX `sequence_lens` (int32), TF1
+    /// `sequence_length` (int32), PyTorch `lengths` (int64, the lengths of a packed sequence; the
+    /// output is cut to the longest, as `pad_packed_sequence` does). Steps past a length output
+    /// zeros and the final states are those at the length. Not for Keras (masks).
+    public var lengths: Bool
+    public init(style: Style, batchMajor: Bool, initialStates: Bool, lengths: Bool = false) {
+      self.style = style; self.batchMajor = batchMajor; self.initialStates = initialStates; self.lengths = lengths
     }
 
     /// The source's own convention.
     public static func of(_ source: SourceNetwork, initialStates: Bool? = nil) -> Signature {
-      let states = initialStates ?? source.initialStates
+      let states = initialStates ?? source.initialStates, lengths = source.lengths
       switch source.framework {
-      case .pytorch: return Signature(style: .pytorch, batchMajor: source.batchMajor, initialStates: states)
-      case .keras: return Signature(style: .keras, batchMajor: true, initialStates: states)
-      case .tf1: return Signature(style: .tf1, batchMajor: source.sequenceBatchMajor ?? source.batchMajor, initialStates: states)
+      case .pytorch: return Signature(style: .pytorch, batchMajor: source.batchMajor, initialStates: states, lengths: lengths)
+      case .keras: return Signature(style: .keras, batchMajor: true, initialStates: states, lengths: lengths)
+      case .tf1:
+        return Signature(style: .tf1, batchMajor: source.sequenceBatchMajor ?? source.batchMajor, initialStates: states, lengths: lengths)
       case .onnx:
-        if source.network.layers.count == 1 { return Signature(style: .onnx, batchMajor: false, initialStates: states) }
-        return Signature(style: .pytorch, batchMajor: source.batchMajor, initialStates: states)
+        if source.network.layers.count == 1 { return Signature(style: .onnx, batchMajor: false, initialStates: states, lengths: lengths) }
+        return Signature(style: .pytorch, batchMajor: source.batchMajor, initialStates: states, lengths: lengths)
       }
     }
   }
@@ -75,7 +81,6 @@ public enum ONNXExport {
     g.input(names.sequenceInput, dims: seqDims(inputSize))
     var x = names.sequenceInput
     if signature.batchMajor { x = g.node("Transpose", [x], attrs: [.ints("perm", [1, 0, 2])]) }
-
     // Stacked initial states (pytorch style): one graph input for all layers.
     let anyLSTM = network.layers.contains { $0.cells[0].hasCellState }
     let stackedD = network.layers.map(\.cells.count)
@@ -86,6 +91,22 @@ public enum ONNXExport {
       let rows = stackedD.reduce(0, +)
       g.input("h0", dims: [.v(rows), .p(batch), .v(network.layers[0].cells[0].outputSize)])
       if anyLSTM { g.input("c0", dims: [.v(rows), .p(batch), .v(network.layers[0].cells[0].hiddenSize)]) }
+    }
+
+    // Per-sample lengths, int32 for the nodes; torch's packed lengths are int64.
+    var lengths: String? = nil, maxLength: String? = nil
+    if signature.lengths {
+      guard let name = names.lengthsInput else {
+        throw RNNRefError.unsupported(framework: .onnx, feature: "per-sample lengths in the \(style.rawValue) convention")
+      }
+      if style == .pytorch {
+        g.input(name, dims: [.p(batch)], elemType: 7)
+        lengths = g.node("Cast", [name], attrs: [.int("to", 6)])
+        maxLength = g.node("ReduceMax", [name], attrs: [.int("keepdims", 1)])
+      } else {
+        g.input(name, dims: [.p(batch)], elemType: 6)
+        lengths = name
+      }
     }
 
     var finalH: [String] = [], finalC: [String] = []  // per layer, (D, N, H)
@@ -123,6 +144,7 @@ public enum ONNXExport {
       }
       // Initializers W_k, R_k, B_k, P_k.
       var slot: [String: String] = ["X": x]
+      if let lengths { slot["sequence_lens"] = lengths }
       for (name, t) in weights.entries {
         let n = "\(name)_\(k)"
         g.initializer(n, t)
@@ -162,7 +184,7 @@ public enum ONNXExport {
       }
       let order = op == "LSTM" ? ["X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"]
                                : ["X", "W", "R", "B", "sequence_lens", "initial_h"]
-      var inputs = order.map { name in (present.contains(name) || name.hasPrefix("initial_")) ? slot[name] ?? "" : "" }
+      var inputs = order.map { name in (present.contains(name) || name.hasPrefix("initial_") || name == "sequence_lens") ? slot[name] ?? "" : "" }
       while inputs.last == "" { inputs.removeLast() }
       let outs = g.node(op, inputs, outputs: op == "LSTM" ? 3 : 2, attrs: try attributes(config, here: here), name: "\(op.lowercased())_\(k)")
       let Y = outs[0]
@@ -222,6 +244,10 @@ public enum ONNXExport {
         }
       } else {
         let f = (D == 2 && (lastLayer.merge == .concat || lastLayer.merge == .none)) ? 2 * H : H
+        if let maxLength {
+          // pad_packed_sequence: as many steps as the longest sample
+          x = g.node("Slice", [x, g.const([0]), maxLength, g.const([0])])
+        }
         toSource(x, names.sequenceOutput, f)
       }
       switch style {
@@ -311,6 +337,9 @@ public enum ONNXExport {
     var sequenceInput: String {
       switch style { case .pytorch: "input"; case .keras: "x"; case .tf1: "inputs"; case .onnx: "X" }
     }
+    var lengthsInput: String? {
+      switch style { case .pytorch: "lengths"; case .keras: nil; case .tf1: "sequence_length"; case .onnx: "sequence_lens" }
+    }
     var sequenceOutput: String {
       switch style { case .pytorch, .keras: "output"; case .tf1: "outputs"; case .onnx: "Y" }
     }
@@ -369,7 +398,7 @@ public enum ONNXExport {
 
     mutating func fresh(_ hint: String) -> String { count += 1; return "\(hint)_\(count)" }
 
-    func valueInfo(_ name: String, dims: [Dim]) -> Onnx_ValueInfoProto {
+    func valueInfo(_ name: String, dims: [Dim], elemType: Int32? = nil) -> Onnx_ValueInfoProto {
       var shape = Onnx_TensorShapeProto()
       shape.dim = dims.map { d in
         var x = Onnx_TensorShapeProto.Dimension()
@@ -377,7 +406,7 @@ public enum ONNXExport {
         return x
       }
       var tensor = Onnx_TypeProto.Tensor()
-      tensor.elemType = elemType
+      tensor.elemType = elemType ?? self.elemType
       tensor.shape = shape
       var type = Onnx_TypeProto()
       type.tensorType = tensor
@@ -386,7 +415,9 @@ public enum ONNXExport {
       v.type = type
       return v
     }
-    mutating func input(_ name: String, dims: [Dim]) { graph.input.append(valueInfo(name, dims: dims)) }
+    mutating func input(_ name: String, dims: [Dim], elemType: Int32? = nil) {
+      graph.input.append(valueInfo(name, dims: dims, elemType: elemType))
+    }
     mutating func output(_ name: String, dims: [Dim]) { graph.output.append(valueInfo(name, dims: dims)) }
 
     mutating func initializer(_ name: String, _ t: Tensor<Double>) {

@@ -49,14 +49,17 @@ public enum ConversionSource {
     var source = SourceNetwork(network: network, framework: c.framework, batchMajor: batchMajor(c),
                                label: "\(c.framework.rawValue) case \(c.name)", dtype: c.dtype)
     source.initialStates = hasInitialStates(c)
+    source.lengths = c.inputs.names.contains { lengthNames.contains($0) }
     if c.framework == .tf1 { source.sequenceBatchMajor = tf1BatchMajor(c) }
     return source
   }
 
   /// Whether a case is called with initial states: inputs other than the sequence, its lengths or mask.
   static func hasInitialStates(_ c: Case) -> Bool {
-    c.inputs.names.dropFirst().contains { !["sequence_lens", "sequence_length", "lengths", "mask"].contains($0) }
+    c.inputs.names.dropFirst().contains { !lengthNames.contains($0) && $0 != "mask" }
   }
+  /// Per-sample lengths inputs: ONNX, TF1, PyTorch packed sequences.
+  static let lengthNames: Set<String> = ["sequence_lens", "sequence_length", "lengths"]
 
   /// TF1's own layout: batch-major unless `time_major` or a static (list of steps) driver.
   static func tf1BatchMajor(_ c: Case) -> Bool {

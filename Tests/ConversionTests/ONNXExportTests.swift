@@ -127,6 +127,20 @@ import _TestSupport
     #expect(t.2["inputs"] == ["batch", "steps", "3"])
     let gru = try io(Self.source([Self.layer(.gru, 3, 4)], .tf1, states: true))
     #expect(gru.0 == ["inputs", "initial_state"] && gru.1 == ["outputs", "state"] && gru.2["inputs"] == ["steps", "batch", "3"])
+    // Per-sample lengths: torch's packed lengths (int64, cast for the nodes), ONNX's sequence_lens (int32).
+    var packed = Self.source([Self.layer(.gru, 3, 4, .bidirectional)], .pytorch, states: true)
+    packed.lengths = true
+    let p = try io(packed)
+    #expect(p.0 == ["input", "h0", "lengths"] && p.2["lengths"] == ["batch"])
+    var seqlens = Self.source([Self.layer(.lstm, 3, 4)], .onnx)
+    seqlens.lengths = true
+    #expect(try io(seqlens).0 == ["X", "sequence_lens"])
+    let model = try Onnx_ModelProto(serializedBytes: Array(try Data(contentsOf: URL(fileURLWithPath: out))))
+    #expect(model.graph.input.last?.type.tensorType.elemType == 6)
+    #expect(model.graph.node.first { $0.opType == "LSTM" }?.input.dropFirst(4).first == "sequence_lens")
+    var masked = Self.source([Self.layer(.lstm, 3, 4)], .keras)
+    masked.lengths = true
+    #expect(throws: ConversionError.self) { try Converter.convert(masked, to: .onnx, output: out) }
     // ONNX: the node's own X, Y (direction axis kept), Y_h, Y_c.
     let onnx = try io(Self.source([Self.layer(.lstm, 3, 4, .bidirectional, merge: .none)], .onnx, states: true))
     #expect(onnx.0 == ["X", "initial_h", "initial_c"] && onnx.1 == ["Y", "Y_h", "Y_c"])
