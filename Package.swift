@@ -53,7 +53,7 @@ let package = Package(
     // `rnnconf convert`: a source into the canonical form and out as another framework's files.
     .target(
       name: "Conversion",
-      dependencies: ["HDF5", "RNNRef", "Conformance", "KerasImport", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+      dependencies: ["HDF5", "RNNRef", "Conformance", "KerasImport", "ONNXProto", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
     ),
     .executableTarget(
       name: "rnnconf",
@@ -80,7 +80,7 @@ let package = Package(
     ),
     .testTarget(
       name: "ConversionTests",
-      dependencies: ["Conversion", "Conformance", "KerasImport", "HDF5", "RNNRef", "_TestSupport"]
+      dependencies: ["Conversion", "Conformance", "KerasImport", "HDF5", "RNNRef", "ONNXProto", "_TestSupport"]
     ),
     .testTarget(
       name: "KerasImportTests",

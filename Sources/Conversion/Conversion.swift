@@ -5,7 +5,7 @@ import RNNRef
 /// a Keras model, or a PyTorch export) is imported into the canonical `Network` with the
 /// adapters' `importNetwork`, exact rewrites are applied and named (`Rewrite`), and the network
 /// is exported with the target adapter's `exportNetwork` and written as files the target
-/// framework loads (`PyTorchExport`, `KerasExport`). What the target cannot express is refused
+/// framework loads (`PyTorchExport`, `KerasExport`, `ONNXExport`). What the target cannot express is refused
 /// with the adapter's reason (`ConversionError.refused`).
 public enum ConversionTarget: String, CaseIterable, Sendable {
   case pytorch, keras, onnx
@@ -32,7 +32,7 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
         + " (pass --layer NAME)"
     case let .refused(target, reason): return "cannot convert to \(target): \(reason)"
     case let .invalidOutput(path, reason): return "--output \(path): \(reason)"
-    case let .unsupportedTarget(t): return "--to \(t) is not implemented yet; use --to pytorch or --to keras"
+    case let .unsupportedTarget(t): return "--to \(t) is not implemented; use --to pytorch, keras or onnx"
     }
   }
   public var errorDescription: String? { description }
@@ -56,6 +56,14 @@ public struct SourceNetwork: Sendable {
   public var label: String
   /// The precision the source computes in.
   public var dtype: DType
+  /// Whether the source is called with initial states (a case file with state inputs): the ONNX
+  /// graph then takes them as inputs.
+  public var initialStates: Bool = false
+  /// The source's own sequence layout when `batchMajor` does not give it (TF1: `time_major`).
+  public var sequenceBatchMajor: Bool? = nil
+  /// Whether the source is called with per-sample lengths (ONNX `sequence_lens`, TF1
+  /// `sequence_length`, PyTorch packed sequences' `lengths`): the ONNX graph then takes them.
+  public var lengths: Bool = false
   public init(network: Network<Double>, framework: Framework, batchMajor: Bool, label: String, dtype: DType) {
     self.network = network; self.framework = framework; self.batchMajor = batchMajor
     self.label = label; self.dtype = dtype
@@ -66,6 +74,9 @@ public struct SourceNetwork: Sendable {
 public struct ConversionResult: Sendable {
   public var files: [String]
   public var rewrites: [Rewrite]
+  /// The ONNX graph's inputs and outputs, in order (empty for the other targets).
+  public var inputs: [String] = []
+  public var outputs: [String] = []
 }
 
 public enum Converter {
@@ -85,13 +96,16 @@ public enum Converter {
         c.forgetBias = 0
         net.layers[k].cells[d] = .lstm(c)
       }
-      if layer.direction == .bidirectional && layer.merge == .none {
+      // Keras keeps merge_mode=None and ONNX's Y its direction axis; torch only concatenates, and a
+      // layer below another one feeds it the concatenation.
+      if layer.direction == .bidirectional && layer.merge == .none && (target == .pytorch || k < net.layers.count - 1) {
         net.layers[k].merge = .concat
-        rewrites.append(Rewrite("layer \(k): the two directions' outputs, returned separately by the source (Keras merge_mode=None, TF1 bidirectional_dynamic_rnn, ONNX's direction axis), are returned concatenated, forward first"))
+        let h = layer.cells[0].outputSize
+        rewrites.append(Rewrite("layer \(k): the two directions' outputs, returned separately by the source (Keras merge_mode=None, TF1 bidirectional_dynamic_rnn, ONNX's direction axis), are " + (k < net.layers.count - 1 ? "concatenated, forward first, into the next layer's input" : "returned concatenated, forward first: output[..., :\(h)] is the forward direction's, output[..., \(h):] the backward's")))
       }
-      if layer.padding == .repeatPreviousOutput && target == .pytorch {
+      if layer.padding == .repeatPreviousOutput && target != .keras {
         net.layers[k].padding = .zeroOutput
-        rewrites.append(Rewrite("layer \(k): Keras' masking rule (zero_output_for_mask=False: a masked step repeats the previous output) is dropped, torch takes no mask: the same outputs on unmasked inputs"))
+        rewrites.append(Rewrite("layer \(k): Keras' masking rule (zero_output_for_mask=False: a masked step repeats the previous output) is dropped, \(target == .pytorch ? "torch" : "the ONNX graph") takes no mask: the same outputs on unmasked inputs"))
       }
     }
     func isZero(_ t: Tensor<Double>) -> Bool { t.scalars.allSatisfy { $0 == 0 } }
@@ -121,7 +135,9 @@ public enum Converter {
 
   /// Converts and writes the target's files; `output` without an extension for PyTorch
   /// (`PATH.safetensors` + `PATH.json`), `.keras` (Keras 3) or `.h5` (tf-keras) for Keras.
-  public static func convert(_ source: SourceNetwork, to target: ConversionTarget, output: String) throws -> ConversionResult {
+  /// `initialStates` (ONNX): whether the graph takes initial states; default: when the source does.
+  public static func convert(_ source: SourceNetwork, to target: ConversionTarget, output: String,
+                             initialStates: Bool? = nil) throws -> ConversionResult {
     let (net, rewrites) = prepare(source, for: target)
     // No target's exporter writes a residual connection (TF1 ResidualWrapper): refuse rather than drop it.
     if !net.residuals.isEmpty {
@@ -139,7 +155,10 @@ public enum Converter {
         let files = try KerasExport.write(net, dtype: source.dtype, output: output)
         return ConversionResult(files: files, rewrites: rewrites)
       case .onnx:
-        throw ConversionError.unsupportedTarget("onnx")
+        let signature = ONNXExport.Signature.of(source, initialStates: initialStates)
+        let written = try ONNXExport.write(net, signature: signature, dtype: source.dtype, output: output)
+        return ConversionResult(files: written.files, rewrites: rewrites + written.rewrites,
+                                inputs: written.inputs, outputs: written.outputs)
       }
     } catch let RNNRefError.unsupported(framework, feature) {
       throw ConversionError.refused(target: framework, reason: feature)

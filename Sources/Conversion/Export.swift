@@ -78,6 +78,9 @@ public enum KerasExport {
       throw ConversionError.refused(target: "Keras", reason: "the Keras adapter gave no model configuration")
     }
     if dtype == .float64 { model = withDType(model, "float64") }
+    if let last = network.layers.last, last.direction == .bidirectional, last.merge == .none {
+      model = withBothDirectionOutputs(model)
+    }
     if keras3 {
       try writeKeras3(model: withModules(model, top: true), weights: weights, dtype: dtype, to: output)
     } else {
@@ -99,6 +102,16 @@ public enum KerasExport {
     case .array(let a): return .array(a.map { withModules($0) })
     default: return v
     }
+  }
+
+  /// A last `Bidirectional(merge_mode=None)` returns two tensors: the model outputs both
+  /// (`output_layers` [[name, 0, 0], [name, 0, 1]]), forward first.
+  static func withBothDirectionOutputs(_ model: JSONValue) -> JSONValue {
+    guard case .object(var o) = model, case .object(var c)? = o["config"],
+          let first = c["output_layers"]?.array?.first?.array, first.count == 3 else { return model }
+    c["output_layers"] = .array([.array(first), .array([first[0], first[1], .number(1)])])
+    o["config"] = .object(c)
+    return .object(o)
   }
 
   /// Sets `dtype` on every layer config (the InputLayer's included).

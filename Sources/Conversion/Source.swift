@@ -46,8 +46,25 @@ public enum ConversionSource {
     do { network = try adapter.importNetwork(config: c.config, weights: c.weights) } catch {
       throw ConversionError.invalidSource(path: path, reason: "\(error)")
     }
-    return SourceNetwork(network: network, framework: c.framework, batchMajor: batchMajor(c),
-                         label: "\(c.framework.rawValue) case \(c.name)", dtype: c.dtype)
+    var source = SourceNetwork(network: network, framework: c.framework, batchMajor: batchMajor(c),
+                               label: "\(c.framework.rawValue) case \(c.name)", dtype: c.dtype)
+    source.initialStates = hasInitialStates(c)
+    source.lengths = c.inputs.names.contains { lengthNames.contains($0) }
+    if c.framework == .tf1 { source.sequenceBatchMajor = tf1BatchMajor(c) }
+    return source
+  }
+
+  /// Whether a case is called with initial states: inputs other than the sequence, its lengths or mask.
+  static func hasInitialStates(_ c: Case) -> Bool {
+    c.inputs.names.dropFirst().contains { !lengthNames.contains($0) && $0 != "mask" }
+  }
+  /// Per-sample lengths inputs: ONNX, TF1, PyTorch packed sequences.
+  static let lengthNames: Set<String> = ["sequence_lens", "sequence_length", "lengths"]
+
+  /// TF1's own layout: batch-major unless `time_major` or a static (list of steps) driver.
+  static func tf1BatchMajor(_ c: Case) -> Bool {
+    if c.config["driver"]?.string?.hasPrefix("static") == true { return false }
+    return c.config["driver_kwargs"]?["time_major"]?.bool != true
   }
 
   /// Whether a case's sequence input is batch-major: always for Keras, `batch_first` for

@@ -45,6 +45,20 @@ import Testing
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
   }
 
+  @Test func convertsToONNX() throws {
+    let dir = try TempDir()
+    let r = try Self.run(["convert", "fixtures/keras/k3_gru_bidi_initial_state.h5", "--to", "onnx", "--output", dir.path + "/m.onnx"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.contains("graph inputs: x, fw_h0, bw_h0; outputs: output_fw, output_bw, fw_state_h, bw_state_h"), "\(r.stdout)")
+    #expect(FileManager.default.fileExists(atPath: dir.path + "/m.onnx"))
+    let refused = try Self.run(["convert", "fixtures/tf1/lstm_num_proj.h5", "--to", "onnx", "--output", dir.path + "/p.onnx"])
+    #expect(refused.status == 2 && refused.stderr.contains("Refused: cannot convert to onnx: an LSTM projection"), "\(refused.stderr)")
+    let bad = try Self.run(["convert", "fixtures/tf1/lstm.h5", "--to", "onnx", "--output", dir.path + "/m.pb"])
+    #expect(bad.status == 64 && bad.stderr.contains("ending in .onnx"))
+    let flag = try Self.run(["convert", "fixtures/tf1/lstm.h5", "--to", "pytorch", "--initial-states", "--output", dir.path + "/t"])
+    #expect(flag.status == 64 && flag.stderr.contains("--initial-states is for --to onnx"))
+  }
+
   @Test func usageAndSourceErrors() throws {
     let bad = try Self.run(["convert", "fixtures/tf1/lstm.h5", "--to", "keras", "--output", "x.weights"])
     #expect(bad.status == 64 && bad.stderr.contains("Please give --output ending in .keras"))
