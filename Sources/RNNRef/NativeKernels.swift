@@ -216,8 +216,15 @@ public enum ActivationKernel: String, CaseIterable, Sendable, CustomStringConver
 
   public var description: String { rawValue }
 
-  /// The C kernel (nil for `swift`).
-  public var native: NativeKernel? { NativeKernel(rawValue: rawValue) }
+  /// The C kernel (nil for `swift`). A switch, not `NativeKernel(rawValue:)`: the cell math asks on every call.
+  public var native: NativeKernel? {
+    switch self {
+    case .swift: nil
+    case .portable: .portable
+    case .avx2: .avx2
+    case .avx512: .avx512
+    }
+  }
 
   /// Whether this CPU and OS can run it (`swift` and `portable` always).
   public var isSupported: Bool { native?.isSupported ?? true }
