@@ -344,8 +344,14 @@ ptrdiff_t rnn_gemm_packed_count_f64(int kernel, ptrdiff_t k, ptrdiff_t n) {
       for (ptrdiff_t p = 0; p < k; p++) {                                                        \
         T *dst = packed + (jp * k + p) * nr;                                                     \
         const T *src = b + p * ldb + j0;                                                         \
-        for (ptrdiff_t j = 0; j < cols; j++) dst[j] = src[j];                                    \
-        for (ptrdiff_t j = cols; j < nr; j++) dst[j] = 0;                                        \
+        /* whole panel rows as fixed-size copies (the engine packs its weights every run) */     \
+        if (cols == 8 && nr == 8) memcpy(dst, src, 8 * sizeof(T));                               \
+        else if (cols == 16 && nr == 16) memcpy(dst, src, 16 * sizeof(T));                      \
+        else if (cols == 32 && nr == 32) memcpy(dst, src, 32 * sizeof(T));                      \
+        else {                                                                                   \
+          for (ptrdiff_t j = 0; j < cols; j++) dst[j] = src[j];                                  \
+          for (ptrdiff_t j = cols; j < nr; j++) dst[j] = 0;                                      \
+        }                                                                                        \
       }                                                                                          \
     }                                                                                            \
     return 0;                                                                                    \

@@ -100,11 +100,23 @@ extension Activation {
   }
 
   /// Applies the activation in place to `count` values, clamping each input to
-  /// `[-clip, clip]` first when `clip` is given (ONNX `clip`).
+  /// `[-clip, clip]` first when `clip` is given (ONNX `clip`). Sigmoid and tanh go through
+  /// `ActivationKernel.default` (the current task's, else the process's).
   @inlinable
   public func apply<S: RNNScalar>(_ p: UnsafeMutablePointer<S>, count: Int, clip: S?) {
+    apply(p, count: count, clip: clip, kernel: ActivationKernel.default)
+  }
+
+  /// `apply(_:count:clip:)` with sigmoid and tanh computed by `kernel` (the engine chooses it once
+  /// per run): a C kernel (`portable`, `avx2`, `avx512`) for Float and Double, or `swift` (Swift
+  /// `SIMD8<Float>` for Float, the scalar libm form for Double). Other activations do not depend on it.
+  @inlinable
+  public func apply<S: RNNScalar>(_ p: UnsafeMutablePointer<S>, count: Int, clip: S?, kernel: ActivationKernel) {
     if let clip {
       for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], -clip), clip) }
+    }
+    if kernel != .swift, NativeActivations.apply(self, p, count: count, kernel: kernel) {
+      return
     }
     if S.self == Float.self, FastActivations.apply(self, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count: count) {
       return

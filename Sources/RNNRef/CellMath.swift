@@ -214,6 +214,8 @@ struct PreparedSimpleRNN<S: RNNScalar>: PreparedCellKind {
   let recurrent: PreparedMatrix<S>
   let activation: Activation
   let activationClip: S?
+  /// Who computes sigmoid and tanh (`ActivationKernel.default` when the cell was prepared).
+  var activationKernel: ActivationKernel = ActivationKernel.default
 
   var outputSize: Int { hidden }
   var width: Int { hidden }
@@ -230,7 +232,7 @@ struct PreparedSimpleRNN<S: RNNScalar>: PreparedCellKind {
       let gr = g + r * H, rr = rec + r * H
       for j in 0..<H { gr[j] = gr[j] + b[j] + rr[j] }
     }
-    activation.apply(g, count: n * H, clip: activationClip)
+    activation.apply(g, count: n * H, clip: activationClip, kernel: activationKernel)
     newH.update(from: g, count: n * H)
   }
 }
@@ -250,6 +252,8 @@ struct PreparedResetBeforeGRU<S: RNNScalar>: PreparedCellKind {
   /// The n block, `(H, H)`.
   let recurrentN: PreparedMatrix<S>
   let activationClip: S?
+  /// Who computes sigmoid and tanh (`ActivationKernel.default` when the cell was prepared).
+  var activationKernel: ActivationKernel = ActivationKernel.default
   let gateActivation: Activation
   let candidateActivation: Activation
 
@@ -314,8 +318,8 @@ struct PreparedResetBeforeGRU<S: RNNScalar>: PreparedCellKind {
         for j in 0..<L { gq[j] = gq[j] + bq[j] + rq[j] }
       }
       let gz = g0, gr = g0 + H
-      gateActivation.apply(gz, count: L, clip: activationClip)
-      gateActivation.apply(gr, count: L, clip: activationClip)
+      gateActivation.apply(gz, count: L, clip: activationClip, kernel: activationKernel)
+      gateActivation.apply(gr, count: L, clip: activationClip, kernel: activationKernel)
       let hRow = buf.h + r * H + j0, rhRow = ws.temp + r * H + j0
       for j in 0..<L { rhRow[j] = gr[j] * hRow[j] }
     }
@@ -328,7 +332,7 @@ struct PreparedResetBeforeGRU<S: RNNScalar>: PreparedCellKind {
     for r in 0..<n {
       let gz = buf.pre + r * W + j0, gn = gz + 2 * H, rn = ws.recurrent + r * H + j0, bn = bias.base + 2 * H + j0
       for j in 0..<L { gn[j] = gn[j] + bn[j] + rn[j] }
-      candidateActivation.apply(gn, count: L, clip: activationClip)
+      candidateActivation.apply(gn, count: L, clip: activationClip, kernel: activationKernel)
       let hRow = buf.h + r * H + j0, out = buf.newH + r * H + j0
       for j in 0..<L { out[j] = gz[j] * hRow[j] + (1 - gz[j]) * gn[j] }
     }
@@ -416,6 +420,8 @@ struct PreparedLSTM<S: RNNScalar>: UnitSlicedCell {
   let peepholes: ConstantScalars<S>?
   let coupledInputForget: Bool
   let activationClip: S?
+  /// Who computes sigmoid and tanh (`ActivationKernel.default` when the cell was prepared).
+  var activationKernel: ActivationKernel = ActivationKernel.default
   let cellClip: S?
   let projectionClip: S?
   /// f (gates i, f, o), g (candidate), h (applied to c').
@@ -465,13 +471,13 @@ struct PreparedLSTM<S: RNNScalar>: UnitSlicedCell {
           gf[j] += pF[j] * cPrev[j]
         }
       }
-      fAct.apply(gi, count: L, clip: activationClip)
+      fAct.apply(gi, count: L, clip: activationClip, kernel: activationKernel)
       if coupledInputForget {
         for j in 0..<L { gf[j] = 1 - gi[j] }
       } else {
-        fAct.apply(gf, count: L, clip: activationClip)
+        fAct.apply(gf, count: L, clip: activationClip, kernel: activationKernel)
       }
-      gAct.apply(gg, count: L, clip: activationClip)
+      gAct.apply(gg, count: L, clip: activationClip, kernel: activationKernel)
       for j in 0..<L { cNew[j] = gf[j] * cPrev[j] + gi[j] * gg[j] }
       if let cc = cellClip {
         for j in 0..<L { cNew[j] = Swift.min(Swift.max(cNew[j], -cc), cc) }
@@ -480,9 +486,9 @@ struct PreparedLSTM<S: RNNScalar>: UnitSlicedCell {
         let pO = peepholes.base + 2 * H + j0
         for j in 0..<L { go[j] += pO[j] * cNew[j] }
       }
-      fAct.apply(go, count: L, clip: activationClip)
+      fAct.apply(go, count: L, clip: activationClip, kernel: activationKernel)
       mRow.update(from: cNew, count: L)
-      hAct.apply(mRow, count: L, clip: activationClip)
+      hAct.apply(mRow, count: L, clip: activationClip, kernel: activationKernel)
       for j in 0..<L { mRow[j] = go[j] * mRow[j] }
       if projection == nil { (newH + r * H + j0).update(from: mRow, count: L) }
     }
@@ -503,6 +509,8 @@ struct PreparedGRU<S: RNNScalar>: UnitSlicedCell {
   /// `b_Un (H)`, added inside `r * (h Un + b_Un)`.
   let recurrentBiasN: ConstantScalars<S>
   let activationClip: S?
+  /// Who computes sigmoid and tanh (`ActivationKernel.default` when the cell was prepared).
+  var activationKernel: ActivationKernel = ActivationKernel.default
   let gateActivation: Activation
   let candidateActivation: Activation
 
@@ -535,11 +543,11 @@ struct PreparedGRU<S: RNNScalar>: UnitSlicedCell {
       }
       let bnn = b0 + 2 * H
       for j in 0..<L { gn[j] = gn[j] + bnn[j] }
-      fAct.apply(gz, count: L, clip: activationClip)
-      fAct.apply(gr, count: L, clip: activationClip)
+      fAct.apply(gz, count: L, clip: activationClip, kernel: activationKernel)
+      fAct.apply(gr, count: L, clip: activationClip, kernel: activationKernel)
       let rn = r0 + 2 * H, bn = recurrentBiasN.base + j0
       for j in 0..<L { gn[j] += gr[j] * (rn[j] + bn[j]) }
-      gAct.apply(gn, count: L, clip: activationClip)
+      gAct.apply(gn, count: L, clip: activationClip, kernel: activationKernel)
       let hRow = h + r * H + j0, out = newH + r * H + j0
       for j in 0..<L { out[j] = gz[j] * hRow[j] + (1 - gz[j]) * gn[j] }
     }

@@ -169,6 +169,31 @@ public enum Engine {
     }
   }
 
+  /// Rows `firstRow ..< firstRow + rows` of `x (rows, I)` times W into `pre`'s first `rows` rows (the
+  /// folded bias is added per step, with the recurrent product).
+  static func projectInputs<C: PreparedCellKind>(
+    _ cell: C, x: [C.S], firstRow: Int, rows: Int, into pre: inout [C.S], backend: any MatmulBackend
+  ) {
+    let w = cell.width, i = cell.inputSize
+    guard rows > 0, w > 0 else { return }
+    pre.withUnsafeMutableBufferPointer { pp in
+      guard i > 0 else { pp.baseAddress!.update(repeating: 0, count: rows * w); return }
+      x.withUnsafeBufferPointer { xp in
+        backend.multiply(m: rows, a: xp.baseAddress! + firstRow * i, lda: i, b: cell.kernel, c: pp.baseAddress!,
+                         ldc: w, accumulate: false)
+      }
+    }
+  }
+
+  /// Steps per input-projection block: about 256 KiB of pre-activations (L2-resident next to the
+  /// recurrent weights), at least one step, and at least 64 rows per product (below that the
+  /// product's tiles run short and a small batch's steps would each pay a call).
+  static func projectionBlock(steps T: Int, batch N: Int, width W: Int, scalarSize: Int) -> Int {
+    let stepBytes = Swift.max(1, N * W * scalarSize)
+    let bySize = Swift.max(1, (256 << 10) / stepBytes), byRows = (64 + N - 1) / Swift.max(1, N)
+    return Swift.max(1, Swift.min(T, Swift.max(bySize, byRows)))
+  }
+
   /// Runs one layer; `name` prefixes error messages ("layer 2"). Goes through `Scalar._runEngineLayer`,
   /// which Float and Double implement with a concrete call to `layerBody`: the optimizer then
   /// specialises the whole cell math for them (a generic call from another module would otherwise
@@ -324,12 +349,24 @@ public enum Engine {
     var c = cell.hasCellState ? (initial?.c?.scalars ?? [S](repeating: 0, count: N * H)) : []
     var out = [S](repeating: 0, count: T * N * Hout)
     if T > 0 && N > 0 {
-      var pre = projectInputs(cell, x: x.scalars, rows: T * N, backend: backend)
+      // The input projection in blocks of steps, each computed just before its steps run, into one
+      // reused buffer that stays in cache (not the whole sequence's T*N*G*H pre-activations at once,
+      // written to memory and read back a step at a time). Each element is the same sum in the same
+      // order whatever rows a product has, so the bits are those of one whole product.
+      let block = projectionBlock(steps: T, batch: N, width: W, scalarSize: MemoryLayout<S>.stride)
+      // every row a step reads is written by `projectInputs` first (its product overwrites, or zeros when I = 0)
+      var pre = [S](unsafeUninitializedCapacity: block * N * W) { _, count in count = block * N * W }
+      var blockStart = 0  // the lowest t of the block in `pre`
       let ws = StepWorkspace(cell: cell, batch: N)
       var newH = [S](repeating: 0, count: N * Hout)
       var newC = [S](repeating: 0, count: c.count)
       var prevOut = [S](repeating: 0, count: N * Hout)
       for k in 0..<T {
+        if k % block == 0 {
+          let steps = Swift.min(block, T - k)
+          blockStart = reversed ? T - k - steps : k
+          projectInputs(cell, x: x.scalars, firstRow: blockStart * N, rows: steps * N, into: &pre, backend: backend)
+        }
         let t = reversed ? T - 1 - k : k
         let slot = timeReversedOutput ? k : t
         pre.withUnsafeMutableBufferPointer { preP in
@@ -337,7 +374,7 @@ public enum Engine {
             c.withUnsafeBufferPointer { cP in
               newH.withUnsafeMutableBufferPointer { nh in
                 newC.withUnsafeMutableBufferPointer { nc in
-                  cell.step(batch: N, pre: preP.baseAddress! + t * N * W, h: hP.baseAddress!,
+                  cell.step(batch: N, pre: preP.baseAddress! + (t - blockStart) * N * W, h: hP.baseAddress!,
                             c: cell.hasCellState ? cP.baseAddress : nil, newH: nh.baseAddress!,
                             newC: cell.hasCellState ? nc.baseAddress : nil,
                             workspace: ws, backend: backend)

@@ -192,3 +192,123 @@ public final class NativePackedMatrix<S: NativeGEMMScalar>: @unchecked Sendable 
     precondition(rc == 0, "rnn_gemm failed for a supported kernel \(kernel)")
   }
 }
+
+// MARK: - Activation kernels
+
+/// Who computes sigmoid and tanh in the engine's cell math: a C kernel (`Sources/CRNNKernels`,
+/// `src/act_template.h`: vectorised, chosen like the GEMM kernels by CPUID + XGETBV) or `swift`,
+/// the pure-Swift path (`SIMD8<Float>` for Float, the scalar libm form for Double). The other
+/// activations do not depend on it. The results differ by rounding only (a few ulps: the bounds
+/// measured per kernel are in `ActivationKernelTests`).
+///
+/// The engine reads `ActivationKernel.default` once per layer run: `RNNCONF_ACTIVATION_KERNEL`
+/// (`swift`, `portable`, `avx2`, `avx512`; a kernel this CPU lacks falls back to `detected` with a
+/// note on stderr) sets the process default; `withDefault` sets it for one task.
+public enum ActivationKernel: String, CaseIterable, Sendable, CustomStringConvertible {
+  /// The pure-Swift path.
+  case swift
+  /// C with generic vectors (SSE2 on x86-64, NEON on arm64): every CPU.
+  case portable
+  /// x86-64 AVX2 + FMA.
+  case avx2
+  /// x86-64 AVX-512F.
+  case avx512
+
+  public var description: String { rawValue }
+
+  /// The C kernel (nil for `swift`). A switch, not `NativeKernel(rawValue:)`: the cell math asks on every call.
+  public var native: NativeKernel? {
+    switch self {
+    case .swift: nil
+    case .portable: .portable
+    case .avx2: .avx2
+    case .avx512: .avx512
+    }
+  }
+
+  /// Whether this CPU and OS can run it (`swift` and `portable` always).
+  public var isSupported: Bool { native?.isSupported ?? true }
+
+  /// The kernels this CPU can run.
+  public static var supported: [ActivationKernel] { allCases.filter(\.isSupported) }
+
+  /// The fastest C kernel this CPU supports (the GEMM kernels' detection).
+  public static var detected: ActivationKernel { ActivationKernel(rawValue: NativeKernel.detected.rawValue)! }
+
+  /// The environment variable naming the process default.
+  public static let environmentVariable = "RNNCONF_ACTIVATION_KERNEL"
+
+  /// The kernel a value of `RNNCONF_ACTIVATION_KERNEL` selects, and why it is not the one named
+  /// (nil when honoured or when nothing is named): a kernel this CPU lacks or an unknown name falls
+  /// back to `detected`.
+  public static func forRequest(_ requested: String?) -> (kernel: ActivationKernel, note: String?) {
+    guard let raw = requested, !raw.isEmpty, raw.lowercased() != "auto" else { return (detected, nil) }
+    guard let k = ActivationKernel(rawValue: raw.lowercased()) else {
+      let names = allCases.map(\.rawValue).joined(separator: ", ")
+      return (detected, "\(environmentVariable)=\(raw) is not an activation kernel (\(names)); using \(detected)")
+    }
+    guard k.isSupported else {
+      return (detected, "\(environmentVariable)=\(raw): this CPU or OS lacks the \(k) kernel's instructions; using \(detected) instead")
+    }
+    return (k, nil)
+  }
+
+  /// `RNNCONF_ACTIVATION_KERNEL`, else `detected`; a request not honoured is said once on stderr.
+  public static let processDefault: ActivationKernel = {
+    let (k, note) = forRequest(getenv(environmentVariable).map { String(cString: $0) })
+    if let note {
+      _ = "rnnconf: \(note)\n".utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+    }
+    return k
+  }()
+
+  @TaskLocal static var taskDefault: ActivationKernel? = nil
+
+  /// The kernel the engine uses: the one `withDefault` set for the current task, else `processDefault`.
+  public static var `default`: ActivationKernel { taskDefault ?? processDefault }
+
+  /// Runs `body` with `kernel` as `default` for the current task (and the tasks it creates). Throws
+  /// when this CPU or OS lacks the kernel's instructions.
+  public static func withDefault<R>(_ kernel: ActivationKernel, _ body: () throws -> R) throws -> R {
+    if let n = kernel.native, !n.isSupported { throw NativeKernelError.unsupported(n) }
+    return try $taskDefault.withValue(kernel, operation: body)
+  }
+}
+
+/// Sigmoid and tanh through the C kernels, for Float and Double.
+@usableFromInline
+enum NativeActivations {
+  /// Computes `a` in place with `kernel`'s C code; false when `a` is not sigmoid or tanh, `S` not
+  /// Float or Double, or `kernel` is `swift` (the caller takes the Swift path).
+  @usableFromInline
+  static func apply<S: RNNScalar>(_ a: Activation, _ p: UnsafeMutablePointer<S>, count: Int,
+                                  kernel: ActivationKernel) -> Bool {
+    let function: Int32
+    switch a {
+    case .sigmoid: function = Int32(RNN_ACT_SIGMOID)
+    case .tanh: function = Int32(RNN_ACT_TANH)
+    default: return false
+    }
+    guard let id = kernel.native?.id else { return false }
+    let rc: Int32
+    if S.self == Float.self {
+      rc = rnn_act_f32(id, function, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count)
+    } else if S.self == Double.self {
+      rc = rnn_act_f64(id, function, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count)
+    } else {
+      return false
+    }
+    // a kernel the CPU lacks never gets here (`withDefault` and `processDefault` check); if one did,
+    // nothing was written and the Swift path computes the values
+    return rc == 0
+  }
+
+  /// The C kernel by raw id (tests: `RNN_GEMM_AVX512_GEOMETRY`).
+  static func apply<S: RNNScalar>(_ a: Activation, _ p: UnsafeMutablePointer<S>, count: Int, kernelID: Int32) -> Bool {
+    let function: Int32 = a == .sigmoid ? Int32(RNN_ACT_SIGMOID) : Int32(RNN_ACT_TANH)
+    if S.self == Float.self {
+      return rnn_act_f32(kernelID, function, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), count) == 0
+    }
+    return rnn_act_f64(kernelID, function, UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), count) == 0
+  }
+}

@@ -336,13 +336,15 @@ func cpuModel() -> String {
 
 /// Writes the JSON document (after every group, so a long matrix stopped midway keeps what it measured).
 func writeJSON(_ path: String, rows: [[String: Any]], versions: [String: String], load0: [Double], _ o: Options) {
-  let doc: [String: Any] = [
+  var doc: [String: Any] = [
     "date": ISO8601DateFormatter().string(from: Date()), "cpu": cpuModel(),
     "cores": ProcessInfo.processInfo.activeProcessorCount, "load_average_before": load0,
     "load_average_after": loadAverage(), "native_kernel": NativeKernel.default.rawValue,
-    "swift_kernel": SwiftMatmul.kernelShape, "runs": o.runs, "warmup": o.warmup, "peer_versions": versions,
-    "rows": rows,
+    "activation_kernel": ActivationKernel.default.rawValue, "runs": o.runs, "warmup": o.warmup,
+    "peer_versions": versions, "rows": rows,
   ]
+  // SwiftMatmul times its micro-kernels on first use (~0.1 s): only when it is one of the backends
+  if o.backends.contains(.swift) { doc["swift_kernel"] = SwiftMatmul.kernelShape }
   do {
     let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
     try data.write(to: URL(fileURLWithPath: path))
@@ -428,8 +430,9 @@ func runBench() {
           + "; peer/us = fastest peer ms / rnnconf ms (> 1: rnnconf is faster); n/i = not installed, "
           + "unsup = the peer has no such layer or precision")
   }
-  print("rnnconf backends: native = C kernel \(NativeKernel.default) (detected \(NativeKernel.detected)); "
-        + "swift = SwiftMatmul kernel \(SwiftMatmul.kernelShape)")
+  print("rnnconf backends: native = C kernel \(NativeKernel.default) (detected \(NativeKernel.detected))"
+        + (o.backends.contains(.swift) ? "; swift = SwiftMatmul kernel \(SwiftMatmul.kernelShape)" : "")
+        + "; sigmoid/tanh: \(ActivationKernel.default) (\(ActivationKernel.environmentVariable))")
   print("CPU: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) cores; load average (1, 5, 15 min) "
         + "before \(load0.map { fmt($0, 2) }.joined(separator: " ")), after \(load1.map { fmt($0, 2) }.joined(separator: " "))")
   if let path = o.json {

@@ -82,6 +82,22 @@ int rnn_gemm_f32(int kernel, ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, ptrdiff_t j0
 int rnn_gemm_f64(int kernel, ptrdiff_t m, ptrdiff_t k, ptrdiff_t n, ptrdiff_t j0, ptrdiff_t j1,
                  const double *a, ptrdiff_t lda, const double *packed, double *c, ptrdiff_t ldc, int accumulate);
 
+// MARK: - Activations
+
+/// Vectorised activations (`rnn_act_*`): sigmoid and tanh, in place, by the kernel of the same id
+/// (RNN_GEMM_PORTABLE, RNN_GEMM_AVX2, RNN_GEMM_AVX512, or the test hook RNN_GEMM_AVX512_GEOMETRY:
+/// the AVX-512 instantiation's operations without its target attribute). Error bounds: see the
+/// algorithm notes in src/act_template.h and the measured ulps in the tests. NaN in, NaN out.
+enum {
+  RNN_ACT_SIGMOID = 0,  ///< 1 / (1 + e^-x)
+  RNN_ACT_TANH = 1
+};
+
+/// p[i] = f(p[i]) for i < n. Returns 0, or -1 (nothing written) when the kernel is unknown or
+/// unsupported, the function unknown or n < 0.
+int rnn_act_f32(int kernel, int function, float *p, ptrdiff_t n);
+int rnn_act_f64(int kernel, int function, double *p, ptrdiff_t n);
+
 #ifdef __cplusplus
 }
 #endif
