@@ -156,7 +156,8 @@ extension Runner {
         + (stderrText.isEmpty ? "" : ". Its last words: " + String(stderrText.suffix(300))))
     }
     guard p.terminationStatus == 0 else {
-      return failure("the isolated process for the case exited with status \(p.terminationStatus): " + String(stderrText.suffix(500)))
+      return failure("`\(file.path)`: the isolated process for the case exited with status \(p.terminationStatus) "
+        + "(if it ran out of memory: \(ChildMemoryLimit.note)): " + String(stderrText.suffix(500)))
     }
     if data == Data("null".utf8) { return nil }
     let decoder = JSONDecoder()

@@ -86,4 +86,18 @@ import Testing
     #expect(r.stdout.contains("fuzz-segv-accum-read.h5"), "\(r.stdout)")
     #expect(r.stdout.contains("1 passed, 0 failed, 1 errors"), "\(r.stdout)")
   }
+
+  /// The children of `run --isolate` run under an address-space cap (`ChildMemoryLimit`,
+  /// `RNNCONF_CHILD_MEMORY_MB`): under a cap too small for any work the child fails, and the
+  /// case is an ERROR naming the file and the cap, not a machine out of memory; the default cap
+  /// runs the cases as before.
+  @Test func theChildMemoryCapIsNamedWhenAChildFails() throws {
+    var env = Self.env
+    env[ChildMemoryLimit.variable] = "16"
+    let r = try CLITests.run(["run", "--isolate", Self.cases[0]], environment: env)
+    #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+    #expect(r.stdout.contains("lstm_bidirectional.h5") && r.stdout.contains("at most 16 MiB")
+              && r.stdout.contains(ChildMemoryLimit.variable), "\(r.stdout)")
+    #expect(try CLITests.run(["run", "--isolate", Self.cases[0]], environment: Self.env).status == 0)
+  }
 }

@@ -8,20 +8,19 @@ import Testing
 /// below is an error naming the file, the attribute and what is broken; nothing is sized from
 /// the stored length.
 @Suite struct GlobalHeapTests {
-  /// A file with one variable-length string attribute `name` = "text" (as h5py writes `str`),
-  /// its bytes, the offset of its global heap collection and of the string's descriptor.
+  /// A file written by h5py (`Data/huge.h5`: object headers without checksums, as h5py writes
+  /// them by default, so a changed byte is seen by the heap reader, not by a checksum) with the
+  /// variable-length string attribute `note`; its bytes, the offset of its global heap
+  /// collection and of the attribute's descriptor.
+  static let text = "declared 8 TiB, nothing allocated"
   static func sample(_ dir: URL) throws -> (path: String, bytes: [UInt8], heap: Int, descriptor: Int) {
     let path = dir.appendingPathComponent("vlen.h5").path
-    do {
-      let f = try File.create(path: path)
-      try f.root.setAttribute("name", "text")
-      try f.flush()
-    }
-    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestData.path("huge.h5"))))
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
     let gcol = Array("GCOL".utf8)
     let heap = try #require((0...(bytes.count - 4)).first { Array(bytes[$0..<($0 + 4)]) == gcol })
-    // The descriptor: length 4, the collection's address (8 bytes), object index 1.
-    var pattern: [UInt8] = [4, 0, 0, 0]
+    // The descriptor: the string's length, the collection's address (8 bytes), object index 1.
+    var pattern: [UInt8] = [UInt8(text.utf8.count), 0, 0, 0]
     pattern += (0..<8).map { UInt8(truncatingIfNeeded: heap >> (8 * $0)) }
     pattern += [1, 0, 0, 0]
     let descriptor = try #require((0...(bytes.count - 16)).first { Array(bytes[$0..<($0 + 16)]) == pattern })
@@ -38,13 +37,13 @@ import Testing
     let dir = try TestData.tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
     let s = try Self.sample(dir)
-    #expect(try File(path: s.path).root.stringAttribute("name") == "text")
+    #expect(try File(path: s.path).root.stringAttribute("note") == Self.text)
     // From memory (the core driver) too.
-    #expect(try File(image: s.bytes, name: "mem.h5").root.stringAttribute("name") == "text")
+    #expect(try File(image: s.bytes, name: "mem.h5").root.stringAttribute("note") == Self.text)
   }
 
   @Test(arguments: [
-    ("a length of 4 GiB", "declares 4294967280 bytes but its global heap object holds 4"),
+    ("a length of 4 GiB", "declares 4294967280 bytes but its global heap object holds 33"),
     ("an object index the collection does not hold", "refers to object 7"),
     ("a collection address past the end of the file", "outside the file"),
     ("a collection without its signature", "no `GCOL` version 1 signature"),
@@ -64,13 +63,13 @@ import Testing
       case "a collection address past the end of the file": b[s.descriptor + 4 + 3] = 0x7F
       case "a collection without its signature": b[s.heap] = UInt8(ascii: "X")
       case "an object larger than its collection": b[object + 8 + 5] = 0x10
-      case "an object of 0 bytes": for k in 0..<10 { b[object + k] = 0 }  // index 0 (free space), size 0
+      case "an object of 0 bytes": for k in 0..<16 { b[object + k] = 0 }  // index 0 (free space), size 0
       case "a collection larger than the file": b[s.heap + 8 + 4] = 0x10
       default: Issue.record("unknown corruption \(what)")
       }
     }
-    let e = expectHDF5Error(file: s.path) { _ = try File(path: s.path).root.stringAttribute("name") }
-    #expect(e?.objectPath == "/@name", "\(what): \(String(describing: e))")
+    let e = expectHDF5Error(file: s.path) { _ = try File(path: s.path).root.stringAttribute("note") }
+    #expect(e?.objectPath == "/@note", "\(what): \(String(describing: e))")
     #expect(e?.description.contains(expected) == true, "\(what): \(String(describing: e))")
   }
 }
