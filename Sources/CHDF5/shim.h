@@ -5,6 +5,7 @@
 #define RNNCONF_CHDF5_SHIM_H
 
 #include <hdf5.h>
+#include <string.h>
 
 // Property lists and special ids.
 static inline hid_t chdf5_P_DEFAULT(void) { return H5P_DEFAULT; }
@@ -78,5 +79,58 @@ static inline herr_t chdf5_disable_file_locking(hid_t fapl) {
   return 0;
 #endif
 }
+
+// Raw variable-length string descriptors (see Sources/HDF5/GlobalHeap.swift). libhdf5 1.10 trusts
+// a vlen string's stored length and global-heap reference: a corrupt one makes H5Aread/H5Dread
+// allocate and zero up to 4 GiB per string (H5T__conv_vlen), loop forever or fault (H5HG_read,
+// which only asserts the heap index and the collection's object sizes). Reading into an opaque
+// memory type tagged CHDF5_RAW_VLEN_TAG through this conversion hands back the descriptors as
+// stored in the file (length, heap address, heap index) without touching the global heap, so
+// rnnconf can check them against the file and read the strings itself.
+#define CHDF5_RAW_VLEN_TAG "rnnconf raw vlen descriptor"
+static inline const char *chdf5_raw_vlen_tag(void) { return CHDF5_RAW_VLEN_TAG; }
+
+static inline herr_t chdf5_conv_raw_vlen(hid_t src_id, hid_t dst_id, H5T_cdata_t *cdata, size_t nelmts,
+                                         size_t buf_stride, size_t bkg_stride, void *buf, void *bkg,
+                                         hid_t dxpl) {
+  (void)nelmts; (void)buf_stride; (void)bkg_stride; (void)buf; (void)bkg; (void)dxpl;
+  switch (cdata->command) {
+  case H5T_CONV_INIT: {
+    if (H5Tget_class(dst_id) != H5T_OPAQUE || H5Tis_variable_str(src_id) <= 0) return -1;
+    char *tag = H5Tget_tag(dst_id);
+    int ok = tag != NULL && strcmp(tag, CHDF5_RAW_VLEN_TAG) == 0;
+    if (tag != NULL) H5free_memory(tag);
+    if (!ok) return -1;
+    cdata->need_bkg = H5T_BKG_NO;
+    return 0;
+  }
+  case H5T_CONV_CONV:
+    // The source is the type as stored in the file (4-byte length, heap address, 4-byte index);
+    // the destination has the same size, so the buffer already holds the answer.
+    return H5Tget_size(src_id) == H5Tget_size(dst_id) ? 0 : -1;
+  case H5T_CONV_FREE:
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+// Registers chdf5_conv_raw_vlen as a soft conversion from variable-length strings to opaque types
+// (its init accepts only the tagged opaque type). Once per process.
+static inline herr_t chdf5_register_raw_vlen(void) {
+  hid_t src = H5Tcopy(H5T_C_S1);
+  hid_t dst = H5Tcreate(H5T_OPAQUE, 16);
+  herr_t status = -1;
+  if (src >= 0 && dst >= 0 && H5Tset_size(src, H5T_VARIABLE) >= 0 && H5Tset_tag(dst, CHDF5_RAW_VLEN_TAG) >= 0)
+    status = H5Tregister(H5T_PERS_SOFT, "rnnconf raw vlen", src, dst, chdf5_conv_raw_vlen);
+  if (src >= 0) H5Tclose(src);
+  if (dst >= 0) H5Tclose(dst);
+  return status;
+}
+
+// File drivers whose bytes rnnconf can read directly (H5Fget_vfd_handle: an int * for sec2,
+// an unsigned char ** for core).
+static inline hid_t chdf5_FD_SEC2(void) { return H5FD_SEC2; }
+static inline hid_t chdf5_FD_CORE(void) { return H5FD_CORE; }
 
 #endif

@@ -35,17 +35,59 @@ public struct IsolatedCase: Codable, Sendable, Equatable {
   }
 
   /// The name of the environment variable a debug build's child honours to crash on purpose
-  /// (`segv` or `abort`), so tests can check that the parent survives. Ignored by release builds.
+  /// (`segv` or `abort`), or to hang (`hang`), so tests can check that the parent survives and kills it. Ignored by release builds.
   public static let crashTriggerVariable = "RNNCONF_TEST_CRASH_ISOLATED_CHILD"
 }
+
+/// The address-space cap (`RLIMIT_AS`) of the child processes that read files for another
+/// process: `run --isolate` (one per case) and `inspect`. rnnconf checks sizes before it
+/// allocates, but libhdf5 sizes some allocations from what a file declares (an attribute's
+/// dataspace when the object header is decoded, for one); under the cap such an allocation fails
+/// inside the child instead of taking the machine's memory, and the parent reports an ERROR
+/// naming the case file. Default 4096 MiB; `RNNCONF_CHILD_MEMORY_MB=<MiB>` changes it, 0 lifts it.
+public enum ChildMemoryLimit {
+  public static let variable = "RNNCONF_CHILD_MEMORY_MB"
+  public static let defaultMiB = 4096
+
+  /// The cap in MiB from the environment (nil: none).
+  public static var mebibytes: Int? {
+    guard let text = ProcessInfo.processInfo.environment[variable] else { return defaultMiB }
+    guard let v = Int(text.trimmingCharacters(in: .whitespaces)), v >= 0 else { return defaultMiB }
+    return v == 0 ? nil : v
+  }
+
+  /// Sets the calling process's `RLIMIT_AS` to the cap (never above its current hard limit).
+  public static func apply() {
+    #if canImport(Glibc)
+    guard let mib = mebibytes else { return }
+    var limit = rlimit()
+    guard getrlimit(RLIMIT_AS_, &limit) == 0 else { return }
+    let want = rlim_t(mib) << 20
+    limit.rlim_cur = limit.rlim_max == rlim_t.max ? want : min(want, limit.rlim_max)
+    _ = setrlimit(RLIMIT_AS_, &limit)
+    #endif
+  }
+
+  /// What a report says about the cap, for a child that failed.
+  static var note: String {
+    mebibytes.map { "isolated processes may use at most \($0) MiB of address space (\(variable)=<MiB> raises it, 0 lifts it)" }
+      ?? "no memory cap was set (\(variable)=0)"
+  }
+}
+
+#if canImport(Glibc)
+private let RLIMIT_AS_ = __rlimit_resource_t(RLIMIT_AS.rawValue)
+#endif
 
 extension Runner {
   /// The child's side: runs the one case and returns the JSON the parent decodes.
   public func runIsolatedChild(_ spec: IsolatedCase) throws -> Data {
+    ChildMemoryLimit.apply()
     #if DEBUG
     switch ProcessInfo.processInfo.environment[IsolatedCase.crashTriggerVariable] {
     case "segv": raise(SIGSEGV)
     case "abort": abort()
+    case "hang": while true { sleep(60) }  // what libhdf5 did on corrupt vlen strings before GlobalHeap
     default: break
     }
     #endif
@@ -109,11 +151,13 @@ extension Runner {
     if p.terminationReason == .uncaughtSignal {
       let sig = p.terminationStatus
       let name = Self.signalName(sig)
-      return failure("the case crashed its isolated process: signal \(sig) (\(name)); the file triggers a bug in rnnconf "
-        + "or libhdf5, please report it with the file" + (stderrText.isEmpty ? "" : ". Its last words: " + String(stderrText.suffix(300))))
+      return failure("`\(file.path)`: the case crashed its isolated process: signal \(sig) (\(name)); the file triggers a bug in rnnconf "
+        + "or libhdf5, please report it with the file (if it ran out of memory: \(ChildMemoryLimit.note))"
+        + (stderrText.isEmpty ? "" : ". Its last words: " + String(stderrText.suffix(300))))
     }
     guard p.terminationStatus == 0 else {
-      return failure("the isolated process for the case exited with status \(p.terminationStatus): " + String(stderrText.suffix(500)))
+      return failure("`\(file.path)`: the isolated process for the case exited with status \(p.terminationStatus) "
+        + "(if it ran out of memory: \(ChildMemoryLimit.note)): " + String(stderrText.suffix(500)))
     }
     if data == Data("null".utf8) { return nil }
     let decoder = JSONDecoder()

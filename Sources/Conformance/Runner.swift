@@ -240,6 +240,9 @@ public struct Runner: Sendable {
     let parsed: any ParsedConfig  // parsed once for the run and the axis names
     do {
       parsed = try convention.parsed(config: c.config)
+      // Expected outputs that cannot match what the adapter will produce: before the reference runs
+      // (a listed expected failure runs, so its layout mistake is still diagnosed).
+      if expectedFailure == nil, let problem = Self.outputShapeProblem(c, parsed) { report.message = problem; return report }
       let layerwise = !c.intermediates.entries.isEmpty
       if single {
         let weights: NamedTensors<Float> = Self.convert(c.weights)

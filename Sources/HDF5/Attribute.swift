@@ -17,7 +17,7 @@ public final class Attribute {
       let type = try Handle(H5Aget_type(handle.id), loc, op, close: H5Tclose)
       let space = try Handle(H5Aget_space(handle.id), loc, op, close: H5Sclose)
       let id = handle.id
-      return try body(Reader(loc: loc, op: op, type: type.id, space: space.id) { mem, _, _, buf in
+      return try body(Reader(file: owner.file, loc: loc, op: op, type: type.id, space: space.id) { mem, _, _, buf in
         H5Aread(id, mem, buf)
       })
     }

@@ -13,7 +13,7 @@ public final class Dataset: Object {
       let type = try Handle(H5Dget_type(handle.id), loc, op, close: H5Tclose)
       let space = try Handle(H5Dget_space(handle.id), loc, op, close: H5Sclose)
       let id = handle.id
-      return try body(Reader(loc: loc, op: op, type: type.id, space: space.id) { mem, ms, fs, buf in
+      return try body(Reader(file: file, loc: loc, op: op, type: type.id, space: space.id) { mem, ms, fs, buf in
         H5Dread(id, mem, ms, fs, chdf5_P_DEFAULT(), buf)
       })
     }

@@ -12,9 +12,15 @@ import Foundation
 enum Library {
   private static let lock = NSRecursiveLock()
 
+  /// Whether `chdf5_conv_raw_vlen` is registered (set once, by `initialized`).
+  nonisolated(unsafe) static var rawVlenRegistered = false
+
   private static let initialized: Bool = {
     _ = H5open()
     _ = H5Eset_auto2(chdf5_E_DEFAULT(), nil, nil)
+    // Variable-length strings are read through their raw descriptors (GlobalHeap.swift).
+    rawVlenRegistered = chdf5_register_raw_vlen() >= 0
+    _ = H5Eclear2(chdf5_E_DEFAULT())
     return true
   }()
 

@@ -3,6 +3,8 @@ import Foundation
 
 /// The shared read path of datasets and attributes. Every function runs inside `Library.sync`.
 struct Reader {
+  /// The file read from (variable-length strings are read from its bytes: see `GlobalHeap`).
+  var file: File
   var loc: Location
   var op: String
   var type: hid_t
@@ -50,9 +52,9 @@ struct Reader {
     let out = [T](unsafeUninitializedCapacity: n) { buf, initialized in
       status = read(T.hdf5Kind.memoryType, selection?.memSpace ?? chdf5_S_ALL(), selection?.fileSpace ?? chdf5_S_ALL(),
                     UnsafeMutableRawPointer(buf.baseAddress))
-      // Zero-fill on failure so the array is never left uninitialized.
-      if status < 0 { UnsafeMutableRawBufferPointer(buf).initializeMemory(as: UInt8.self, repeating: 0) }
-      initialized = n
+      // On failure the array is left empty: zero-filling it would touch every page of a buffer
+      // sized from a corrupt file's declared shape.
+      initialized = status < 0 ? 0 : n
     }
     if status < 0 { throw loc.libraryError(op) }
     return out
@@ -92,6 +94,10 @@ struct Reader {
     } else {
       let n = try checkedCount(ext, bytesPerElement: MemoryLayout<UnsafeMutablePointer<CChar>?>.size, limit: limit)
       if n == 0 { return [] }
+      if var heap = try GlobalHeap.forFile(file, loc, op) {
+        let raw = try rawVlenDescriptors(count: n, size: heap.descriptorSize)
+        return try decode(try heap.strings(raw, count: n, limit: limit).map { $0 ?? [] })
+      }
       try loc.check(H5Tset_size(mem.id, chdf5_VARIABLE()), op)
       var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
       let status = ptrs.withUnsafeMutableBytes { read(mem.id, chdf5_S_ALL(), chdf5_S_ALL(), $0.baseAddress) }
@@ -107,7 +113,12 @@ struct Reader {
       _ = ptrs.withUnsafeMutableBytes { H5Dvlen_reclaim(mem.id, space, chdf5_P_DEFAULT(), $0.baseAddress) }
       _ = H5Eclear2(chdf5_E_DEFAULT())
     }
-    return try raw.enumerated().map { i, bytes in
+    return try decode(raw)
+  }
+
+  /// Strings from their bytes: UTF-8 only.
+  private func decode(_ raw: [[UInt8]]) throws -> [String] {
+    try raw.enumerated().map { i, bytes in
       guard let s = String(validating: bytes, as: UTF8.self) else {
         let hex = bytes.prefix(24).map { String($0, radix: 16) }.joined(separator: " ")
         throw loc.error(.invalidString, op,

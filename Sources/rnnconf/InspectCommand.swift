@@ -46,6 +46,7 @@ struct InspectCommand: ParsableCommand {
   }
 
   func inspect() throws {
+    if inProcess { ChildMemoryLimit.apply() }  // the child's memory cap (docs/HOSTILE-INPUTS.md)
     let kind = FileKind.sniff(path: file)
     var failure: String?  // what could not be read as what it says it is: shown, then exit 1
     if kind == .zip || (kind == .hdf5 && Self.looksLikeKeras(file)) {

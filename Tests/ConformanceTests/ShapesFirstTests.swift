@@ -80,4 +80,44 @@ import Testing
     #expect(!raised.output.contains("could not run the case"), "the reference did not run: \(raised.output)")
     #expect(raised.maxResidentKB < 300 * 1024, "\(raised.maxResidentKB / 1024) MB resident")
   }
+
+  /// Issue 11 ("shapes are checked before the reference runs"): expected outputs whose shapes
+  /// cannot match what the adapter produces (`FrameworkConvention.outputShapes`) are an ERROR
+  /// naming the file, the output and both shapes, before any reference computation: a PyTorch
+  /// case with a 2^23-element input (its first axis scaled up)
+  /// and the original, short `output` errors in well under that.
+  @Test func aWrongExpectedShapeWithALargeInputErrorsBeforeTheReference() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("long.h5").path
+    try FileManager.default.copyItem(atPath: RepoPaths.root + "/fixtures/pytorch/lstm_bidirectional.h5", toPath: path)
+    let old: [Int]
+    do {
+      let f = try File(path: path, writable: true)
+      old = try f.dataset("inputs/input").shape
+      try f.root.deleteLink("inputs/input")
+      // The first axis scaled so the input holds about 2^23 elements (read as zeros: never written).
+      let perStep = old.dropFirst().reduce(1, *)
+      let shape = [(1 << 23) / perStep] + old.dropFirst()
+      try f.root.createUnwrittenDataset("inputs/input", shape: shape, chunk: [64] + old.dropFirst(), of: Float.self)
+      try f.flush()
+    }
+    let c = try Case.load(path: path)
+    let expected = try #require(c.outputs["output"]).shape
+    let started = Date()
+    let report = Runner().evaluate(c)
+    let seconds = Date().timeIntervalSince(started)
+    let message = report.message ?? ""
+    #expect(report.status == .error, "\(report.status): \(message)")
+    #expect(message.contains(path) && message.contains("`output`") && message.contains("\(expected)")
+              && message.contains("No reference was computed"), "\(message)")
+    let first = try #require(c.inputs["input"]).shape[0]
+    #expect(message.contains("[\(first), "), "the produced shape follows the input's first axis (\(first)): \(message)")
+    #expect(seconds < 2, "\(seconds) s")
+    // The bundled case itself passes the check (its shapes agree).
+    let original = try Case.load(path: RepoPaths.root + "/fixtures/pytorch/lstm_bidirectional.h5")
+    #expect(Runner().evaluate(original).status == .pass)
+  }
+
 }

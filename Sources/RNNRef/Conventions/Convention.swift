@@ -53,6 +53,19 @@ public protocol FrameworkConvention {
   /// for a batch-major sequence output, `["layer*dir", "batch", "unit"]` for PyTorch `h_n`;
   /// nil means the report names axes by position.
   static func axisNames(output: String, config: Config) -> [String]?
+
+  /// The shapes `evaluate` will give its outputs, from the configuration and the shapes of the
+  /// weights and inputs alone, so a case whose expected outputs cannot match is refused before
+  /// the reference runs. A nil dimension depends on input values (packed lengths); an output
+  /// absent from the answer, or a nil answer (the default), has no rule. Inputs that `evaluate`
+  /// would refuse give nil: `evaluate` says why.
+  static func outputShapes(config: Config, weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]?
+}
+
+extension FrameworkConvention {
+  public static func outputShapes(config: Config, weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]? {
+    nil
+  }
 }
 
 extension FrameworkConvention {
@@ -83,6 +96,8 @@ public protocol ParsedConfig {
   var framework: Framework { get }
   func evaluate<Scalar: RNNScalar>(weights: NamedTensors<Scalar>, inputs: NamedTensors<Scalar>) throws -> NamedTensors<Scalar>
   func axisNames(output: String) -> [String]?
+  /// `FrameworkConvention.outputShapes` of this configuration.
+  func outputShapes(weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]?
 }
 
 /// `ParsedConfig` of one convention.
@@ -93,6 +108,9 @@ struct Parsed<Convention: FrameworkConvention>: ParsedConfig {
     try Convention.evaluate(config: config, weights: weights, inputs: inputs)
   }
   func axisNames(output: String) -> [String]? { Convention.axisNames(output: output, config: config) }
+  func outputShapes(weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]? {
+    Convention.outputShapes(config: config, weights: weights, inputs: inputs)
+  }
 }
 
 /// Namespace of the framework adapters. The case-level adapters in RNNRef are `TF1`,

@@ -534,4 +534,16 @@ public enum ONNX: NetworkConvention {
     default: return nil
     }
   }
+
+  /// The layouts `evaluate` gives Y, Y_h and Y_c, from the shapes of X and R (hidden_size is
+  /// R's last dimension, as `importLayer` reads it) (`FrameworkConvention.outputShapes`).
+  public static func outputShapes(config node: Node, weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]? {
+    guard let X = inputs["X"], X.count == 3, let R = weights["R"], R.count == 3 else { return nil }
+    let D = node.numDirections, H = R[2]
+    let (T, N) = node.layout == 0 ? (X[0], X[1]) : (X[1], X[0])
+    let state: [Int?] = node.layout == 0 ? [D, N, H] : [N, D, H]
+    var shapes: [String: [Int?]] = ["Y": node.layout == 0 ? [T, D, N, H] : [N, T, D, H], "Y_h": state]
+    if node.op == .lstm { shapes["Y_c"] = state }
+    return shapes
+  }
 }

@@ -673,4 +673,32 @@ public enum PyTorch: NetworkConvention {
       return nil
     }
   }
+
+  /// The layouts of `evaluateCell` and `evaluateModuleLayers`, from the shape of `input`
+  /// (`FrameworkConvention.outputShapes`). With packed sequences the steps of `output` are
+  /// the longest length unless `total_length` is given: a value, so nil.
+  public static func outputShapes(config: Config, weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]? {
+    let m = config.module
+    guard let x = inputs["input"], x.last == m.inputSize else { return nil }
+    var shapes: [String: [Int?]] = [:]
+    if m.kind.isCell {
+      guard x.count == 1 || x.count == 2 else { return nil }
+      let state: [Int?] = x.count == 2 ? [x[0], m.hiddenSize] : [m.hiddenSize]
+      shapes["h"] = state
+      if m.kind.isLSTM { shapes["c"] = state }
+      return shapes
+    }
+    guard x.count == 2 || x.count == 3 else { return nil }
+    let batched = x.count == 3
+    if let b = config.call.batched, b != batched { return nil }
+    let steps = batched && m.batchFirst ? x[1] : x[0]
+    let n = batched ? (m.batchFirst ? x[0] : x[1]) : nil
+    let outSteps: Int? = config.call.packed ? config.call.totalLength : steps
+    let ld = m.numLayers * m.directions, width = m.directions * m.outputSize
+    func state(_ unit: Int) -> [Int?] { batched ? [ld, n, unit] : [ld, unit] }
+    shapes["output"] = !batched ? [outSteps, width] : m.batchFirst ? [n, outSteps, width] : [outSteps, n, width]
+    shapes["h_n"] = state(m.outputSize)
+    if m.kind.isLSTM { shapes["c_n"] = state(m.hiddenSize) }
+    return shapes
+  }
 }

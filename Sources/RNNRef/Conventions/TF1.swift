@@ -791,4 +791,16 @@ public enum TF1: NetworkConvention {
     if output.hasPrefix("state") { return ["batch", "unit"] }
     return nil
   }
+
+  /// The batch and step axes `evaluate` gives its outputs (the layouts of `axisNames`), from the
+  /// shape of `inputs`; the unit axis follows from the cells' weights, so it is left open
+  /// (`FrameworkConvention.outputShapes`).
+  public static func outputShapes(config model: Model, weights: [String: [Int]], inputs: [String: [Int]]) -> [String: [Int?]]? {
+    guard let x = inputs["inputs"], x.count == 3 else { return nil }
+    let (T, N) = model.isTimeMajor ? (x[0], x[1]) : (x[1], x[0])
+    let sequence: [Int?] = model.isTimeMajor ? [T, N, nil] : [N, T, nil]
+    var shapes: [String: [Int?]] = [:]
+    for name in ["outputs", "outputs_fw", "outputs_bw"] { shapes[name] = sequence }
+    return shapes
+  }
 }

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+@testable import Conformance
+
+/// The fuzzer's out-of-memory inputs (Fuzz/FuzzCaseLoader, `Data/fuzz-oom-*.h5`): case files whose
+/// variable-length string attributes (`framework`, `cell`, `name`, `library`, `config`) declare
+/// lengths of up to 4 GiB. libhdf5 1.10 allocated and zeroed that much per string while reading
+/// them (`H5T__conv_vlen`), so `rnnconf run` reached 8-16 GB resident before it reported the file.
+/// The strings are now read through their raw descriptors and checked against the file
+/// (`HDF5.GlobalHeap`): each run is an error naming the file (its global heap, or another attribute the
+/// fuzzer broke in the same file), in about 40 MB.
+@Suite(.serialized) struct FuzzMemoryTests {
+  static let data = RepoPaths.root + "/Tests/ConformanceTests/Data/"
+  static var files: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: data)) ?? [])
+      .filter { $0.hasPrefix("fuzz-oom-") }.sorted().map { data + $0 }
+  }
+  /// Far under issue 11's 2 GB: a run of a broken case file needs about 40 MB.
+  static let capKB = 400 * 1024
+
+  @Test func theCorpusIsHere() { #expect(Self.files.count == 9) }
+
+  @Test(arguments: [["run"], ["list"], ["inspect"]])
+  func aHugeDeclaredStringLengthIsANamedErrorInLittleMemory(command: [String]) throws {
+    for file in Self.files {
+      let o = try MalformedCorpusTests.run(command + [file], timeout: 60)
+      let name = (file as NSString).lastPathComponent
+      #expect(!o.signalled && !o.timedOut, "\(command) \(name): \(o.output)")
+      #expect(o.status == 1, "\(command) \(name): exit \(o.status): \(o.output)")
+      #expect(o.output.contains(name), "\(command) \(name): \(o.output)")
+      #expect(o.maxResidentKB < Self.capKB, "\(command) \(name): \(o.maxResidentKB) kB resident")
+      #expect(!o.output.contains("memory allocation failed"), "\(command) \(name): \(o.output)")
+    }
+  }
+}
