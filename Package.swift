@@ -77,7 +77,7 @@ let package = Package(
     .testTarget(name: "HDF5Tests", dependencies: ["HDF5"], exclude: ["Data"]),
     .testTarget(
       name: "ONNXImportTests",
-      dependencies: ["ONNXImport", "ONNXProto", "Conformance", "Conversion", "RNNRef"]
+      dependencies: ["ONNXImport", "ONNXProto", "Conformance", "Conversion", "KerasImport", "HDF5", "RNNRef"]
     ),
     .testTarget(name: "RNNRefTests", dependencies: ["RNNRef", "_TestSupport"]),
     .testTarget(

@@ -1,6 +1,8 @@
 import Conformance
 import Conversion
+import KerasImport
 import Foundation
+import HDF5
 import ONNXProto
 import RNNRef
 import Testing
@@ -422,5 +424,83 @@ func expectError(_ kind: ONNXImportError.Kind, containing words: [String], _ bod
       _ = try ConversionSource.load(path: Repo.backend + "/test_lstm_defaults/model.onnx")
       Issue.record("no error")
     } catch { #expect("\(error)".contains("computed from the graph's inputs"), "\(error)") }
+  }
+}
+
+// MARK: - The command line
+
+@Suite(.serialized) struct CommandLineTests {
+  /// `rnnconf` beside the test bundle in the build products folder.
+  static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let binary = URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("rnnconf").path
+    guard FileManager.default.isExecutableFile(atPath: binary) else {
+      Issue.record("rnnconf is not built at \(binary); build it with `swift build` before `swift test --skip-build`")
+      return (-1, "", "")
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = arguments
+    p.currentDirectoryURL = URL(fileURLWithPath: Repo.root)
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out; p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  }
+
+  @Test func runTakesABackendFolder() throws {
+    let r = try Self.run(["run", "fixtures/onnx/torch/lstm_default"])
+    #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+    #expect(r.stdout.contains("PASS onnx/torch/lstm_default/test_data_set_0"))
+    #expect(r.stdout.contains("2 passed, 0 failed"))
+  }
+
+  @Test func inspectReadsAModel() throws {
+    let r = try Self.run(["inspect", "fixtures/onnx/torch/lstm_2layer_bidirectional_batch_first_states/model.onnx"])
+    #expect(r.status == 0, "\(r.stderr)")
+    for w in ["opset 17", "LSTM node \"/LSTM_1\"", "x float32 [2, 5, 3]", "Transpose"] { #expect(r.stdout.contains(w), "\(w): \(r.stdout)") }
+    let dir = try TempFolder()
+    let bad = try dir.write("bad.onnx", [0xff, 0xff, 0xff])
+    let b = try Self.run(["inspect", bad])
+    #expect(b.status == 1 && b.stderr.contains(bad), "\(b.stderr)")
+  }
+
+  /// predict on .npy inputs reproduces torch's own outputs (test_data_set_0 of the export).
+  @Test func predictReproducesTorch() throws {
+    let folder = Repo.torch + "/lstm_2layer_bidirectional_batch_first_states"
+    let dir = try TempFolder()
+    var args = ["predict", folder + "/model.onnx"]
+    for k in 0..<3 {
+      let t = try ONNXTensorFile.read(path: folder + "/test_data_set_0/input_\(k).pb")
+      let path = dir.path + "/in\(k).npy"
+      try NPY.write(t.tensor, to: URL(fileURLWithPath: path))
+      args += ["--input", path]
+    }
+    let r = try Self.run(args + ["--output", dir.path + "/out.h5"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let file = try HDF5.File(path: dir.path + "/out.h5")
+    for k in 0..<3 {
+      let expected = try ONNXTensorFile.read(path: folder + "/test_data_set_0/output_\(k).pb").tensor
+      let ds = try file.dataset("output_\(k)")
+      #expect(try ds.shape == expected.shape)
+      for (a, e) in zip(try ds.read(as: Double.self), expected.scalars) { #expect(abs(a - e) <= 1e-5 + 1e-5 * abs(e), "output \(k): \(a) vs \(e)") }
+    }
+    let y = try Self.run(args + ["--output", dir.path + "/y.npy"])
+    #expect(y.status == 1 && y.stderr.contains("3 outputs"), "\(y.stderr)")  // three outputs do not fit one .npy
+    let one = try Self.run(["predict", folder + "/model.onnx", "--input", dir.path + "/in0.npy"])
+    #expect(one.status == 1 && one.stderr.contains("x, h0, c0"), "\(one.stderr)")
+    // The printed first values of y agree with torch's within the float32 tolerance.
+    let shown = try Self.run(args)
+    let expected = try ONNXTensorFile.read(path: folder + "/test_data_set_0/output_0.pb").tensor
+    guard let line = shown.stdout.split(separator: "\n").first(where: { $0.hasPrefix("output_0 y") }),
+          let open = line.firstIndex(of: "["), let values = line.split(separator: "[").last else {
+      Issue.record("no output_0 line: \(shown.stdout)"); return
+    }
+    _ = open
+    let printed = values.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    #expect(printed.count == 8)
+    for (a, e) in zip(printed, expected.scalars) { #expect(abs(a - e) <= 1e-5 + 1e-5 * abs(e), "\(a) vs \(e)") }
   }
 }
