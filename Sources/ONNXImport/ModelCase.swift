@@ -32,5 +32,5 @@ public enum ONNXModelCase: FrameworkConvention {
     return try model.run(inputs)
   }
 
-  public static func axisNames(output: String, config: ONNXModel) -> [String]? { nil }
+  public static func axisNames(output: String, config: ONNXModel) -> [String]? { config.axisNames(output: output) }
 }

@@ -341,3 +341,16 @@ extension ONNXModel {
     return found
   }
 }
+
+extension ONNXModel {
+  /// Axis names of a graph output that a recurrent node gives directly (`Y`, `Y_h`, `Y_c` in
+  /// the node's layout, named by the `ONNX` adapter); nil for any other output.
+  public func axisNames(output: String) -> [String]? {
+    for node in nodes {
+      guard let config = node.recurrentConfig, let k = node.outputs.firstIndex(of: output),
+            let sig = ONNX.nodeSignature(opType: node.opType), k < sig.outputs.count else { continue }
+      return ONNX.axisNames(output: sig.outputs[k], config: config)
+    }
+    return nil
+  }
+}

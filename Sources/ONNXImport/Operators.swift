@@ -175,6 +175,7 @@ enum LayoutOps {
       list = try n.ints(try n.input(1, "axes"), "axes")
     }
     let r = x.shape.count + list.count
+    try n.checkCount(Array(repeating: 1, count: r))  // the rank cap
     let axes = Set(try n.axes(list, rank: r, "axes"))
     var out: [Int] = []
     var it = x.shape.makeIterator()

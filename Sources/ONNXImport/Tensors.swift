@@ -75,8 +75,16 @@ public enum ONNXLimits {
   /// Most elements of one tensor, stored or computed: 2^27 (1 GiB as Double).
   public static let maxElements = 1 << 27
 
-  /// The element count of `shape`, or an error when a dimension is negative or the count passes the cap.
+  /// Most dimensions of one tensor: 64 (as numpy's `.npy` reader allows; the layout
+  /// operations recurse once per axis).
+  public static let maxRank = 64
+
+  /// The element count of `shape`, or an error when a dimension is negative, the rank passes
+  /// `maxRank` or the count passes the cap.
   static func elementCount(_ shape: [Int], path: String, what: String) throws -> Int {
+    guard shape.count <= maxRank else {
+      throw ONNXImportError(.invalidTensor, path: path, "\(what) has \(shape.count) dimensions, more than \(maxRank) (rnnconf's cap)")
+    }
     var n = 1
     for d in shape {
       guard d >= 0 else { throw ONNXImportError(.invalidTensor, path: path, "\(what) has a negative dimension in shape \(shape)") }

@@ -130,6 +130,16 @@ func expectError(_ kind: ONNXImportError.Kind, containing words: [String], _ bod
     }
     let model = try ONNXModel(path: folder + "/model.onnx")
     #expect(!model.recurrentNodes.isEmpty)
+    // fixtures/expected-failures.json's onnx/* entries are not this folder's: no stale-entry warning.
+    #expect((report.warnings ?? []).isEmpty, "\(report.warnings ?? [])")
+  }
+
+  /// Outputs a recurrent node gives directly are reported with the adapter's axis names.
+  @Test func nodeOutputsHaveAxisNames() throws {
+    let m = try ONNXModel(path: Repo.backend + "/test_lstm_defaults/model.onnx")
+    #expect(m.axisNames(output: "Y_h") == ["direction", "batch", "unit"])
+    let t = try ONNXModel(path: Repo.torch + "/lstm_2layer_bidirectional_batch_first_states/model.onnx")
+    #expect(t.axisNames(output: "y") == nil)  // after Transpose and Reshape: positional
   }
 
   /// The torch exports hold the layout operations the exporter emits, in both opset forms.
@@ -269,6 +279,8 @@ func expectError(_ kind: ONNXImportError.Kind, containing words: [String], _ bod
     var negative = floatTensor("w", [], dims: [-1])
     negative.floatData = []
     expectError(.invalidTensor, containing: ["dims"]) { _ = try Value<Double>.decode(negative, path: "m.onnx", what: "initializer `w`") }
+    let deep = floatTensor("d", [1], dims: Array(repeating: 1, count: 100_000))
+    expectError(.invalidTensor, containing: ["`d`", "100000 dimensions"]) { _ = try Value<Double>.decode(deep, path: "m.onnx", what: "initializer `d`") }
     var half = floatTensor("h", [], dims: [1]); half.dataType = 10
     expectError(.unsupported, containing: ["float16"]) { _ = try Value<Double>.decode(half, path: "m.onnx", what: "initializer `h`") }
   }
