@@ -1,4 +1,5 @@
 import KerasImport
+import ONNXImport
 import RNNRef
 
 extension Conventions {
@@ -13,5 +14,13 @@ extension Conventions {
     case .pytorch: PyTorch.self
     case .onnx: ONNX.self
     }
+  }
+
+  /// The adapter of one case: `convention(for:)`, except that an ONNX model case (an ONNX backend
+  /// test folder, whose config names `model.onnx`: `ONNXModelCase.isModelConfig`) runs the whole
+  /// graph through ONNXImport, whose recurrent nodes go through the same `ONNX` adapter.
+  public static func convention(for framework: Framework, config: JSONValue) -> any FrameworkConvention.Type {
+    if framework == .onnx, ONNXModelCase.isModelConfig(config) { return ONNXModelCase.self }
+    return convention(for: framework)
   }
 }

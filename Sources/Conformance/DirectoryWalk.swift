@@ -34,6 +34,9 @@ struct DirectoryWalk {
 
   var suffix: String
   var skipping: Set<String>
+  /// Also find ONNX backend test data sets: each `test_data_set_N` folder beside a `model.onnx`
+  /// (ONNXBackend.swift) is returned as a found path.
+  var onnxBackendFolders = false
 
   static func identity(_ path: String) -> Identity? {
     var st = stat()
@@ -101,6 +104,12 @@ struct DirectoryWalk {
     }
     closedir(dir)
     names.sort { $0.lexicographicallyPrecedes($1) }
+    if onnxBackendFolders, names.contains(Array(ONNXBackend.modelFileName.utf8)) {
+      let texts = names.compactMap { String(validating: $0, as: UTF8.self) }
+      for set in ONNXBackend.dataSets(among: texts) where DirectoryWalk.identity(folder + "/" + set) != nil {
+        out.append(Found(path: folder + "/" + set, problem: nil))
+      }
+    }
     let suffixBytes = Array(suffix.utf8)
     for raw in names {
       guard let name = String(validating: raw, as: UTF8.self) else {

@@ -59,11 +59,14 @@ public struct Discovery: Equatable, Sendable {
       guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
         throw ConformanceError.usage("path `\(raw)` does not exist; pass case files (*.h5) or folders that hold them")
       }
-      if isDir.boolValue {
+      if isDir.boolValue, ONNXBackend.isDataSet(path: path) {
+        // One data set of an ONNX backend test named on the command line.
+        files.append(CaseFile(name: backendName(caseName(path: path, root: nil), path: path), path: path, explicit: true))
+      } else if isDir.boolValue {
         let found = search(folder: path, root: path)
         guard !found.isEmpty else {
           throw ConformanceError.usage(
-            "folder `\(raw)` holds no case files (*.h5, searched recursively, skipping generate/ and artifacts/)")
+            "folder `\(raw)` holds no case files (*.h5, or ONNX backend test folders: model.onnx with test_data_set_N/; searched recursively, skipping generate/ and artifacts/)")
         }
         folders.append(path)
         files += found
@@ -94,8 +97,8 @@ public struct Discovery: Equatable, Sendable {
   /// Case files (`*.h5`) under `folder`, searched recursively: see `DirectoryWalk` for how symlink
   /// loops, special files and names that are not UTF-8 are handled.
   static func search(folder: String, root: String) -> [CaseFile] {
-    DirectoryWalk(suffix: ".h5", skipping: skippedFolders).search(root: folder).map {
-      CaseFile(name: caseName(path: $0.path, root: root), path: $0.path, explicit: false, problem: $0.problem)
+    DirectoryWalk(suffix: ".h5", skipping: skippedFolders, onnxBackendFolders: true).search(root: folder).map {
+      CaseFile(name: backendName(caseName(path: $0.path, root: root), path: $0.path), path: $0.path, explicit: false, problem: $0.problem)
     }
   }
 
@@ -105,6 +108,14 @@ public struct Discovery: Equatable, Sendable {
   static func storedName(path: String) -> String? {
     guard FileKind.sniff(path: path) == .hdf5 else { return nil }
     return Case.checkedStoredName(path: path)
+  }
+
+  /// An ONNX backend data set keeps its model folder in its name (`test_lstm/test_data_set_0`,
+  /// not a bare `test_data_set_0`, when the model folder itself was searched).
+  static func backendName(_ name: String, path: String) -> String {
+    guard !name.contains("/"), name.hasPrefix(ONNXBackend.dataSetPrefix) else { return name }
+    let model = ((path as NSString).deletingLastPathComponent as NSString).lastPathComponent
+    return model.isEmpty ? name : model + "/" + name
   }
 
   /// `<framework>/<case>` from the last path component named after a framework, else relative to `root`.

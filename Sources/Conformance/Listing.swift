@@ -59,7 +59,7 @@ extension Runner {
         if let fw = options.framework, c.framework != fw { return }
         if let cell = options.cell, c.cell != cell { return }
         // A config its adapter cannot read is listed as an error, as `run` would report it.
-        do { _ = try Conventions.convention(for: c.framework).parsed(config: c.config) } catch {
+        do { _ = try Conventions.convention(for: c.framework, config: c.config).parsed(config: c.config) } catch {
           slots.set(k, CaseListing(name: file.name, path: file.path,
                                    error: "\(file.path): the \(c.framework) adapter cannot read the root attribute `config`: \(error)",
                                    underlying: error))

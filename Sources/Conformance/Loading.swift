@@ -1,8 +1,12 @@
 import Foundation
 
 extension Runner {
-  /// Reads a case file with the HDF5 layer (`Case.load(path:)` in CaseFile.swift).
-  public static let defaultLoader: CaseLoader = { path in try Case.load(path: path) }
+  /// Reads a case file with the HDF5 layer (`Case.load(path:)` in CaseFile.swift), or an ONNX
+  /// backend test's `test_data_set_N` folder (`ONNXBackend.load(dataSet:)`).
+  public static let defaultLoader: CaseLoader = { path in
+    if ONNXBackend.isDataSet(path: path) { return try ONNXBackend.load(dataSet: path) }
+    return try Case.load(path: path)
+  }
 
   /// Whether a loading error says the file is HDF5 but not a case file (skipped when found by a
   /// folder search, an error when named).

@@ -164,9 +164,13 @@ public struct Runner: Sendable {
       toleranceOverride: options.tolerance, filter: options.filter, framework: options.framework,
       cell: options.cell, shard: options.shard?.description, expectationsFile: expectationsFile, cases: cases)
     if !options.selects {
-      // Only entries of the folders searched: `rnnconf run fixtures/tf1` says nothing of onnx's entries.
+      // Only entries of the folders searched: `rnnconf run fixtures/tf1` says nothing of onnx's entries,
+      // `rnnconf run fixtures/onnx/backend` nothing of onnx/*'s (an entry's folder is its name's parent).
       let names = Set(files.map(\.name))
-      func folder(_ name: String) -> Substring { name.split(separator: "/").first ?? "" }
+      func folder(_ name: String) -> Substring {
+        guard let slash = name.lastIndex(of: "/") else { return "" }
+        return name[..<slash]
+      }
       let folders = Set(files.map { folder($0.name) })
       report.warnings = expectations.expectedFailures.filter {
         folders.contains(folder($0.case)) && !names.contains($0.case)
@@ -230,7 +234,7 @@ public struct Runner: Sendable {
       expectedFailureReason: expectedFailure)
     defer { report.durationSeconds = Date().timeIntervalSince(started) }
 
-    let convention = Conventions.convention(for: c.framework)
+    let convention = Conventions.convention(for: c.framework, config: c.config)
     let single = precision == .case && c.dtype == .float32
     let actualDType: DType = single ? .float32 : .float64
     report.precision = actualDType

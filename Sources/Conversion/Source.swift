@@ -2,13 +2,15 @@ import Conformance
 import Foundation
 import HDF5
 import KerasImport
+import ONNXImport
 import RNNRef
 
 /// Reading what `convert` converts, into the canonical form:
 /// - a case file of any framework (`rnnconf_case_schema`): the case's adapter's `importNetwork`;
 /// - a Keras model (`.h5`, `.keras`, architecture `.json` with `weights`): KerasImport, one
 ///   recurrent layer (`layer`, required when the model has several);
-/// - a PyTorch export (`.safetensors` with its `.json` beside it, or the `.json` with `weights`).
+/// - a PyTorch export (`.safetensors` with its `.json` beside it, or the `.json` with `weights`);
+/// - an ONNX model (`.onnx`): one LSTM/GRU/RNN node (`layer` = its node name) through ONNXImport.
 public enum ConversionSource {
   public static func load(path: String, weights: String? = nil, layer: String? = nil) throws -> SourceNetwork {
     if let special = RegularFile.specialKind(path: path) {
@@ -27,6 +29,10 @@ public enum ConversionSource {
     if path.hasSuffix(".json"), weights == nil,
        FileManager.default.fileExists(atPath: PyTorchExport.base(path) + ".safetensors") {
       return try PyTorchExport.read(safetensors: PyTorchExport.base(path) + ".safetensors", config: path)
+    }
+    if path.lowercased().hasSuffix(".onnx") {
+      if weights != nil { throw ConversionError.invalidSource(path: path, reason: "--weights is for Keras models and PyTorch .json files; an ONNX model holds its weights") }
+      return try onnxNetwork(path, layer: layer)
     }
     if Case.isCaseFile(path: path) {
       if layer != nil || weights != nil {
@@ -76,6 +82,35 @@ public enum ConversionSource {
     case .pytorch: return (try? PyTorch.parseConfig(c.config).module.batchFirst) ?? false
     case .tf1, .onnx: return false
     }
+  }
+
+  /// An ONNX model (ONNXImport): one recurrent node (`layer` = its node name; default the only
+  /// one), its weights computed from the model's initializers, through the ONNX adapter.
+  static func onnxNetwork(_ path: String, layer: String?) throws -> SourceNetwork {
+    let nodes: [(name: String, opType: String, network: Network<Double>)]
+    let model: ONNXModel
+    do {
+      model = try ONNXModel(path: path)
+      nodes = try model.recurrentNetworks()
+    } catch {
+      throw ConversionError.invalidSource(path: path, reason: "\(error)")
+    }
+    let chosen: (name: String, opType: String, network: Network<Double>)
+    if let l = layer {
+      guard let found = nodes.first(where: { $0.name == l }) else {
+        throw ConversionError.layerChoice(path: path, reason: "the model has no LSTM/GRU/RNN node `\(l)`", layers: nodes.map(\.name))
+      }
+      chosen = found
+    } else {
+      guard nodes.count == 1 else {
+        if nodes.isEmpty { throw ConversionError.invalidSource(path: path, reason: "the model has no LSTM, GRU or RNN node") }
+        throw ConversionError.layerChoice(path: path, reason: "the model has \(nodes.count) recurrent nodes; choose one", layers: nodes.map(\.name))
+      }
+      chosen = nodes[0]
+    }
+    let double = model.inputs.contains { $0.elementType == .double }
+    return SourceNetwork(network: chosen.network, framework: .onnx, batchMajor: false,
+                         label: "ONNX model \(path), \(chosen.opType) node \(chosen.name)", dtype: double ? .float64 : .float32)
   }
 
   static func kerasNetwork(_ path: String, weights: String?, layer: String?) throws -> SourceNetwork {

@@ -12,7 +12,8 @@ struct InspectCommand: ParsableCommand {
       Groups are listed in file order (creation order when the file tracks it), datasets with their \
       stored type and shape, attributes with short values; long strings are cut and their length shown. \
       A Keras file (.h5 with a model config, .weights.h5, or a .keras zip) is summarised first: layers, \
-      output shapes, parameter counts, the Keras version and backend that saved it. Any other file that is \
+      output shapes, parameter counts, the Keras version and backend that saved it. An ONNX model (.onnx) \
+      is read as rnnconf runs it: opset, inputs, outputs, operators, recurrent nodes, initializers. Any other file that is \
       not HDF5 (JSON, text, empty, a directory) is named for what it is and the command exits with status 1; \
       so does a file that says it is a case or a Keras model but cannot be read as one (after showing what \
       it could read).
@@ -47,6 +48,7 @@ struct InspectCommand: ParsableCommand {
 
   func inspect() throws {
     if inProcess { ChildMemoryLimit.apply() }  // the child's memory cap (docs/HOSTILE-INPUTS.md)
+    if ONNXModelCommands.isONNX(file) { return try ONNXModelCommands.inspect(file) }  // ONNXModelCommands.swift
     let kind = FileKind.sniff(path: file)
     var failure: String?  // what could not be read as what it says it is: shown, then exit 1
     if kind == .zip || (kind == .hdf5 && Self.looksLikeKeras(file)) {

@@ -9,7 +9,8 @@ struct PredictCommand: ParsableCommand {
     commandName: "predict",
     abstract: "Run a saved Keras model on inputs and write or show every output.",
     discussion: """
-      MODEL is a Keras file: a legacy .h5 full model (Keras 1/2, tf.keras, tf-keras, Keras 3), a .keras \
+      MODEL is an ONNX model (.onnx: one --input per graph input, in graph order and the model's own \
+      layout) or a Keras file: a legacy .h5 full model (Keras 1/2, tf.keras, tf-keras, Keras 3), a .keras \
       archive, or an architecture JSON (model.to_json() or config.json) with --weights (a save_weights \
       .h5 or a Keras 3 .weights.h5). Give one --input per model input, in the model's input order: a \
       .npy file, or an HDF5 file whose dataset --dataset (default x) holds the batch-major array. \
@@ -99,6 +100,9 @@ struct PredictCommand: ParsableCommand {
 
   func run() throws {
     try Output.reportingErrors(of: "predict") {
+      if ONNXModelCommands.isONNX(model) {  // an ONNX model: ONNXModelCommands.swift
+        return try ONNXModelCommands.predict(model: model, inputs: inputs, dataset: dataset, output: output, float64: float64)
+      }
       try Output.check("--output", output)  // before the model runs
       let m = try KerasModel(contentsOf: URL(fileURLWithPath: model), weights: weights.map { URL(fileURLWithPath: $0) },
                              precision: float64 ? .float64 : nil, cut: try cut())

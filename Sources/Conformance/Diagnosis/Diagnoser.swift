@@ -12,7 +12,7 @@ public enum Diagnoser {
   public static func diagnose(_ c: Case, precision: Precision = .case, tolerance override: Tolerance? = nil,
                               limit: DiagnosisLimit = .unlimited) -> (diagnoses: [Diagnosis], complete: Bool) {
     let tolerance = override ?? Tolerance(atol: c.atol, rtol: c.rtol)
-    let convention = Conventions.convention(for: c.framework)
+    let convention = Conventions.convention(for: c.framework, config: c.config)
     guard let parsed = try? convention.parsed(config: c.config) else { return ([], true) }
     let single = precision == .case && c.dtype == .float32
 

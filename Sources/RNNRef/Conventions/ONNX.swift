@@ -67,6 +67,14 @@ public enum ONNX: NetworkConvention {
     }
   }
 
+  /// The positional inputs and outputs of the recurrent operator `opType` ("LSTM", "GRU",
+  /// "RNN"; nil for any other), and which inputs are weights (W, R, B, P) rather than run-time
+  /// inputs: what a graph reader needs to call `evaluate` on one node (ONNXImport).
+  public static func nodeSignature(opType: String) -> (inputs: [String], outputs: [String], weights: Set<String>)? {
+    guard let op = OpType(rawValue: opType) else { return nil }
+    return (op.inputOrder, op.outputOrder, Set(op.weightNames))
+  }
+
   public typealias Config = Node
 
   public static func parseConfig(_ json: JSONValue) throws -> Node { try Node(config: json) }
