@@ -1,9 +1,9 @@
 /// The gate blocks along a framework's fused gate axis (`G*H`): the framework's letters in its
 /// order, and the canonical gate each block holds. Canonical orders: LSTM **i, f, g, o**; GRU
 /// **z, r, n**; a simple RNN one block (letter ""). The one table of each framework's order:
-/// the PyTorch and ONNX adapters reorder their weights by `toCanonical` / `fromCanonical`
-/// (TF1.swift still writes its permutation as a literal, pinned by GateOrderTests; Keras needs
-/// none), and Conformance's diagnosis names gates by `letters`.
+/// the PyTorch, ONNX and TF1 (LSTM) adapters reorder their weights by `toCanonical` /
+/// `fromCanonical` (Keras needs none; TF1's GRU splits `gates/` r, u by hand), and Conformance's
+/// diagnosis names gates by `letters`.
 public struct GateOrder: Sendable, Equatable, CustomStringConvertible {
   /// The framework's letters in its order along the gate axis (ONNX LSTM `["i", "o", "f", "c"]`).
   public let letters: [String]

@@ -367,7 +367,7 @@ public enum TF1: NetworkConvention {
           projection = try reader.take("\(path)/projection/kernel", shape: [H, p], "\(what): (num_units, num_proj)")
         }
         // native i, j, f, o -> canonical i, f, g(=j), o
-        let order = [0, 2, 1, 3]
+        let order = Framework.tf1.gateOrder(.lstm).toCanonical
         cells.append(.lstm(LSTMCell(
           inputSize: I, hiddenSize: H,
           kernel: kernel.slice(axis: 0, range: 0..<I).reorderingBlocks(order, axis: 1),
@@ -604,7 +604,7 @@ public enum TF1: NetworkConvention {
       if let pr = c.projection { kw["num_proj"] = .number(Double(pr.shape[1])) }
       if let v = c.projectionClip { kw["proj_clip"] = .number(v) }
       // canonical i, f, g, o -> native i, j(=g), f, o
-      let order = [0, 2, 1, 3]
+      let order = Framework.tf1.gateOrder(.lstm).fromCanonical
       let p = path + "lstm_cell/"
       weights.append(p + "kernel", Tensor.concatenate([c.kernel, c.recurrentKernel], axis: 0).reorderingBlocks(order, axis: 1))
       weights.append(p + "bias", add(c.inputBias, c.recurrentBias).reorderingBlocks(order, axis: 0))
