@@ -73,7 +73,10 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   }
 
   /// Converts between scalar types (Float <-> Double) keeping the shape (rounding to
-  /// nearest when narrowing).
+  /// nearest when narrowing). Specialised for Float and Double: called from other modules (predict's
+  /// input and output conversions) it otherwise runs as generic code, a witness call per element.
+  @_specialize(where Scalar == Float, Other == Double) @_specialize(where Scalar == Double, Other == Float)
+  @_specialize(where Scalar == Float, Other == Float) @_specialize(where Scalar == Double, Other == Double)
   public init<Other: RNNScalar>(_ other: Tensor<Other>) {
     self.shape = other.shape
     self.scalars = other.scalars.map { Scalar($0) }
