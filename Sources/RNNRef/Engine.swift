@@ -1,8 +1,9 @@
 /// The sequence engine: runs canonical cells over time, per direction and
-/// layer. Inputs and outputs are time-major: `x: (T, N, I) -> (T, N, F)`.
+/// layer. Inputs and outputs are time-major: `x: (T, N, I) -> (T, N, F)`; one layer
+/// also runs on batch-major `(N, T, I) -> (N, T, F)` in place (`SequenceLayout`).
 ///
-/// Per direction: the input projection of all steps is one product
-/// `(T*N, I) x (I, G*H)` plus the folded biases; then each step is one product
+/// Per direction: the input projection of blocks of steps, products
+/// `(steps*N, I) x (I, G*H)` plus the folded biases; then each step is one product
 /// `(N, Hout) x (Hout, G*H)` and the cell's element-wise math. All products go
 /// through a `MatmulBackend` (`Matmul.default` unless one is passed).
 ///
