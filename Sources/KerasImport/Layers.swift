@@ -119,26 +119,36 @@ enum KerasActivation: Equatable {
 
   @_specialize(where S == Float) @_specialize(where S == Double)
   func apply<S: RNNScalar>(_ t: inout Tensor<S>) {
+    if self == .scalar(.linear) { return }
+    let f = t.shape.last ?? 1
+    t.scalars.withUnsafeMutableBufferPointer { p in
+      if let base = p.baseAddress { apply(base, count: p.count, features: f) }
+    }
+  }
+
+  /// The activation on `count` values at `p`, rows of `features` (softmax and log-softmax run
+  /// along each row; `count` is a multiple of `features` for them).
+  @_specialize(where S == Float) @_specialize(where S == Double)
+  func apply<S: RNNScalar>(_ p: UnsafeMutablePointer<S>, count: Int, features f: Int) {
     switch self {
     case .scalar(let a):
       if a == .linear { return }
-      for i in t.scalars.indices { t.scalars[i] = a(t.scalars[i]) }
+      for i in 0..<count { p[i] = a(p[i]) }
     case .swish:
-      for i in t.scalars.indices { let x = t.scalars[i]; t.scalars[i] = x * stableSigmoid(x) }
+      for i in 0..<count { let x = p[i]; p[i] = x * stableSigmoid(x) }
     case .relu6:
-      for i in t.scalars.indices { t.scalars[i] = Swift.min(Swift.max(t.scalars[i], 0), 6) }
+      for i in 0..<count { p[i] = Swift.min(Swift.max(p[i], 0), 6) }
     case .softmax, .logSoftmax:
-      let f = t.shape.last ?? 1
       guard f > 0 else { return }
       var base = 0
-      while base < t.count {
+      while base < count {
         var m = -S.infinity
-        for j in 0..<f { m = Swift.max(m, t.scalars[base + j]) }
+        for j in 0..<f { m = Swift.max(m, p[base + j]) }
         var s: S = 0
-        for j in 0..<f { s += S.exp(t.scalars[base + j] - m) }
+        for j in 0..<f { s += S.exp(p[base + j] - m) }
         for j in 0..<f {
-          let x = t.scalars[base + j] - m
-          t.scalars[base + j] = self == .softmax ? S.exp(x) / s : x - S.log(s)
+          let x = p[base + j] - m
+          p[base + j] = self == .softmax ? S.exp(x) / s : x - S.log(s)
         }
         base += f
       }
@@ -148,28 +158,53 @@ enum KerasActivation: Equatable {
 
 // MARK: - Helpers
 
+/// `activation(x k + b)` over the last axis of `x (..., I)`, `k (I, U)`: the product through the
+/// engine's matrix backend (`k` prepared once per call; rows in blocks split over the backend's
+/// workers), each block's bias and activation applied by the worker that computed it, while the block
+/// is in cache. Every output element is written (no zero-filled buffer). As in Keras, the bias is added
+/// to the finished sum (`matmul`, then `bias_add`).
 @_specialize(where S == Float) @_specialize(where S == Double)
-func dense<S: RNNScalar>(_ x: Tensor<S>, _ k: Tensor<S>, _ b: Tensor<S>?) -> Tensor<S> {
+func dense<S: RNNScalar>(_ x: Tensor<S>, _ k: Tensor<S>, _ b: Tensor<S>?, activation: KerasActivation,
+                         backend: any MatmulBackend = Matmul.default) -> Tensor<S> {
   let i = k.shape[0], u = k.shape[1]
-  let rows = x.count / Swift.max(i, 1)
-  var out = [S](repeating: 0, count: rows * u)
+  let rows = x.shape.dropLast().reduce(1, *)
+  let shape = Array(x.shape.dropLast()) + [u]
+  guard rows > 0, u > 0 else { return Tensor(uncheckedZeros: shape) }
+  let prepared = i > 0 ? backend.prepare(k) : nil
+  let block = 64  // rows per product: a block's outputs stay in L1 for the bias and activation
+  var out = [S](unsafeUninitializedCapacity: rows * u) { _, n in n = rows * u }
   x.scalars.withUnsafeBufferPointer { xp in
-    k.scalars.withUnsafeBufferPointer { kp in
-      out.withUnsafeMutableBufferPointer { op in
-        for r in 0..<rows {
-          let ob = r * u
-          if let b { for j in 0..<u { op[ob + j] = b.scalars[j] } }
-          for a in 0..<i {
-            let xv = xp[r * i + a]
-            if xv == 0 { continue }
-            let kb = a * u
-            for j in 0..<u { op[ob + j] += xv * kp[kb + j] }
+    out.withUnsafeMutableBufferPointer { op in
+      let ptrs = DensePointers(x: xp.baseAddress, out: op.baseAddress!)
+      backend.forEachSlice(of: (rows + block - 1) / block, multiplyAdds: rows * i * u) { slice in
+        let end = Swift.min(rows, slice.upperBound * block)
+        var r = slice.lowerBound * block
+        while r < end {
+          let m = Swift.min(block, end - r)
+          let c = ptrs.out + r * u
+          if let prepared, let x = ptrs.x {
+            backend.multiply(m: m, a: x + r * i, lda: i, b: prepared, columns: 0..<u, c: c, ldc: u, accumulate: false)
+          } else {
+            c.update(repeating: 0, count: m * u)
           }
+          if let b {
+            b.scalars.withUnsafeBufferPointer { bp in
+              for row in 0..<m { for j in 0..<u { c[row * u + j] += bp[j] } }
+            }
+          }
+          activation.apply(c, count: m * u, features: u)
+          r += m
         }
       }
     }
   }
-  return Tensor(uncheckedShape: Array(x.shape.dropLast()) + [u], scalars: out)
+  return Tensor(uncheckedShape: shape, scalars: out)
+}
+
+/// The input and output of `dense` handed to the backend's workers, which write disjoint rows.
+private struct DensePointers<S>: @unchecked Sendable {
+  let x: UnsafePointer<S>?
+  let out: UnsafeMutablePointer<S>
 }
 
 func knownCount(_ s: Shape) -> Int? {
@@ -241,8 +276,7 @@ final class DenseKLayer: KerasLayer {
       throw bad("input has shape \(KerasImportError.dims(v.t.shape)), expected (..., \(kernel.shape[0])) from the kernel \(KerasImportError.dims(kernel.shape))")
     }
     let (k, b): (Tensor<S>, Tensor<S>?) = weights.get(S.self) { (converted(kernel), bias.map(converted)) }
-    v.t = dense(v.t, k, b)
-    activation.apply(&v.t)
+    v.t = dense(v.t, k, b, activation: activation)
     return [v]
   }
 }

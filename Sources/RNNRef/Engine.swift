@@ -1,8 +1,9 @@
 /// The sequence engine: runs canonical cells over time, per direction and
-/// layer. Inputs and outputs are time-major: `x: (T, N, I) -> (T, N, F)`.
+/// layer. Inputs and outputs are time-major: `x: (T, N, I) -> (T, N, F)`; one layer
+/// also runs on batch-major `(N, T, I) -> (N, T, F)` in place (`SequenceLayout`).
 ///
-/// Per direction: the input projection of all steps is one product
-/// `(T*N, I) x (I, G*H)` plus the folded biases; then each step is one product
+/// Per direction: the input projection of blocks of steps, products
+/// `(steps*N, I) x (I, G*H)` plus the folded biases; then each step is one product
 /// `(N, Hout) x (Hout, G*H)` and the cell's element-wise math. All products go
 /// through a `MatmulBackend` (`Matmul.default` unless one is passed).
 ///
@@ -16,11 +17,13 @@ public enum Engine {
   /// Runs one layer. `initialStates`: one per direction (zeros when nil).
   /// `mask`: `(N, T)` valid steps; masked steps follow `layer.padding` and carry the state.
   /// `backend`: the matrix products (`Matmul.default` unless given).
+  /// `layout`: how `x` and the outputs are laid out (`.timeMajor` `(T, N, F)`, or `.batchMajor`
+  /// `(N, T, F)`, read and written in place: no transposed copy).
   public static func run<Scalar: RNNScalar>(
-    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, layout: SequenceLayout = .timeMajor, mask: StepMask? = nil,
     initialStates: [LayerState<Scalar>]? = nil, backend: any MatmulBackend = Matmul.default
   ) throws -> LayerOutput<Scalar> {
-    try runLayer(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: "layer")
+    try runLayer(layer, input: x, layout: layout, mask: mask, initialStates: initialStates, backend: backend, name: "layer")
   }
 
   /// Runs a stack. `initialStates[layer][direction]`.
@@ -169,22 +172,6 @@ public enum Engine {
     }
   }
 
-  /// Rows `firstRow ..< firstRow + rows` of `x (rows, I)` times W into `pre`'s first `rows` rows (the
-  /// folded bias is added per step, with the recurrent product).
-  static func projectInputs<C: PreparedCellKind>(
-    _ cell: C, x: [C.S], firstRow: Int, rows: Int, into pre: inout [C.S], backend: any MatmulBackend
-  ) {
-    let w = cell.width, i = cell.inputSize
-    guard rows > 0, w > 0 else { return }
-    pre.withUnsafeMutableBufferPointer { pp in
-      guard i > 0 else { pp.baseAddress!.update(repeating: 0, count: rows * w); return }
-      x.withUnsafeBufferPointer { xp in
-        backend.multiply(m: rows, a: xp.baseAddress! + firstRow * i, lda: i, b: cell.kernel, c: pp.baseAddress!,
-                         ldc: w, accumulate: false)
-      }
-    }
-  }
-
   /// Steps per input-projection block: about 256 KiB of pre-activations (L2-resident next to the
   /// recurrent weights), at least one step, and at least 64 rows per product (below that the
   /// product's tiles run short and a small batch's steps would each pay a call).
@@ -198,23 +185,28 @@ public enum Engine {
   /// which Float and Double implement with a concrete call to `layerBody`: the optimizer then
   /// specialises the whole cell math for them (a generic call from another module would otherwise
   /// run the unspecialised code, several times slower).
-  static func runLayer<Scalar: RNNScalar>(
-    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask? = nil,
-    initialStates: [LayerState<Scalar>]? = nil, backend: any MatmulBackend = Matmul.default, name: String = "layer"
+  ///
+  /// `keepDirections` false: a bidirectional layer merged by `.concat` returns no `directionOutputs`
+  /// (empty: its directions write straight into `merged`, no per-direction copy); for callers that
+  /// read `merged` only (the Keras adapter). Every other layer returns them as documented.
+  package static func runLayer<Scalar: RNNScalar>(
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, layout: SequenceLayout = .timeMajor,
+    mask: StepMask? = nil, initialStates: [LayerState<Scalar>]? = nil,
+    backend: any MatmulBackend = Matmul.default, name: String = "layer", keepDirections: Bool = true
   ) throws -> LayerOutput<Scalar> {
-    try Scalar._runEngineLayer(rewritten(layer), input: x, mask: mask, initialStates: initialStates, backend: backend,
-                               name: name)
+    try Scalar._runEngineLayer(rewritten(layer), input: x, layout: layout, mask: mask, initialStates: initialStates,
+                               backend: backend, name: name, keepDirections: keepDirections)
   }
 
   static func layerBody<Scalar: RNNScalar>(
-    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, mask: StepMask?,
-    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String
+    _ layer: RecurrentLayer<Scalar>, input x: Tensor<Scalar>, layout: SequenceLayout, mask: StepMask?,
+    initialStates: [LayerState<Scalar>]?, backend: any MatmulBackend, name: String, keepDirections: Bool
   ) throws -> LayerOutput<Scalar> {
     guard x.rank == 3 else {
       throw RNNRefError.shapeMismatch(name: "\(name) input", actual: x.shape, expected: [-1, -1, layer.inputSize],
-                                      reason: "the engine takes time-major input (T, N, I) with I = \(layer.inputSize); -1 stands for any size")
+                                      reason: "the engine takes \(layout.text) input with I = \(layer.inputSize); -1 stands for any size")
     }
-    let T = x.shape[0], N = x.shape[1]
+    let T = layout == .timeMajor ? x.shape[0] : x.shape[1], N = layout == .timeMajor ? x.shape[1] : x.shape[0]
     let directions = layer.direction == .bidirectional ? 2 : 1
     guard layer.cells.count == directions else {
       throw RNNRefError.invalidConfig(key: "\(name) cells", value: "\(layer.cells.count)",
@@ -227,7 +219,7 @@ public enum Engine {
       let pc = try PreparedCell(cell, name: "\(name) \(dirNames[d])", backend: backend)
       guard pc.inputSize == x.shape[2] else {
         throw RNNRefError.shapeMismatch(
-          name: "\(name) input", actual: x.shape, expected: [T, N, pc.inputSize],
+          name: "\(name) input", actual: x.shape, expected: [x.shape[0], x.shape[1], pc.inputSize],
           reason: "the \(dirNames[d]) has inputSize \(pc.inputSize) but the input has \(x.shape[2]) features")
       }
       cells.append(pc)
@@ -240,7 +232,7 @@ public enum Engine {
     if let mask {
       guard mask.batch == N, mask.steps == T else {
         throw RNNRefError.shapeMismatch(name: "\(name) mask", actual: [mask.batch, mask.steps], expected: [N, T],
-                                        reason: "the mask is (N, T) for input (T, N, I) = \(x.shape)")
+                                        reason: "the mask is (N, T) for \(layout.text) input \(x.shape)")
       }
     }
     if let initialStates {
@@ -268,41 +260,83 @@ public enum Engine {
       }
     }
 
-    let results = DirectionResults<Scalar>(directions)
+    // Where the directions write: straight into `merged` for a single direction or a `.concat`/`.none`
+    // merge (the two directions' columns side by side, no concatenation afterwards), and into their own
+    // buffers when the caller keeps them or an element-wise merge needs them. Every element of every
+    // buffer is written by `runDirection` (masked steps included), so none is zero-filled first.
+    let hout = cells.map(\.outputSize)
+    let features = hout.reduce(0, +)
+    let joined = directions == 2 && (layer.merge == .concat || layer.merge == .none)
+    let own = directions == 2 && (keepDirections || !joined)
+    var out0 = uninitialized(Scalar.self, own ? T * N * hout[0] : 0)
+    var out1 = uninitialized(Scalar.self, own ? T * N * hout[1] : 0)
+    var merged = uninitialized(Scalar.self, own && !joined ? 0 : T * N * features)
+    let finals = FinalStates<Scalar>(directions)
     let prepared = cells
-    let run: @Sendable (Int) -> Void = { d in
-      let reversed = layer.direction == .reverse || d == 1
-      results.set(d, runDirection(
-        prepared[d], x: x, T: T, N: N, reversed: reversed,
-        timeReversedOutput: reversed && layer.reverseOutputOrder == .timeReversed,
-        mask: mask, padding: layer.padding, initial: initialStates?[d], backend: backend))
+    out0.withUnsafeMutableBufferPointer { p0 in
+      out1.withUnsafeMutableBufferPointer { p1 in
+        merged.withUnsafeMutableBufferPointer { pm in
+          var targets: [[SequenceTarget<Scalar>]] = Array(repeating: [], count: directions)
+          if !own || joined, let m = pm.baseAddress {
+            for d in 0..<directions {
+              targets[d].append(SequenceTarget(base: m, features: features, offset: d == 0 ? 0 : hout[0], layout: layout))
+            }
+          }
+          if own, let b = p0.baseAddress { targets[0].append(SequenceTarget(base: b, features: hout[0], offset: 0, layout: layout)) }
+          if own, let b = p1.baseAddress { targets[1].append(SequenceTarget(base: b, features: hout[1], offset: 0, layout: layout)) }
+          let run: @Sendable (Int) -> Void = { [targets] d in
+            let reversed = layer.direction == .reverse || d == 1
+            finals.set(d, runDirection(
+              prepared[d], x: x, layout: layout, T: T, N: N, reversed: reversed,
+              timeReversedOutput: reversed && layer.reverseOutputOrder == .timeReversed,
+              mask: mask, padding: layer.padding, initial: initialStates?[d], targets: targets[d], backend: backend))
+          }
+          if directions == 2 {
+            // The two directions are independent: the backend's workers run them at once when the layer's
+            // work warrants two workers (each direction's own products then split no further on a 2-core
+            // machine: Dispatch narrows a nested concurrentPerform to the cores left), else one after the
+            // other on this thread. No hand-off between them until the layer ends.
+            var work = 0
+            for cell in prepared {
+              let perRow: Int = cell.width * (cell.inputSize + cell.outputSize)
+              work += T * N * perRow
+            }
+            backend.forEachSlice(of: 2, multiplyAdds: work) { slice in
+              for d in slice { run(d) }
+            }
+          } else {
+            run(0)
+          }
+        }
+      }
     }
-    if directions == 2 {
-      // The two directions are independent: the backend's workers run them at once when the layer's
-      // work warrants two workers (each direction's own products then split no further on a 2-core
-      // machine: Dispatch narrows a nested concurrentPerform to the cores left), else one after the
-      // other on this thread. No hand-off between them until the layer ends.
-      var work = 0
-      for cell in prepared {
-        let perRow: Int = cell.width * (cell.inputSize + cell.outputSize)
-        work += T * N * perRow
-      }
-      backend.forEachSlice(of: 2, multiplyAdds: work) { slice in
-        for d in slice { run(d) }
-      }
+    let shape = { (f: Int) in layout == .timeMajor ? [T, N, f] : [N, T, f] }
+    let mergedTensor: Tensor<Scalar>
+    var outputs: [Tensor<Scalar>] = []
+    if directions == 1 {
+      mergedTensor = Tensor(uncheckedShape: shape(features), scalars: merged)
+      outputs = [mergedTensor]
     } else {
-      run(0)
+      if own {
+        outputs = [Tensor(uncheckedShape: shape(hout[0]), scalars: out0), Tensor(uncheckedShape: shape(hout[1]), scalars: out1)]
+      }
+      mergedTensor = joined ? Tensor(uncheckedShape: shape(features), scalars: merged)
+        : layer.merge.merge(fw: outputs[0], bw: outputs[1])
     }
-    let outputs = results.outputs, finals = results.finals
-    let merged = directions == 1 ? outputs[0] : layer.merge.merge(fw: outputs[0], bw: outputs[1])
-    return LayerOutput(directionOutputs: outputs, merged: merged, finalStates: finals)
+    return LayerOutput(directionOutputs: outputs, merged: mergedTensor, finalStates: finals.states)
   }
 
-  /// What the directions of one layer leave, each written by the worker that ran it.
+  /// An array of `count` elements left uninitialised, for a buffer whose every element is written
+  /// before it is read (no zero-filling pass over fresh pages).
+  static func uninitialized<S: RNNScalar>(_: S.Type, _ count: Int) -> [S] {
+    [S](unsafeUninitializedCapacity: count) { _, n in n = count }
+  }
+
+  /// The final state of each direction of one layer, each written by the worker that ran it.
   /// Raw slots (no array shared between threads): each direction writes its own slot once, and the
   /// slots are read after every worker is done.
-  final class DirectionResults<S: RNNScalar>: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<(Tensor<S>, LayerState<S>)?>
+  final class FinalStates<S: RNNScalar>: @unchecked Sendable {
+    private let slots: UnsafeMutablePointer<LayerState<S>?>
     private let count: Int
     init(_ n: Int) {
       count = n
@@ -313,41 +347,87 @@ public enum Engine {
       slots.deinitialize(count: count)
       slots.deallocate()
     }
-    func set(_ d: Int, _ r: (Tensor<S>, LayerState<S>)) { slots[d] = r }
-    var outputs: [Tensor<S>] { (0..<count).map { slots[$0]!.0 } }
-    var finals: [LayerState<S>] { (0..<count).map { slots[$0]!.1 } }
+    func set(_ d: Int, _ r: LayerState<S>) { slots[d] = r }
+    var states: [LayerState<S>] { (0..<count).map { slots[$0]! } }
   }
 
-  /// One direction over all steps, for the cell's kind. Returns `(T, N, Hout)` and the final state.
+  /// Where a direction writes its outputs: features `offset ..< offset + Hout` of each row of a
+  /// sequence buffer of `features` per row, in `layout`. Directions of one layer write disjoint
+  /// features (or disjoint buffers), so they can run at once.
+  struct SequenceTarget<S>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<S>
+    let features: Int
+    let offset: Int
+    let layout: SequenceLayout
+
+    /// The first element of the row of step slot `t`, sample `n`, in a sequence of `T` steps and
+    /// `N` samples.
+    @inline(__always)
+    func row(_ t: Int, _ n: Int, T: Int, N: Int) -> UnsafeMutablePointer<S> {
+      base + layout.row(step: t, sample: n, steps: T, batch: N) * features + offset
+    }
+  }
+
+  /// One direction over all steps, for the cell's kind: writes its outputs into `targets` and returns
+  /// the final state.
   static func runDirection<S: RNNScalar>(
-    _ cell: PreparedCell<S>, x: Tensor<S>, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
-    mask: StepMask?, padding: PaddingPolicy, initial: LayerState<S>?, backend: any MatmulBackend
-  ) -> (Tensor<S>, LayerState<S>) {
+    _ cell: PreparedCell<S>, x: Tensor<S>, layout: SequenceLayout, T: Int, N: Int, reversed: Bool,
+    timeReversedOutput: Bool, mask: StepMask?, padding: PaddingPolicy, initial: LayerState<S>?,
+    targets: [SequenceTarget<S>], backend: any MatmulBackend
+  ) -> LayerState<S> {
     switch cell {
     case .simple(let c):
-      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
-                   padding: padding, initial: initial, backend: backend)
+      runDirection(c, x: x, layout: layout, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput,
+                   mask: mask, padding: padding, initial: initial, targets: targets, backend: backend)
     case .lstm(let c):
-      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
-                   padding: padding, initial: initial, backend: backend)
+      runDirection(c, x: x, layout: layout, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput,
+                   mask: mask, padding: padding, initial: initial, targets: targets, backend: backend)
     case .gru(let c):
-      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
-                   padding: padding, initial: initial, backend: backend)
+      runDirection(c, x: x, layout: layout, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput,
+                   mask: mask, padding: padding, initial: initial, targets: targets, backend: backend)
     case .resetBeforeGRU(let c):
-      runDirection(c, x: x, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput, mask: mask,
-                   padding: padding, initial: initial, backend: backend)
+      runDirection(c, x: x, layout: layout, T: T, N: N, reversed: reversed, timeReversedOutput: timeReversedOutput,
+                   mask: mask, padding: padding, initial: initial, targets: targets, backend: backend)
+    }
+  }
+
+  /// Steps `firstStep ..< firstStep + steps` of `x` (`T` steps, `N` samples, `I` features, in
+  /// `layout`) times W into `pre`, time-major (row `s * N + n` for step `firstStep + s`, sample n). The
+  /// folded bias is added per step, with the recurrent product. Time-major input is one product over
+  /// its contiguous rows; batch-major input one product per step (its N rows are `T * I` apart) or,
+  /// when the block has more steps than samples, one per sample (its steps are contiguous; written
+  /// `N` rows apart). Each element is the same sum in the same order whatever rows a product has.
+  static func projectInputs<C: PreparedCellKind>(
+    _ cell: C, x: UnsafePointer<C.S>, layout: SequenceLayout, T: Int, N: Int, firstStep: Int, steps: Int,
+    into pre: UnsafeMutablePointer<C.S>, backend: any MatmulBackend
+  ) {
+    let w = cell.width, i = cell.inputSize
+    guard steps > 0, N > 0, w > 0 else { return }
+    guard i > 0 else { pre.update(repeating: 0, count: steps * N * w); return }
+    if layout == .timeMajor || N == 1 || T == 1 {  // N == 1 or T == 1: both layouts are the same rows
+      backend.multiply(m: steps * N, a: x + firstStep * N * i, lda: i, b: cell.kernel, c: pre, ldc: w, accumulate: false)
+    } else if steps <= N {
+      for s in 0..<steps {
+        backend.multiply(m: N, a: x + (firstStep + s) * i, lda: T * i, b: cell.kernel, c: pre + s * N * w, ldc: w,
+                         accumulate: false)
+      }
+    } else {
+      for n in 0..<N {
+        backend.multiply(m: steps, a: x + (n * T + firstStep) * i, lda: i, b: cell.kernel, c: pre + n * w, ldc: N * w,
+                         accumulate: false)
+      }
     }
   }
 
   static func runDirection<C: PreparedCellKind>(
-    _ cell: C, x: Tensor<C.S>, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
-    mask: StepMask?, padding: PaddingPolicy, initial: LayerState<C.S>?, backend: any MatmulBackend
-  ) -> (Tensor<C.S>, LayerState<C.S>) {
+    _ cell: C, x: Tensor<C.S>, layout: SequenceLayout, T: Int, N: Int, reversed: Bool, timeReversedOutput: Bool,
+    mask: StepMask?, padding: PaddingPolicy, initial: LayerState<C.S>?, targets: [SequenceTarget<C.S>],
+    backend: any MatmulBackend
+  ) -> LayerState<C.S> {
     typealias S = C.S
     let H = cell.hidden, Hout = cell.outputSize, W = cell.width
     var h = initial?.h.scalars ?? [S](repeating: 0, count: N * Hout)
     var c = cell.hasCellState ? (initial?.c?.scalars ?? [S](repeating: 0, count: N * H)) : []
-    var out = [S](repeating: 0, count: T * N * Hout)
     if T > 0 && N > 0 {
       // The input projection in blocks of steps, each computed just before its steps run, into one
       // reused buffer that stays in cache (not the whole sequence's T*N*G*H pre-activations at once,
@@ -355,17 +435,25 @@ public enum Engine {
       // order whatever rows a product has, so the bits are those of one whole product.
       let block = projectionBlock(steps: T, batch: N, width: W, scalarSize: MemoryLayout<S>.stride)
       // every row a step reads is written by `projectInputs` first (its product overwrites, or zeros when I = 0)
-      var pre = [S](unsafeUninitializedCapacity: block * N * W) { _, count in count = block * N * W }
+      var pre = uninitialized(S.self, block * N * W)
       var blockStart = 0  // the lowest t of the block in `pre`
       let ws = StepWorkspace(cell: cell, batch: N)
       var newH = [S](repeating: 0, count: N * Hout)
       var newC = [S](repeating: 0, count: c.count)
-      var prevOut = [S](repeating: 0, count: N * Hout)
+      // the last valid output per sample, for `.repeatPreviousOutput` at masked steps
+      var prevOut = [S](repeating: 0, count: mask != nil && padding == .repeatPreviousOutput ? N * Hout : 0)
+      // one target that is this direction's own time-major buffer: each step's rows are one block
+      let contiguous = targets.map { $0.layout == .timeMajor && $0.features == Hout && $0.offset == 0 }
       for k in 0..<T {
         if k % block == 0 {
           let steps = Swift.min(block, T - k)
           blockStart = reversed ? T - k - steps : k
-          projectInputs(cell, x: x.scalars, firstRow: blockStart * N, rows: steps * N, into: &pre, backend: backend)
+          x.scalars.withUnsafeBufferPointer { xp in
+            pre.withUnsafeMutableBufferPointer { pp in
+              projectInputs(cell, x: xp.baseAddress!, layout: layout, T: T, N: N, firstStep: blockStart, steps: steps,
+                            into: pp.baseAddress!, backend: backend)
+            }
+          }
         }
         let t = reversed ? T - 1 - k : k
         let slot = timeReversedOutput ? k : t
@@ -383,38 +471,68 @@ public enum Engine {
             }
           }
         }
-        let outBase = slot * N * Hout
         if let mask {
           for n in 0..<N {
             let rowH = n * Hout
             if mask[batch: n, step: t] {
-              for j in 0..<Hout {
-                h[rowH + j] = newH[rowH + j]
-                out[outBase + rowH + j] = newH[rowH + j]
-                prevOut[rowH + j] = newH[rowH + j]
-              }
+              for j in 0..<Hout { h[rowH + j] = newH[rowH + j] }
+              if padding == .repeatPreviousOutput { for j in 0..<Hout { prevOut[rowH + j] = newH[rowH + j] } }
               if cell.hasCellState {
                 for j in 0..<H { c[n * H + j] = newC[n * H + j] }
               }
-            } else if padding == .repeatPreviousOutput {
-              for j in 0..<Hout { out[outBase + rowH + j] = prevOut[rowH + j] }
-            }  // .zeroOutput: already zero
+            }
+          }
+          // valid rows: the new output; masked rows: the previous output or zeros, per `padding`
+          newH.withUnsafeBufferPointer { nh in
+            prevOut.withUnsafeBufferPointer { po in
+              for target in targets {
+                for n in 0..<N {
+                  let dst = target.row(slot, n, T: T, N: N)
+                  if mask[batch: n, step: t] {
+                    dst.update(from: nh.baseAddress! + n * Hout, count: Hout)
+                  } else if padding == .repeatPreviousOutput {
+                    dst.update(from: po.baseAddress! + n * Hout, count: Hout)
+                  } else {
+                    dst.update(repeating: 0, count: Hout)
+                  }
+                }
+              }
+            }
           }
         } else {
           swap(&h, &newH)
           if cell.hasCellState { swap(&c, &newC) }
-          out.withUnsafeMutableBufferPointer { o in
-            h.withUnsafeBufferPointer { hp in
-              (o.baseAddress! + outBase).update(from: hp.baseAddress!, count: N * Hout)
+          h.withUnsafeBufferPointer { hp in
+            for (target, whole) in zip(targets, contiguous) {
+              if whole {
+                target.row(slot, 0, T: T, N: N).update(from: hp.baseAddress!, count: N * Hout)
+              } else {
+                for n in 0..<N { target.row(slot, n, T: T, N: N).update(from: hp.baseAddress! + n * Hout, count: Hout) }
+              }
             }
           }
         }
       }
     }
-    let final = LayerState(h: Tensor(uncheckedShape: [N, Hout], scalars: h),
-                           c: cell.hasCellState ? Tensor(uncheckedShape: [N, H], scalars: c) : nil)
-    return (Tensor(uncheckedShape: [T, N, Hout], scalars: out), final)
+    return LayerState(h: Tensor(uncheckedShape: [N, Hout], scalars: h),
+                      c: cell.hasCellState ? Tensor(uncheckedShape: [N, H], scalars: c) : nil)
   }
+}
+
+/// How a sequence tensor is laid out: `(T, N, F)` time-major (the engine's own order: one step's
+/// rows are contiguous) or `(N, T, F)` batch-major (Keras' order: one sample's steps are contiguous).
+/// `Engine.run(_:input:layout:...)` reads its input and writes its outputs in the layout given.
+public enum SequenceLayout: Sendable, Equatable {
+  case timeMajor
+  case batchMajor
+
+  /// The flat row (of F features) of step `t`, sample `n`, in a sequence of `T` steps, `N` samples.
+  @inline(__always)
+  func row(step t: Int, sample n: Int, steps T: Int, batch N: Int) -> Int {
+    self == .timeMajor ? t * N + n : n * T + t
+  }
+
+  var text: String { self == .timeMajor ? "time-major (T, N, I)" : "batch-major (N, T, I)" }
 }
 
 extension MergeMode {
@@ -444,28 +562,31 @@ extension MergeMode {
 /// specialises `Engine.layerBody` and the cell math under it for each (see `Engine.runLayer`).
 extension Float {
   public static func _runEngineLayer(
-    _ layer: RecurrentLayer<Float>, input x: Tensor<Float>, mask: StepMask?,
-    initialStates: [LayerState<Float>]?, backend: any MatmulBackend, name: String
+    _ layer: RecurrentLayer<Float>, input x: Tensor<Float>, layout: SequenceLayout, mask: StepMask?,
+    initialStates: [LayerState<Float>]?, backend: any MatmulBackend, name: String, keepDirections: Bool
   ) throws -> LayerOutput<Float> {
-    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+    try Engine.layerBody(layer, input: x, layout: layout, mask: mask, initialStates: initialStates, backend: backend,
+                         name: name, keepDirections: keepDirections)
   }
 }
 
 extension Double {
   public static func _runEngineLayer(
-    _ layer: RecurrentLayer<Double>, input x: Tensor<Double>, mask: StepMask?,
-    initialStates: [LayerState<Double>]?, backend: any MatmulBackend, name: String
+    _ layer: RecurrentLayer<Double>, input x: Tensor<Double>, layout: SequenceLayout, mask: StepMask?,
+    initialStates: [LayerState<Double>]?, backend: any MatmulBackend, name: String, keepDirections: Bool
   ) throws -> LayerOutput<Double> {
-    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+    try Engine.layerBody(layer, input: x, layout: layout, mask: mask, initialStates: initialStates, backend: backend,
+                         name: name, keepDirections: keepDirections)
   }
 }
 
 extension RNNScalar {
   /// Other conformers run the generic (unspecialised) layer loop.
   public static func _runEngineLayer(
-    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, mask: StepMask?,
-    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String
+    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, layout: SequenceLayout, mask: StepMask?,
+    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String, keepDirections: Bool
   ) throws -> LayerOutput<Self> {
-    try Engine.layerBody(layer, input: x, mask: mask, initialStates: initialStates, backend: backend, name: name)
+    try Engine.layerBody(layer, input: x, layout: layout, mask: mask, initialStates: initialStates, backend: backend,
+                         name: name, keepDirections: keepDirections)
   }
 }

@@ -9,8 +9,8 @@ where Self.RawSignificand: FixedWidthInteger {
   /// concrete call so the optimizer specialises the cell math for them; other conformers get the
   /// generic code by default.
   static func _runEngineLayer(
-    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, mask: StepMask?,
-    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String
+    _ layer: RecurrentLayer<Self>, input x: Tensor<Self>, layout: SequenceLayout, mask: StepMask?,
+    initialStates: [LayerState<Self>]?, backend: any MatmulBackend, name: String, keepDirections: Bool
   ) throws -> LayerOutput<Self>
 }
 extension Float: RNNScalar {}
@@ -73,7 +73,10 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   }
 
   /// Converts between scalar types (Float <-> Double) keeping the shape (rounding to
-  /// nearest when narrowing).
+  /// nearest when narrowing). Specialised for Float and Double: called from other modules (predict's
+  /// input and output conversions) it otherwise runs as generic code, a witness call per element.
+  @_specialize(where Scalar == Float, Other == Double) @_specialize(where Scalar == Double, Other == Float)
+  @_specialize(where Scalar == Float, Other == Float) @_specialize(where Scalar == Double, Other == Double)
   public init<Other: RNNScalar>(_ other: Tensor<Other>) {
     self.shape = other.shape
     self.scalars = other.scalars.map { Scalar($0) }
@@ -126,7 +129,8 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
   public func transposed(_ axes: [Int]) -> Tensor {
     precondition(axes.sorted() == Array(0..<rank), "bad permutation \(axes) for rank \(rank)")
     let newShape = axes.map { shape[$0] }
-    var out = Tensor(uncheckedZeros: newShape)
+    // every element is written below: no zero-filling pass first
+    var out = Tensor(uncheckedShape: newShape, scalars: [Scalar](unsafeUninitializedCapacity: count) { _, n in n = count })
     let oldStrides = strides
     let permutedStrides = axes.map { oldStrides[$0] }
     let n = count
@@ -213,13 +217,20 @@ public struct Tensor<Scalar: RNNScalar>: Equatable, Sendable {
     let outer = first[..<axis].reduce(1, *)
     var newShape = first
     newShape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
-    var out: [Scalar] = []
-    out.reserveCapacity(newShape.reduce(1, *))
-    for o in 0..<outer {
-      for p in parts {
-        let block = p.shape[axis...].reduce(1, *)
-        out.append(contentsOf: p.scalars[(o * block)..<((o + 1) * block)])
+    let total = newShape.reduce(1, *)
+    let blocks = parts.map { $0.shape[axis...].reduce(1, *) }
+    // block copies into an uninitialised array (every element is written)
+    let out = [Scalar](unsafeUninitializedCapacity: total) { buf, n in
+      var at = 0
+      for o in 0..<outer {
+        for (p, block) in zip(parts, blocks) where block > 0 {
+          p.scalars.withUnsafeBufferPointer { src in
+            (buf.baseAddress! + at).initialize(from: src.baseAddress! + o * block, count: block)
+          }
+          at += block
+        }
       }
+      n = total
     }
     return Tensor(uncheckedShape: newShape, scalars: out)
   }

@@ -1,10 +1,8 @@
 /// Calling one Keras recurrent layer.
 extension Keras {
-  /// Batch-major `(N, T, F)` from time-major `(T, N, F)`.
-  static func batchMajor<Scalar: RNNScalar>(_ t: Tensor<Scalar>) -> Tensor<Scalar> { t.transposed([1, 0, 2]) }
-
+  /// Output step `k` of a batch-major sequence `(N, T, F)`: `(N, F)`.
   static func step<Scalar: RNNScalar>(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> {
-    t.slice(axis: 0, range: k..<(k + 1)).reshaped([t.shape[1], t.shape[2]])
+    t.slice(axis: 1, range: k..<(k + 1)).reshaped([t.shape[0], t.shape[2]])
   }
 
   /// Calls one Keras recurrent layer the way Keras does, over its canonical layers
@@ -68,10 +66,16 @@ extension Keras {
       }
       initial = carry.map { Optional($0) }
     }
-    var current = x.transposed([1, 0, 2])
+    // The engine reads and writes Keras' batch-major layout in place (no transposed copies). The
+    // directions' own outputs are kept only where they are returned (merge_mode None, the last
+    // outputs, the swapped Bidirectional); else a concat layer's directions write straight into `merged`.
+    var current = x
     var outputs: [LayerOutput<Scalar>] = []
     for (ci, cl) in canonical.enumerated() {
-      let o = try Engine.run(cl, input: current, mask: mask, initialStates: initial[ci])
+      let last = ci == canonical.count - 1
+      let keep = swapped || (last && (!layer.returnSequences || layer.bidirectional == MergeMode.none))
+      let o = try Engine.runLayer(cl, input: current, layout: .batchMajor, mask: mask, initialStates: initial[ci],
+                                  keepDirections: keep)
       outputs.append(o)
       current = o.merged
     }
@@ -82,9 +86,9 @@ extension Keras {
     var values: [Tensor<Scalar>] = []
     if layer.returnSequences {
       if layer.bidirectional == MergeMode.none {
-        values += lastOut.directionOutputs.map(batchMajor)
+        values += lastOut.directionOutputs
       } else {
-        values.append(batchMajor(lastOut.merged))
+        values.append(lastOut.merged)
       }
     } else {
       // The last output in processing order: slot T-1, except a reverse direction aligned to input time (slot 0).
@@ -108,14 +112,21 @@ extension Keras {
         if let c = s.c { values.append(c) }
       } }
     }
-    return (values, outputs.map(\.finalStates), batchMajor(current))
+    return (values, outputs.map(\.finalStates), current)
   }
 
-  /// `(T, N, F)` with the time axis reversed.
+  /// A batch-major `(N, T, F)` sequence with the time axis reversed.
   static func flipTime<Scalar: RNNScalar>(_ t: Tensor<Scalar>) -> Tensor<Scalar> {
-    let steps = t.shape[0]
+    let n = t.shape[0], steps = t.shape[1], f = t.shape[2]
     guard steps > 1 else { return t }
-    return Tensor.concatenate((0..<steps).reversed().map { t.slice(axis: 0, range: $0..<($0 + 1)) }, axis: 0)
+    var out = t
+    for b in 0..<n {
+      for k in 0..<steps {
+        let from = (b * steps + steps - 1 - k) * f, to = (b * steps + k) * f
+        for j in 0..<f { out.scalars[to + j] = t.scalars[from + j] }
+      }
+    }
+    return out
   }
 
   /// A Bidirectional over a `go_backwards` layer (`forwardGoesBackwards`): canonical direction 0 is
@@ -130,7 +141,7 @@ extension Keras {
     let sequence = mode.merge(fw: fwSeq, bw: bwSeq)
     var values: [Tensor<Scalar>] = []
     if layer.returnSequences {
-      values += mode == MergeMode.none ? [batchMajor(fwSeq), batchMajor(bwSeq)] : [batchMajor(sequence)]
+      values += mode == MergeMode.none ? [fwSeq, bwSeq] : [sequence]
     } else {
       func last(_ t: Tensor<Scalar>, _ k: Int) -> Tensor<Scalar> { steps > 0 ? step(t, k) : Tensor(uncheckedZeros: [n, t.shape[2]]) }
       let fw = last(o.directionOutputs[1], 0), bw = last(o.directionOutputs[0], steps - 1)
@@ -142,6 +153,6 @@ extension Keras {
         if let c = s.c { values.append(c) }
       }
     }
-    return (values, [o.finalStates], batchMajor(sequence))
+    return (values, [o.finalStates], sequence)
   }
 }
