@@ -383,13 +383,21 @@ func writeJSON(_ path: String, rows: [[String: Any]], versions: [String: String]
   }
 }
 
+/// A and C handed to the replayed products' workers (disjoint columns of C).
+struct BenchPointers: @unchecked Sendable {
+  let a: UnsafePointer<Float>
+  let c: UnsafeMutablePointer<Float>
+}
+
 /// `--phases`: where one forward layer's time goes, float32, per cell and thread count. The engine's
 /// products replayed through the public backend API on the same weights and shapes: the input
 /// projection in the engine's blocks of steps (`Engine.projectionBlock`'s rule: about 256 KiB of
 /// pre-activations per block, at least 64 rows), and T recurrent products `(B, H) x (H, G*H)` (the
-/// reset-before GRU: `(B, H) x (H, 2H)` and `(B, H) x (H, H)`); the whole `Engine.run` timed alternately
-/// with them. "rest" = run - projection - recurrent: the gate loop (bias, activations, state update)
-/// and the step loop's copies. Medians of `--runs` rounds.
+/// reset-before GRU: `(B, H) x (H, 2H)` and `(B, H) x (H, H)`) split over the workers as the fused step
+/// splits them (hidden units; H a multiple of the column granularity); the whole `Engine.run` timed
+/// alternately with them. "rest" = run - projection - recurrent: the gate loop (bias, activations,
+/// state update), the step loop's copies, and what the fused step costs beyond its products (data
+/// moving between cores). Medians of `--runs` rounds.
 func phaseReport(_ o: Options) {
   let s = o.shape
   print("rnnconf-bench --phases: \(s.text) float32, median of \(o.runs) rounds after \(o.warmup) warm-up; per-step us")
@@ -433,13 +441,22 @@ func phaseReport(_ o: Options) {
             }
           }
         }
+        // split as the engine's fused step splits them: hidden units over the workers, each worker its
+        // units' columns of every gate block (one job per step; the reset-before GRU two)
         func recurrentProducts() {
           h.withUnsafeBufferPointer { hp in
             ws.withUnsafeMutableBufferPointer { wp in
+              let ptrs = BenchPointers(a: hp.baseAddress!, c: wp.baseAddress!)
               for _ in 0..<T {
                 for r in recs {
-                  backend.multiply(m: N, a: hp.baseAddress!, lda: H, b: r, c: wp.baseAddress!, ldc: r.cols,
-                                   accumulate: false)
+                  let g = r.columnGranularity, blocks = r.cols / H
+                  backend.forEachSlice(of: H / g, multiplyAdds: N * H * r.cols) { slice in
+                    for q in 0..<blocks {
+                      backend.multiply(m: N, a: ptrs.a, lda: H, b: r,
+                                       columns: (q * H + slice.lowerBound * g)..<(q * H + slice.upperBound * g),
+                                       c: ptrs.c, ldc: r.cols, accumulate: false)
+                    }
+                  }
                 }
               }
             }
