@@ -169,11 +169,14 @@ public struct SwiftMatmul: MatmulBackend {
   public var threads: Int
   /// Products below this many multiply-adds run on the calling thread.
   public var parallelThreshold: Int
+  /// How the workers run (`ThreadingPolicy.default` unless given).
+  public var threading: ThreadingPolicy
   /// Tests force a micro-kernel; nil = the one timed fastest (`chosenKernel`).
   var forcedKernel: Kernel? = nil
 
-  public init(threads: Int = SwiftMatmul.defaultThreads, parallelThreshold: Int = 1 << 20) {
-    self.threads = max(1, threads); self.parallelThreshold = parallelThreshold
+  public init(threads: Int = SwiftMatmul.defaultThreads, parallelThreshold: Int = 1 << 20,
+              threading: ThreadingPolicy = .default) {
+    self.threads = max(1, threads); self.parallelThreshold = parallelThreshold; self.threading = threading
   }
 
   public static var defaultThreads: Int { SystemInfo.activeProcessorCount }
@@ -259,10 +262,11 @@ public struct SwiftMatmul: MatmulBackend {
     rowMajorMultiply(m: m, a: a, lda: lda, b: b, columns: 0..<b.cols, c: c, ldc: ldc, accumulate: accumulate)
   }
 
-  /// Up to `threads` workers when the job has at least `parallelThreshold` multiply-adds
-  /// (`parallelSlices`).
+  /// Up to `threads` workers when the job has at least `parallelThreshold` multiply-adds, run as
+  /// `threading` says (`parallelSlices`).
   public func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    parallelSlices(of: parts, multiplyAdds: multiplyAdds, threads: threads, parallelThreshold: parallelThreshold, body)
+    parallelSlices(of: parts, multiplyAdds: multiplyAdds, threads: threads, parallelThreshold: parallelThreshold,
+                   threading: threading, body)
   }
 
   /// The micro-kernel used: the forced one (tests), else the one timed fastest.
@@ -549,14 +553,25 @@ struct SendablePointers: @unchecked Sendable {
 
 /// The worker policy of the package's backends: up to `threads` workers when the job has at least
 /// `parallelThreshold` multiply-adds (else `body(0 ..< parts)` on the calling thread); worker `w` of
-/// `n` gets `parts * w / n ..< parts * (w + 1) / n`.
+/// `n` gets `parts * w / n ..< parts * (w + 1) / n`. `threading` runs the workers: the persistent pool
+/// (worker w on pool thread w; when the pool is busy with another job, the calling thread runs the
+/// same slices one after the other) or a `DispatchQueue.concurrentPerform` per job.
 func parallelSlices(of parts: Int, multiplyAdds: Int, threads: Int, parallelThreshold: Int,
-                    _ body: @Sendable (Range<Int>) -> Void) {
+                    threading: ThreadingPolicy = .default, _ body: @Sendable (Range<Int>) -> Void) {
   if parts <= 0 { return }
   let workers = (threads > 1 && multiplyAdds >= parallelThreshold) ? min(threads, parts) : 1
   if workers == 1 {
     body(0..<parts)
-  } else {
+    return
+  }
+  switch threading {
+  case .pool:
+    // the pool busy (a nested job, or another thread's): the same slices, one after the other here,
+    // so a job's split never depends on whether the pool was free
+    if !WorkerPool.run(parts: parts, workers: workers, body) {
+      for w in 0..<workers { body((parts * w / workers)..<(parts * (w + 1) / workers)) }
+    }
+  case .dispatch:
     DispatchQueue.concurrentPerform(iterations: workers) { w in
       body((parts * w / workers)..<(parts * (w + 1) / workers))
     }
@@ -572,12 +587,13 @@ public enum Matmul {
     /// `SwiftMatmul`: the pure-Swift kernels.
     case swift
 
-    /// A new backend of this kind with `threads` workers.
-    public func backend(threads: Int = SwiftMatmul.defaultThreads) -> any MatmulBackend {
+    /// A new backend of this kind with `threads` workers run as `threading` says.
+    public func backend(threads: Int = SwiftMatmul.defaultThreads,
+                        threading: ThreadingPolicy = .default) -> any MatmulBackend {
       switch self {
       // the process default kernel is always supported
-      case .native: try! NativeMatmul(threads: threads)
-      case .swift: SwiftMatmul(threads: threads)
+      case .native: try! NativeMatmul(threads: threads, threading: threading)
+      case .swift: SwiftMatmul(threads: threads, threading: threading)
       }
     }
   }

@@ -1,8 +1,8 @@
 /// A `MatmulBackend` over the C micro-kernels (`NativeKernel`): `B` packed once into the kernel's
 /// column panels (a `NativePackedMatrix`, the `PreparedMatrix.storage`), the panel width as the column
 /// granularity, column slices on the calling thread through the single-threaded C kernel, and the
-/// same worker policy as `SwiftMatmul` (`parallelSlices`) for whole products and the engine's fused
-/// step. Float and Double. The engine's default (`Matmul.default`).
+/// same worker policy as `SwiftMatmul` (`parallelSlices`, the worker pool unless `threading` says
+/// otherwise) for whole products and the engine's fused step. Float and Double. The engine's default (`Matmul.default`).
 public struct NativeMatmul: MatmulBackend {
   /// The micro-kernel every matrix this backend prepares is packed for (fixed at `init`).
   public let kernel: NativeKernel
@@ -10,15 +10,17 @@ public struct NativeMatmul: MatmulBackend {
   public var threads: Int
   /// Products below this many multiply-adds run on the calling thread.
   public var parallelThreshold: Int
+  /// How the workers run (`ThreadingPolicy.default` unless given).
+  public var threading: ThreadingPolicy
 
   /// `kernel` nil: the process default (`NativeKernel.default`, always supported). Throws when the
   /// CPU or OS lacks `kernel`'s instructions.
   public init(kernel: NativeKernel? = nil, threads: Int = SwiftMatmul.defaultThreads,
-              parallelThreshold: Int = 1 << 20) throws(NativeKernelError) {
+              parallelThreshold: Int = 1 << 20, threading: ThreadingPolicy = .default) throws(NativeKernelError) {
     let k = kernel ?? .default
     guard k.isSupported else { throw .unsupported(k) }
     self.kernel = k
-    self.threads = max(1, threads); self.parallelThreshold = parallelThreshold
+    self.threads = max(1, threads); self.parallelThreshold = parallelThreshold; self.threading = threading
   }
 
   public func prepare<S: RNNScalar>(_ b: Tensor<S>) -> PreparedMatrix<S> {
@@ -84,9 +86,10 @@ public struct NativeMatmul: MatmulBackend {
   }
 
   /// `SwiftMatmul`'s policy: up to `threads` workers when the job has at least `parallelThreshold`
-  /// multiply-adds.
+  /// multiply-adds, run as `threading` says.
   public func forEachSlice(of parts: Int, multiplyAdds: Int, _ body: @Sendable (Range<Int>) -> Void) {
-    parallelSlices(of: parts, multiplyAdds: multiplyAdds, threads: threads, parallelThreshold: parallelThreshold, body)
+    parallelSlices(of: parts, multiplyAdds: multiplyAdds, threads: threads, parallelThreshold: parallelThreshold,
+                   threading: threading, body)
   }
 }
 

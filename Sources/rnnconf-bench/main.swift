@@ -4,14 +4,16 @@
 //   swift run -c release rnnconf-bench [--matrix] [--json OUT.json]
 //       [--cells rnn,lstm,gru,gru-rb,bilstm2] [--batch 32] [--steps 128] [--input 256] [--hidden 256]
 //       [--threads 1,2] [--precision float32,float64] [--runs 7] [--warmup 2] [--no-peers]
-//       [--backends native,swift]
+//       [--backends native,swift] [--threading pool,dispatch] [--phases]
 //
 // `--matrix` is issue 10's matrix: every cell, shapes (B=1 T=128 I=H=128), (B=32 T=128 I=H=256),
 // (B=64 T=256 I=H=512) (the 2-layer bidirectional LSTM at the second only), 1 and 2 threads,
 // float32 and float64. Rows are grouped by (shape, precision): the engine's rows of a group, then the
 // peers' (bench/peers.py with $RNNCONF_PYTHON, default `python3`) for the same group, so the load of
 // the same minutes falls on both. Several backends are timed alternately (run r of each before run
-// r + 1 of any); each row also gives the process CPU time per run. Not a test: no assertion on time.
+// r + 1 of any), and so are several threading policies (`--threading`: each backend under each
+// policy); each row also gives the process CPU time per run. `--phases` times the phases of one step
+// instead (see `phaseReport`). Not a test: no assertion on time.
 // Weights are random (seeded); the numbers measure speed only.
 import Foundation
 import RNNRef
@@ -45,6 +47,8 @@ struct Options {
   var parallelThreshold: Int? = nil
   var peers = true
   var backends = [Matmul.defaultChoice]
+  var threading = [ThreadingPolicy.default]
+  var phases = false
   var python = ProcessInfo.processInfo.environment["RNNCONF_PYTHON"] ?? "python3"
   var script: String? = nil
   var json: String? = nil
@@ -56,7 +60,7 @@ func usage(exitCode: Int32 = 64) -> Never {
                          [--batch N] [--steps T] [--input I] [--hidden H] [--threads 1,2]
                          [--precision float32,float64] [--runs R] [--warmup W]
                          [--parallel-threshold MACS] [--no-peers] [--peers-script PATH]
-                         [--backends native,swift]
+                         [--backends native,swift] [--threading pool,dispatch] [--phases]
     --matrix: every cell, shapes B=1 T=128 I=H=128, B=32 T=128 I=H=256, B=64 T=256 I=H=512
       (bilstm2, two bidirectional LSTM layers, at the second only), threads 1 and 2, float32 and
       float64; --runs defaults to 5 and --warmup to 1 there.
@@ -64,6 +68,12 @@ func usage(exitCode: Int32 = 64) -> Never {
     --parallel-threshold: products with fewer multiply-adds run on one thread (default 1048576).
     --backends: the engine's matrix backends to time, alternately (default: the process default,
       \(Matmul.environmentVariable) or native).
+    --threading: the backends' threading policies to time, alternately like the backends (default:
+      \(ThreadingPolicy.environmentVariable) or pool); pool = persistent workers, dispatch = one
+      DispatchQueue.concurrentPerform per job.
+    --phases: instead of the table, per cell and thread count the time of each phase of the run
+      (input projection blocks, recurrent products, cell math) on one thread, from a timed replica of
+      the engine's step loop.
     Peers (PyTorch, ONNX Runtime) run through bench/peers.py with $RNNCONF_PYTHON or python3.
     """)
   exit(exitCode)
@@ -118,6 +128,15 @@ func parse() -> Options {
         usage()
       }
       o.backends = choices
+    case "--threading":
+      let names = list(a)
+      let policies = names.compactMap(ThreadingPolicy.init(rawValue:))
+      if policies.count != names.count {
+        print("rnnconf-bench: --threading takes \(ThreadingPolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        usage()
+      }
+      o.threading = policies
+    case "--phases": o.phases = true
     case "--peers-script": o.script = args.popFirst()
     case "-h", "--help": usage(exitCode: 0)
     default: print("rnnconf-bench: unknown argument \(a)"); usage()
@@ -196,16 +215,27 @@ func median(_ xs: [Double]) -> Double {
   return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
 
-/// The engine's backend of kind `choice` with `threads` workers and the benchmark's threshold.
-func makeBackend(_ choice: Matmul.Choice, threads: Int, _ o: Options) -> any MatmulBackend {
-  switch choice {
+/// One engine configuration timed: a backend kind under a threading policy.
+struct Variant: Hashable {
+  var choice: Matmul.Choice, threading: ThreadingPolicy
+  /// "native", or "native/pool" when several policies are timed.
+  func label(_ o: Options) -> String { o.threading.count > 1 ? "\(choice.rawValue)/\(threading.rawValue)" : choice.rawValue }
+}
+
+func variants(_ o: Options) -> [Variant] {
+  o.backends.flatMap { c in o.threading.map { Variant(choice: c, threading: $0) } }
+}
+
+/// The engine's backend of `variant` with `threads` workers and the benchmark's threshold.
+func makeBackend(_ variant: Variant, threads: Int, _ o: Options) -> any MatmulBackend {
+  switch variant.choice {
   case .swift:
-    var b = SwiftMatmul(threads: threads)
+    var b = SwiftMatmul(threads: threads, threading: variant.threading)
     if let t = o.parallelThreshold { b.parallelThreshold = t }
     return b
   case .native:
     // the process default kernel is always supported
-    var b = try! NativeMatmul(threads: threads)
+    var b = try! NativeMatmul(threads: threads, threading: variant.threading)
     if let t = o.parallelThreshold { b.parallelThreshold = t }
     return b
   }
@@ -221,8 +251,8 @@ func processCPUms() -> Double {
 struct EngineTiming { var median: Double; var cpuMedian: Double; var runs: [Double] }
 
 /// Median wall and CPU ms of the engine on one network, per backend, the backends' runs alternated.
-func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [(Matmul.Choice, any MatmulBackend)],
-                              _ o: Options) throws -> [Matmul.Choice: EngineTiming] {
+func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [(Variant, any MatmulBackend)],
+                              _ o: Options) throws -> [Variant: EngineTiming] {
   let clock = ContinuousClock()
   var sink = 0.0
   for _ in 0..<o.warmup {
@@ -230,7 +260,7 @@ func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [
       sink += Double(try Engine.run(net, input: x, backend: b).layers.last!.merged.scalars[0])
     }
   }
-  var wall: [Matmul.Choice: [Double]] = [:], cpu: [Matmul.Choice: [Double]] = [:]
+  var wall: [Variant: [Double]] = [:], cpu: [Variant: [Double]] = [:]
   for r in 0..<o.runs {
     for (choice, b) in (r % 2 == 0 ? backends : backends.reversed()) {
       var out: NetworkOutput<S>?
@@ -242,7 +272,7 @@ func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [
     }
   }
   if sink.isNaN { print("(NaN in output)") }
-  var result: [Matmul.Choice: EngineTiming] = [:]
+  var result: [Variant: EngineTiming] = [:]
   for (choice, _) in backends {
     result[choice] = EngineTiming(median: median(wall[choice]!), cpuMedian: median(cpu[choice]!), runs: wall[choice]!)
   }
@@ -250,9 +280,9 @@ func timeEngine<S: RNNScalar>(_ net: Network<S>, input x: Tensor<S>, backends: [
 }
 
 func timeEngine(_ kind: BenchCell, _ s: Shape, _ p: Precision, threads: Int, _ o: Options) throws
-  -> [Matmul.Choice: EngineTiming] {
+  -> [Variant: EngineTiming] {
   var rng = SeededRNG(seed: 42)
-  let backends = o.backends.map { ($0, makeBackend($0, threads: threads, o)) }
+  let backends = variants(o).map { ($0, makeBackend($0, threads: threads, o)) }
   switch p {
   case .float32:
     let net: Network<Float> = makeNetwork(kind, s, rng: &rng)
@@ -353,19 +383,126 @@ func writeJSON(_ path: String, rows: [[String: Any]], versions: [String: String]
   }
 }
 
+/// A and C handed to the replayed products' workers (disjoint columns of C).
+struct BenchPointers: @unchecked Sendable {
+  let a: UnsafePointer<Float>
+  let c: UnsafeMutablePointer<Float>
+}
+
+/// `--phases`: where one forward layer's time goes, float32, per cell and thread count. The engine's
+/// products replayed through the public backend API on the same weights and shapes: the input
+/// projection in the engine's blocks of steps (`Engine.projectionBlock`'s rule: about 256 KiB of
+/// pre-activations per block, at least 64 rows), and T recurrent products `(B, H) x (H, G*H)` (the
+/// reset-before GRU: `(B, H) x (H, 2H)` and `(B, H) x (H, H)`) split over the workers as the fused step
+/// splits them (hidden units; H a multiple of the column granularity); the whole `Engine.run` timed
+/// alternately with them. "rest" = run - projection - recurrent: the gate loop (bias, activations,
+/// state update), the step loop's copies, and what the fused step costs beyond its products (data
+/// moving between cores). Medians of `--runs` rounds.
+func phaseReport(_ o: Options) {
+  let s = o.shape
+  print("rnnconf-bench --phases: \(s.text) float32, median of \(o.runs) rounds after \(o.warmup) warm-up; per-step us")
+  print([pad("cell", 8), lpad("thr", 3), pad("variant", 15), lpad("run ms", 9), lpad("proj ms", 9), lpad("rec ms", 9),
+         lpad("rest ms", 9), lpad("proj/step", 10), lpad("rec/step", 9), lpad("rest/step", 10)].joined(separator: " "))
+  let clock = ContinuousClock()
+  for threads in o.threads {
+    for cell in o.cells where cell != .bilstm2 {
+      for variant in variants(o) {
+        let backend = makeBackend(variant, threads: threads, o)
+        var rng = SeededRNG(seed: 42)
+        let net: Network<Float> = makeNetwork(cell, s, rng: &rng)
+        let x = Tensor<Float>.random([s.steps, s.batch, s.input], scale: 1, rng: &rng)
+        guard case .some(let c) = net.layers.first?.cells.first else { continue }
+        let (kernel, recurrent): (Tensor<Float>, Tensor<Float>) = switch c {
+        case .simple(let c): (c.kernel, c.recurrentKernel)
+        case .lstm(let c): (c.kernel, c.recurrentKernel)
+        case .gru(let c): (c.kernel, c.recurrentKernel)
+        }
+        let H = s.hidden, W = cell.gates * H, N = s.batch, T = s.steps, I = s.input
+        let pk = backend.prepare(kernel)
+        let recs: [PreparedMatrix<Float>] = cell == .gruRB
+          ? { let b = recurrent.split(3, axis: 1)
+              return [backend.prepare(Tensor.concatenate([b[0], b[1]], axis: 1)), backend.prepare(b[2])] }()
+          : [backend.prepare(recurrent)]
+        // the engine's rule (Engine.projectionBlock)
+        let bySize = max(1, (256 << 10) / max(1, N * W * 4)), byRows = (64 + N - 1) / max(1, N)
+        let block = max(1, min(T, max(bySize, byRows)))
+        var pre = [Float](repeating: 0, count: block * N * W), ws = [Float](repeating: 0, count: N * W)
+        let h = Tensor<Float>.random([N, H], scale: 0.5, rng: &rng).scalars
+        func projection() {
+          x.scalars.withUnsafeBufferPointer { xp in
+            pre.withUnsafeMutableBufferPointer { pp in
+              var k = 0
+              while k < T {
+                let steps = min(block, T - k)
+                backend.multiply(m: steps * N, a: xp.baseAddress! + k * N * I, lda: I, b: pk, c: pp.baseAddress!,
+                                 ldc: W, accumulate: false)
+                k += steps
+              }
+            }
+          }
+        }
+        // split as the engine's fused step splits them: hidden units over the workers, each worker its
+        // units' columns of every gate block (one job per step; the reset-before GRU two)
+        func recurrentProducts() {
+          h.withUnsafeBufferPointer { hp in
+            ws.withUnsafeMutableBufferPointer { wp in
+              let ptrs = BenchPointers(a: hp.baseAddress!, c: wp.baseAddress!)
+              for _ in 0..<T {
+                for r in recs {
+                  let g = r.columnGranularity, blocks = r.cols / H
+                  backend.forEachSlice(of: H / g, multiplyAdds: N * H * r.cols) { slice in
+                    for q in 0..<blocks {
+                      backend.multiply(m: N, a: ptrs.a, lda: H, b: r,
+                                       columns: (q * H + slice.lowerBound * g)..<(q * H + slice.upperBound * g),
+                                       c: ptrs.c, ldc: r.cols, accumulate: false)
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+        var run: [Double] = [], proj: [Double] = [], rec: [Double] = []
+        var sink: Float = 0
+        for round in 0..<(o.warmup + o.runs) {
+          var out: NetworkOutput<Float>?
+          let dRun = clock.measure { out = try? Engine.run(net, input: x, backend: backend) }
+          sink += out?.layers.last?.merged.scalars.first ?? 0
+          let dProj = clock.measure { projection() }
+          let dRec = clock.measure { recurrentProducts() }
+          sink += pre[0] + ws[0]
+          if round >= o.warmup {
+            run.append(milliseconds(dRun)); proj.append(milliseconds(dProj)); rec.append(milliseconds(dRec))
+          }
+        }
+        if sink.isNaN { print("(NaN)") }
+        let mr = median(run), mp = median(proj), mq = median(rec), rest = mr - mp - mq
+        let us = { (v: Double) in fmt(v * 1000 / Double(T), 2) }
+        print([pad(cell.rawValue, 8), lpad("\(threads)", 3), pad(variant.label(o), 15), lpad(fmt(mr, 3), 9),
+               lpad(fmt(mp, 3), 9), lpad(fmt(mq, 3), 9), lpad(fmt(rest, 3), 9), lpad(us(mp), 10), lpad(us(mq), 9),
+               lpad(us(rest), 10)].joined(separator: " "))
+        fflush(nil)
+      }
+    }
+  }
+  print("CPU: \(cpuModel()); native kernel \(NativeKernel.default); load average \(loadAverage().map { fmt($0, 2) }.joined(separator: " "))")
+}
+
 func runBench() {
   let o = parse()
+  if o.phases { phaseReport(o); return }
   let load0 = loadAverage()
   print("rnnconf-bench: inference of one layer (bilstm2: two bidirectional layers), time-major input; median of "
-        + "\(o.runs) runs after \(o.warmup) warm-up; engine backends \(o.backends.map(\.rawValue).joined(separator: ", "))")
-  let widths = [22, 8, 3, 8, 11, 10, 10, 10, 9, 8]
+        + "\(o.runs) runs after \(o.warmup) warm-up; engine backends \(o.backends.map(\.rawValue).joined(separator: ", "))"
+        + "; threading \(o.threading.map(\.rawValue).joined(separator: ", "))")
+  let widths = [22, 8, 3, o.threading.count > 1 ? 15 : 8, 11, 10, 10, 10, 9, 8]
   print([pad("shape", widths[0]), pad("cell", widths[1]), lpad("thr", widths[2]), pad("backend", widths[3]),
          lpad("rnnconf ms", widths[4]), lpad("CPU ms", widths[5]), lpad("torch ms", widths[6]), lpad("ORT ms", widths[7]),
          lpad("peer/us", widths[8]), lpad("GFLOP/s", widths[9])].joined(separator: " ") + "  precision")
   var jsonRows: [[String: Any]] = []
   var versions: [String: String] = [:]
   for (shape, precision, cells) in groups(o) {
-    var engine: [String: [Matmul.Choice: EngineTiming]] = [:]
+    var engine: [String: [Variant: EngineTiming]] = [:]
     for threads in o.threads {
       for cell in cells {
         do {
@@ -391,18 +528,19 @@ func runBench() {
           return r.status == "not installed" ? "n/i" : r.status == "unsupported" ? "unsup" : r.status
         }
         let peerMs = ["torch", "onnxruntime"].compactMap { peers[peerKey($0, cell, threads, precision)]?.ms }
-        for choice in o.backends {
-          let t = engine["\(cell.rawValue)/\(threads)"]![choice]!
+        for variant in variants(o) {
+          let t = engine["\(cell.rawValue)/\(threads)"]![variant]!
           let best = peerMs.min()
           print([pad(shape.text, widths[0]), pad(cell.rawValue, widths[1]), lpad("\(threads)", widths[2]),
-                 pad(choice.rawValue, widths[3]), lpad(fmt(t.median, 2), widths[4]), lpad(fmt(t.cpuMedian, 2), widths[5]),
+                 pad(variant.label(o), widths[3]), lpad(fmt(t.median, 2), widths[4]), lpad(fmt(t.cpuMedian, 2), widths[5]),
                  lpad(peerText("torch"), widths[6]), lpad(peerText("onnxruntime"), widths[7]),
                  lpad(best.map { fmt($0 / t.median, 2) + "x" } ?? "-", widths[8]),
                  lpad(fmt(flops(cell, shape) / t.median / 1e6), widths[9])].joined(separator: " ")
                 + "  \(precision.rawValue)")
           var row: [String: Any] = [
             "cell": cell.rawValue, "batch": shape.batch, "steps": shape.steps, "input": shape.input,
-            "hidden": shape.hidden, "threads": threads, "precision": precision.rawValue, "backend": choice.rawValue,
+            "hidden": shape.hidden, "threads": threads, "precision": precision.rawValue, "backend": variant.choice.rawValue,
+            "threading": variant.threading.rawValue,
             "median_ms": t.median, "cpu_median_ms": t.cpuMedian, "runs_ms": t.runs,
             "gflops": flops(cell, shape) / t.median / 1e6,
           ]

@@ -102,4 +102,8 @@ int rnn_act_f64(int kernel, int function, double *p, ptrdiff_t n);
 }
 #endif
 
+// The backends' worker pool (its own header; included here so that a module cache built before the
+// pool existed is rebuilt: this header changed).
+#include "rnn_pool.h"
+
 #endif
