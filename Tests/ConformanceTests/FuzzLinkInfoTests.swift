@@ -57,3 +57,24 @@ import Testing
     }
   }
 }
+
+/// Two more libhdf5 fault classes among the fuzzer's findings, reached only by `inspect`'s walk,
+/// which lists names by index: `H5Aget_name_by_idx` and `H5Lget_name_by_idx` build a table of the
+/// attribute or link messages in an object's header, and when one of them cannot be decoded,
+/// releasing the half-built table segfaults (`H5A__attr_release_table` -> `H5A__close`) or
+/// double-frees (`H5G__link_release_table`: SIGABRT). Both depend on what the process did
+/// before (the case summary's reads first), so they are read here exactly as `inspect` reads
+/// them, IN PROCESS. Each listing now looks a name up first (`listingProbeName`), which decodes
+/// the same messages without a table, and the undecodable message is shown in place.
+@Suite struct FuzzListingTests {
+  @Test(arguments: [
+    ("fuzz-segv-attribute-table.h5", "@<cannot list attributes: an attribute message in its object header cannot be decoded"),
+    ("fuzz-abort-link-table.h5", "<cannot list: a link message in its object header cannot be decoded"),
+  ])
+  func inspectShowsTheUndecodableMessageInPlace(name: String, expected: String) throws {
+    let path = FuzzLinkInfoTests.data + name
+    let (text, caseError) = try Inspection.inspect(path: path)
+    #expect(caseError.map { "\($0)".contains(path) } == true, "the case error names the file")
+    #expect(text.contains(expected), "\(text)")
+  }
+}
