@@ -11,6 +11,8 @@ public final class File {
   /// The path it was opened with.
   public let path: String
   public let isWritable: Bool
+  /// This file's bytes and the object headers checked in them (`ObjectHeaderCheck`); inside `Library.sync`.
+  var raw = RawFileState()
 
   /// Opens an existing file read-only (or read-write). A path that is missing, a
   /// directory, empty or not HDF5 throws an `HDF5Error` saying what it is.

@@ -20,64 +20,33 @@ import Glibc
 struct GlobalHeap {
   let loc: Location
   let op: String
-  let sizeofAddr: Int
-  let sizeofLength: Int
+  /// The file's bytes and the superblock's sizes (see `FileBytes`).
+  let file: FileBytes
+  var sizeofAddr: Int { file.sizeofAddr }
+  var sizeofLength: Int { file.sizeofLength }
   /// Where address 0 is in the file (the user block's size).
-  let base: UInt64
+  var base: UInt64 { file.base }
   /// File size in bytes.
-  let eof: UInt64
-  let readBytes: (_ offset: UInt64, _ count: Int) -> [UInt8]?
+  var eof: UInt64 { file.eof }
+  func readBytes(_ offset: UInt64, _ count: Int) -> [UInt8]? { file.read(offset, count) }
   /// Parsed collections by address: object index -> (offset of its data in `bytes`, size).
   private var collections: [UInt64: (bytes: [UInt8], objects: [Int: (start: Int, size: Int)])] = [:]
+
+  init(loc: Location, op: String, file: FileBytes) {
+    self.loc = loc; self.op = op; self.file = file
+  }
 
   /// Bytes of one descriptor as stored in the file.
   var descriptorSize: Int { 8 + sizeofAddr }
 
   /// The reader for `file`, or nil when its bytes are not reachable here (a file this process
-  /// opened for writing: its heap may still be in libhdf5's cache; another file driver).
-  /// Inside `Library.sync`.
+  /// opened for writing: its heap may still be in libhdf5's cache; another file driver) or when
+  /// this process's libhdf5 failed the raw path's self-check (`VlenSelfCheck`): then strings go
+  /// through libhdf5's own conversion. Inside `Library.sync`.
   static func forFile(_ file: File, _ loc: Location, _ op: String) throws -> GlobalHeap? {
-    if file.isWritable || !Library.rawVlenRegistered { return nil }
-    let fid = file.handle.id
-    let fapl = try Handle(H5Fget_access_plist(fid), loc, op, close: H5Pclose)
-    let fcpl = try Handle(H5Fget_create_plist(fid), loc, op, close: H5Pclose)
-    var sa = 0, sl = 0
-    var ub: hsize_t = 0
-    try loc.check(H5Pget_sizes(fcpl.id, &sa, &sl), op)
-    try loc.check(H5Pget_userblock(fcpl.id, &ub), op)
-    guard [2, 4, 8].contains(sa), [2, 4, 8].contains(sl) else {
-      throw loc.error(.libraryCall, op, "the superblock declares \(sa)-byte addresses and \(sl)-byte lengths",
-                      hint: "The file is corrupt; re-copy or regenerate it")
-    }
-    let driver = H5Pget_driver(fapl.id)
-    var handle: UnsafeMutableRawPointer?
-    if driver == chdf5_FD_SEC2() {
-      try loc.check(H5Fget_vfd_handle(fid, chdf5_P_DEFAULT(), &handle), op)
-      guard let fd = handle?.assumingMemoryBound(to: Int32.self).pointee else { return nil }
-      var st = stat()
-      guard fstat(fd, &st) == 0 else { return nil }
-      return GlobalHeap(loc: loc, op: op, sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: UInt64(st.st_size)) { offset, count in
-        var out = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-          let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
-          if r < 0, errno == EINTR { continue }
-          if r <= 0 { return nil }
-          done += r
-        }
-        return out
-      }
-    }
-    if driver == chdf5_FD_CORE() {
-      try loc.check(H5Fget_vfd_handle(fid, chdf5_P_DEFAULT(), &handle), op)
-      var size: hsize_t = 0
-      try loc.check(H5Fget_filesize(fid, &size), op)
-      guard let mem = handle?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee else { return nil }
-      return GlobalHeap(loc: loc, op: op, sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: UInt64(size)) { offset, count in
-        Array(UnsafeRawBufferPointer(start: mem + Int(offset), count: count))
-      }
-    }
-    return nil
+    if file.raw.libraryStringConversion || !Library.rawVlenRegistered || !VlenSelfCheck.rawPathInUse { return nil }
+    guard let bytes = try file.rawBytes(loc, op) else { return nil }
+    return GlobalHeap(loc: loc, op: op, file: bytes)
   }
 
   private func corrupt(_ detail: String) -> HDF5Error {

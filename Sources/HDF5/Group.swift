@@ -4,8 +4,11 @@ import CHDF5
 public final class Group: Object {
   init(file: File, path: String, parentID: hid_t, name: String) throws {
     let loc = Location(file: file.path, path: path)
-    let h = try Library.sync {
-      try Handle(H5Gopen2(parentID, name, chdf5_P_DEFAULT()), loc, "open group", close: H5Gclose)
+    let h = try Library.sync { () throws -> Handle in
+      let h = try Handle(H5Gopen2(parentID, name, chdf5_P_DEFAULT()), loc, "open group", close: H5Gclose)
+      // Before anything is looked up in it (see `ObjectHeaderCheck`).
+      try file.checkObjectHeader(id: h.id, path: path, "open group")
+      return h
     }
     super.init(handle: h, file: file, path: path)
   }
@@ -41,6 +44,7 @@ public final class Group: Object {
       let loc = location
       var info = H5G_info_t()
       try loc.check(H5Gget_info(handle.id, &info), "list group")
+      try checkListingProbe(H5Lexists(handle.id, listingProbeName, chdf5_P_DEFAULT()), loc, "list group", what: "link")
       return try namesByIndex(count: Int(info.nlinks), tracked: linkOrderTracked(), location: loc, what: "link") {
         H5Lget_name_by_idx(handle.id, ".", $0, H5_ITER_INC, $1, $2, $3, chdf5_P_DEFAULT())
       }
@@ -108,14 +112,33 @@ public final class Group: Object {
     let parts = path.split(separator: "/", omittingEmptySubsequences: true)
     let base = path.hasPrefix("/") ? "/" : "."
     return try Library.sync {
+      let op = "check `\(path)`"
       var prefix = base == "/" ? "" : "."
-      for p in parts {
+      var groupPath = base == "/" ? "/" : self.path
+      for (k, p) in parts.enumerated() {
+        // libhdf5 looks `p` up in the group reached so far: check that group's header first
+        // (this group's own was checked when it was opened; see `ObjectHeaderCheck`).
+        if k > 0 || base == "/" { try checkHeader(prefix.isEmpty ? "/" : prefix, path: groupPath, op) }
         prefix += "/" + p
-        let r = try location.check(H5Lexists(handle.id, prefix, chdf5_P_DEFAULT()), "check `\(path)`")
+        groupPath = joinPath(groupPath, String(p))
+        let r = try location.check(H5Lexists(handle.id, prefix, chdf5_P_DEFAULT()), op)
         if r <= 0 { return false }
       }
       return true
     }
+  }
+
+  /// Checks the header of the object at `name` (relative to this group) before libhdf5 looks
+  /// anything up in it. A name libhdf5 cannot resolve is left to the call that follows, which
+  /// reports it as before. Inside `sync`.
+  private func checkHeader(_ name: String, path: String, _ op: String) throws {
+    if file.isWritable { return }
+    var info = H5O_info_t()
+    if H5Oget_info_by_name2(handle.id, name, &info, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()) < 0 {
+      _ = H5Eclear2(chdf5_E_DEFAULT())
+      return
+    }
+    try file.checkObjectHeader(address: UInt64(info.addr), path: path, noun: File.noun(info.type), op)
   }
 
   private func resolve(_ path: String, _ what: String) throws -> String {
@@ -134,9 +157,7 @@ public final class Group: Object {
     let full = try resolve(path, "group")
     let r = try Library.sync { () throws -> Handle in
       let loc = Location(file: file.path, path: full)
-      var oinfo = H5O_info_t()
-      try loc.check(H5Oget_info_by_name2(handle.id, path, &oinfo, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
-                    "open group")
+      let oinfo = try file.checkObjectHeader(at: handle.id, path, path: full, "open group")
       if oinfo.type != H5O_TYPE_GROUP {
         throw loc.error(.typeMismatch, "open group", "`\(full)` is not a group", hint: "Open it as a dataset")
       }
@@ -150,9 +171,7 @@ public final class Group: Object {
     let full = try resolve(path, "dataset")
     let r = try Library.sync { () throws -> Handle in
       let loc = Location(file: file.path, path: full)
-      var oinfo = H5O_info_t()
-      try loc.check(H5Oget_info_by_name2(handle.id, path, &oinfo, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
-                    "open dataset")
+      let oinfo = try file.checkObjectHeader(at: handle.id, path, path: full, "open dataset")
       if oinfo.type != H5O_TYPE_DATASET {
         throw loc.error(.typeMismatch, "open dataset", "`\(full)` is not a dataset", hint: "Open it as a group")
       }

@@ -31,6 +31,12 @@
 // Reads refuse declared sizes beyond `defaultReadLimitBytes` (1 GiB) before
 // allocating; non-UTF-8 strings and strings read as numbers are errors.
 //
+// Hostile files (docs/HOSTILE-INPUTS.md): for a file opened read-only, each object header is
+// checked from the file's bytes before libhdf5 looks anything up in it (`ObjectHeaderCheck`:
+// link-info and attribute-info addresses), variable-length strings are read without libhdf5's
+// global heap code (`GlobalHeap`, after a once-per-process `VlenSelfCheck`), and name listings
+// decode the header's messages one at a time before libhdf5 tables them (`listingProbeName`).
+//
 // Inspection: `FileKind.sniff(path:)` says what a path is (HDF5, zip, JSON,
 // text, empty, directory, missing); `TreePrinter().render(file)` draws the tree.
 //

@@ -147,6 +147,24 @@ func decodeCChars(_ buf: [CChar]) -> String {
   return String(decoding: bytes, as: UTF8.self)
 }
 
+/// A name no link or attribute is expected to have. Listing names by index (`H5Lget_name_by_idx`,
+/// `H5Aget_name_by_idx`) makes libhdf5 1.10 build a table of every link or attribute message
+/// of an object stored in its header; when one of them cannot be decoded (a corrupt file),
+/// releasing the half-built table double-frees or dereferences garbage (`H5G__link_release_table`,
+/// `H5A__attr_release_table`: SIGABRT and SIGSEGV in `inspect`'s walk, found by the fuzzer).
+/// Looking this name up first (`H5Lexists`, `H5Aexists`) decodes the same messages one by one
+/// without a table, so a message that cannot be decoded is an error before any table is built.
+let listingProbeName = "\u{1}rnnconf: no such name\u{1}"
+
+/// Throws when the probe lookup (`H5Lexists`/`H5Aexists` of `listingProbeName`) failed: a `what`
+/// ("link", "attribute") message in the object's header cannot be decoded. Inside `sync`.
+func checkListingProbe(_ status: htri_t, _ loc: Location, _ op: String, what: String) throws {
+  guard status < 0 else { return }
+  var e = loc.libraryError(op, hint: "The file is corrupt; re-copy or regenerate it")
+  e.detail = "a\(what.first == "a" ? "n" : "") \(what) message in its object header cannot be decoded"
+  throw e
+}
+
 /// The `count` names of an index (links or attributes), in creation order when
 /// `tracked` and that index answers, else in name order. `getName(index, i, buf, size)`
 /// is `H5Lget_name_by_idx` or `H5Aget_name_by_idx` on the object; a nil buffer asks

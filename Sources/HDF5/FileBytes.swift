@@ -1,0 +1,100 @@
+import CHDF5
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bytes of a file opened read-only, for the structures rnnconf checks itself before
+/// libhdf5 trusts them (`GlobalHeap`, `ObjectHeaderCheck`): read with `pread` on the file's own
+/// descriptor (sec2 driver) or from the in-memory image (core driver, e.g. a `.keras` archive's
+/// weights), with the superblock's sizes of addresses and lengths and the user block's size.
+struct FileBytes {
+  /// Bytes of an address and of a length, as the superblock declares them (2, 4 or 8).
+  let sizeofAddr: Int
+  let sizeofLength: Int
+  /// Where address 0 is in the file (the user block's size).
+  let base: UInt64
+  /// File size in bytes.
+  let eof: UInt64
+  /// `count` bytes at absolute offset `offset`, or nil when they cannot be read.
+  let read: (_ offset: UInt64, _ count: Int) -> [UInt8]?
+
+  /// The undefined address (all bits set), as the file stores it.
+  var undefinedAddress: UInt64 { sizeofAddr == 8 ? .max : (UInt64(1) << UInt64(8 * sizeofAddr)) - 1 }
+
+  /// The reader for an open file, or nil when its bytes are not reachable here (a file this
+  /// process opened for writing: its metadata may still be in libhdf5's cache; another file
+  /// driver). Inside `Library.sync`.
+  static func of(_ file: File, _ loc: Location, _ op: String) throws -> FileBytes? {
+    if file.isWritable { return nil }
+    let fid = file.handle.id
+    let fapl = try Handle(H5Fget_access_plist(fid), loc, op, close: H5Pclose)
+    let fcpl = try Handle(H5Fget_create_plist(fid), loc, op, close: H5Pclose)
+    var sa = 0, sl = 0
+    var ub: hsize_t = 0
+    try loc.check(H5Pget_sizes(fcpl.id, &sa, &sl), op)
+    try loc.check(H5Pget_userblock(fcpl.id, &ub), op)
+    guard [2, 4, 8].contains(sa), [2, 4, 8].contains(sl) else {
+      throw loc.error(.libraryCall, op, "the superblock declares \(sa)-byte addresses and \(sl)-byte lengths",
+                      hint: "The file is corrupt; re-copy or regenerate it")
+    }
+    let driver = H5Pget_driver(fapl.id)
+    var handle: UnsafeMutableRawPointer?
+    if driver == chdf5_FD_SEC2() {
+      try loc.check(H5Fget_vfd_handle(fid, chdf5_P_DEFAULT(), &handle), op)
+      guard let fd = handle?.assumingMemoryBound(to: Int32.self).pointee else { return nil }
+      var st = stat()
+      guard fstat(fd, &st) == 0 else { return nil }
+      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: UInt64(st.st_size)) { offset, count in
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+          let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset) + off_t(done)) }
+          if r < 0, errno == EINTR { continue }
+          if r <= 0 { return nil }
+          done += r
+        }
+        return out
+      }
+    }
+    if driver == chdf5_FD_CORE() {
+      try loc.check(H5Fget_vfd_handle(fid, chdf5_P_DEFAULT(), &handle), op)
+      var size: hsize_t = 0
+      try loc.check(H5Fget_filesize(fid, &size), op)
+      guard let mem = handle?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee else { return nil }
+      let eof = UInt64(size)
+      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: eof) { offset, count in
+        guard offset <= eof, UInt64(count) <= eof - offset else { return nil }
+        return Array(UnsafeRawBufferPointer(start: mem + Int(offset), count: count))
+      }
+    }
+    return nil
+  }
+
+  /// A little-endian unsigned integer.
+  static func little(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+  }
+}
+
+/// What a read-only `File` keeps about its own bytes, made once (inside `Library.sync`).
+struct RawFileState {
+  /// nil until asked; then the reader, or nil inside when the bytes are not reachable.
+  var bytes: FileBytes??
+  /// Object headers already checked, by address: nil for a good one, else the error it gives.
+  var checkedHeaders: [UInt64: HDF5Error?] = [:]
+  /// Read variable-length strings through libhdf5's own conversion, as after a failed
+  /// `VlenSelfCheck` (an internal switch, for tests of that path).
+  var libraryStringConversion = false
+}
+
+extension File {
+  /// The file's bytes (see `FileBytes.of`), looked up once per open file. Inside `Library.sync`.
+  func rawBytes(_ loc: Location, _ op: String) throws -> FileBytes? {
+    if let known = raw.bytes { return known }
+    let b = try FileBytes.of(self, loc, op)
+    raw.bytes = .some(b)
+    return b
+  }
+}

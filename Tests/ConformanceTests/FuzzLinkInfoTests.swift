@@ -1,0 +1,80 @@
+import Foundation
+import HDF5
+import Testing
+@testable import Conformance
+
+/// The fuzzer's last libhdf5 fault class (Fuzz/FuzzCaseLoader): bit-flipped case files whose
+/// link-info message points a group's dense link storage at garbage. libhdf5 1.10 opened the
+/// name-index B-tree there without checking (`H5Lexists` -> `H5G__obj_get_linfo` -> `H5B2_open`)
+/// and segfaulted in `memcpy` in `H5F__accum_read`, in process: only `run --isolate` survived it.
+/// `HDF5.ObjectHeaderCheck` now reads each group's object header before libhdf5 looks anything
+/// up in it, so each file is a named error IN PROCESS (this test would die with the process
+/// otherwise). One file per place the fault was found: the root group (an address past the end
+/// of the file, and one inside it that holds no fractal heap), a nested group, and `/inputs` of
+/// a PyTorch case; `fuzz-segv-accum-read.h5` is the first one found (`/outputs/state`).
+@Suite struct FuzzLinkInfoTests {
+  static let data = RepoPaths.root + "/Tests/ConformanceTests/Data/"
+  static let files: [(name: String, expected: String)] = [
+    ("fuzz-segv-linfo-root.h5",
+     "corrupt link-info message in group /: fractal heap address 0xfffffffffffffdff is past the end of the file (10784 bytes)"),
+    ("fuzz-segv-linfo-root-no-heap.h5",
+     "corrupt link-info message in group /: fractal heap address 0x3 does not hold a fractal heap (no `FRHP` signature)"),
+    ("fuzz-segv-linfo-nested.h5",
+     "corrupt link-info message in group /weights/rnn/basic_lstm_cell: fractal heap address 0xffffffffffffffbf is past the end of the file"),
+    ("fuzz-segv-linfo-pytorch-inputs.h5",
+     "corrupt link-info message in group /inputs: fractal heap address 0xffffffffffff0000 is past the end of the file"),
+    ("fuzz-segv-accum-read.h5",
+     "corrupt link-info message in group /outputs/state: fractal heap address 0xffffffffff060000 is past the end of the file"),
+  ]
+
+  @Test(arguments: files.map(\.name))
+  func theCaseLoaderReportsTheCorruptLinkInfoInProcess(name: String) throws {
+    let path = Self.data + name
+    let expected = try #require(Self.files.first { $0.name == name }).expected
+    do {
+      _ = try Case.load(path: path)
+      Issue.record("\(name) loaded")
+    } catch {
+      let text = "\(error)"
+      #expect(text.contains(path), "\(text)")
+      #expect(text.contains(expected), "\(text)")
+    }
+  }
+
+  /// The HDF5 layer alone: walking the file (every group below the root, as `inspect` and the
+  /// Keras reader do) throws the same `HDF5Error`, naming the file and the broken group.
+  @Test(arguments: files.map(\.name))
+  func walkingTheFileThrowsTheNamedError(name: String) throws {
+    let path = Self.data + name
+    let expected = try #require(Self.files.first { $0.name == name }).expected
+    do {
+      _ = try File(path: path).root.datasetPaths()
+      Issue.record("\(name) was walked")
+    } catch let e as HDF5Error {
+      #expect(e.file == path && e.kind == .libraryCall, "\(e)")
+      #expect(e.description.contains(expected), "\(e)")
+      #expect(e.libraryMessages.isEmpty, "thrown before libhdf5 was asked: \(e)")
+    }
+  }
+}
+
+/// Two more libhdf5 fault classes among the fuzzer's findings, reached only by `inspect`'s walk,
+/// which lists names by index: `H5Aget_name_by_idx` and `H5Lget_name_by_idx` build a table of the
+/// attribute or link messages in an object's header, and when one of them cannot be decoded,
+/// releasing the half-built table segfaults (`H5A__attr_release_table` -> `H5A__close`) or
+/// double-frees (`H5G__link_release_table`: SIGABRT). Both depend on what the process did
+/// before (the case summary's reads first), so they are read here exactly as `inspect` reads
+/// them, IN PROCESS. Each listing now looks a name up first (`listingProbeName`), which decodes
+/// the same messages without a table, and the undecodable message is shown in place.
+@Suite struct FuzzListingTests {
+  @Test(arguments: [
+    ("fuzz-segv-attribute-table.h5", "@<cannot list attributes: an attribute message in its object header cannot be decoded"),
+    ("fuzz-abort-link-table.h5", "<cannot list: a link message in its object header cannot be decoded"),
+  ])
+  func inspectShowsTheUndecodableMessageInPlace(name: String, expected: String) throws {
+    let path = FuzzLinkInfoTests.data + name
+    let (text, caseError) = try Inspection.inspect(path: path)
+    #expect(caseError.map { "\($0)".contains(path) } == true, "the case error names the file")
+    #expect(text.contains(expected), "\(text)")
+  }
+}
