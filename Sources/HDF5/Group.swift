@@ -128,16 +128,19 @@ public final class Group: Object {
     }
   }
 
-  /// Checks the header of the object at `name` (relative to this group) before libhdf5 looks
-  /// anything up in it. A name libhdf5 cannot resolve is left to the call that follows, which
-  /// reports it as before. Inside `sync`.
+  /// Checks the header of the object at `name` (relative to this group, a link known to exist)
+  /// before libhdf5 looks anything up in it. When libhdf5 cannot read that header itself (a
+  /// continuation chunk past the end of the file, say), that is the error: a lookup inside the
+  /// object would still decode the header's first chunk, link-info message included, unchecked,
+  /// and segfault on a garbage B-tree address (a fuzzer finding, `fuzz-segv-linfo-unreadable-header.h5`).
+  /// Inside `sync`.
   private func checkHeader(_ name: String, path: String, _ op: String) throws {
     if file.isWritable { return }
     var info = H5O_info_t()
-    if H5Oget_info_by_name2(handle.id, name, &info, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()) < 0 {
-      _ = H5Eclear2(chdf5_E_DEFAULT())
-      return
-    }
+    let loc = Location(file: file.path, path: path)
+    try loc.check(H5Oget_info_by_name2(handle.id, name, &info, chdf5_O_INFO_BASIC(), chdf5_P_DEFAULT()),
+                  "\(op): read the object header of `\(path)`",
+                  hint: "The object header at this path cannot be read (the file is corrupt); re-copy or regenerate it")
     try file.checkObjectHeader(address: UInt64(info.addr), path: path, noun: File.noun(info.type), op)
   }
 

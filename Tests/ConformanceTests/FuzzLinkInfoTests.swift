@@ -58,6 +58,25 @@ import Testing
   }
 }
 
+/// The same fault behind a header libhdf5 cannot read whole (a fuzzer finding of the run on the
+/// guard above): `/weights`' header has a continuation chunk past the end of the file, so
+/// `H5Oget_info_by_name2` fails and the guard got no address to check; `H5Lexists` inside the
+/// group still decoded the first chunk, whose link-info message holds a garbage fractal heap
+/// address, and segfaulted. A lookup inside a group whose header libhdf5 cannot read is now
+/// that error, in process.
+@Suite struct FuzzUnreadableHeaderTests {
+  @Test func aLookupInsideAGroupWhoseHeaderCannotBeReadIsANamedError() throws {
+    let path = FuzzLinkInfoTests.data + "fuzz-segv-linfo-unreadable-header.h5"
+    do {
+      _ = try Case.load(path: path)
+      Issue.record("loaded")
+    } catch let e as HDF5Error {
+      #expect(e.file == path, "\(e)")
+      #expect(e.description.contains("read the object header of `/weights`"), "\(e)")
+    }
+  }
+}
+
 /// Two more libhdf5 fault classes among the fuzzer's findings, reached only by `inspect`'s walk,
 /// which lists names by index: `H5Aget_name_by_idx` and `H5Lget_name_by_idx` build a table of the
 /// attribute or link messages in an object's header, and when one of them cannot be decoded,
