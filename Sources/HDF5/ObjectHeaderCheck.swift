@@ -37,6 +37,8 @@ struct ObjectHeaderCheck {
   /// and its data.
   struct Message {
     var type: Int
+    /// The message flags (bit 1: the data is a shared-message reference).
+    var flags: UInt8 = 0
     var address: UInt64
     var data: ArraySlice<UInt8>
   }
@@ -64,12 +66,12 @@ struct ObjectHeaderCheck {
 
   private func hex(_ a: UInt64) -> String { "0x" + String(a, radix: 16) }
 
-  private func corrupt(_ detail: String) -> HDF5Error {
+  func corrupt(_ detail: String) -> HDF5Error {
     loc.error(.libraryCall, op, detail,
               hint: "The file is corrupt (its object header at this path is damaged; libhdf5 would read garbage there); re-copy or regenerate it")
   }
 
-  private var objectPath: String { loc.path ?? "/" }
+  var objectPath: String { loc.path ?? "/" }
 
   /// `count` bytes at relative address `address`, all inside the file.
   private func read(_ address: UInt64, _ count: Int, _ what: String) throws -> [UInt8] {
@@ -149,7 +151,8 @@ struct ObjectHeaderCheck {
           throw corrupt("the object header of \(noun) \(objectPath): message \(messages.count) (type 0x\(String(type, radix: 16))) declares \(size) bytes, past the end of its chunk at \(hex(chunk.address))")
         }
         let data = region[dataStart..<(dataStart + size)]
-        messages.append(Message(type: type, address: regionAddress + UInt64(dataStart - region.startIndex), data: data))
+        let flags = region[version == 1 ? p + 4 : p + 3]
+        messages.append(Message(type: type, flags: flags, address: regionAddress + UInt64(dataStart - region.startIndex), data: data))
         guard messages.count <= Self.maxMessages else {
           throw corrupt("the object header of \(noun) \(objectPath) at \(hex(address)) holds more than \(Self.maxMessages) messages")
         }
@@ -176,15 +179,19 @@ struct ObjectHeaderCheck {
     return (version, messages)
   }
 
-  /// Checks the header at `address`: every link-info message, and every attribute-info message
-  /// of a version 2 header.
+  /// Checks the header at `address`: every link-info message, every attribute-info message of
+  /// a version 2 header, every attribute message, and every datatype and dataspace message that
+  /// is not a shared-message reference (see MessageCheck.swift).
   func check(at address: UInt64) throws {
     let (version, messages) = try messages(at: address)
     for m in messages {
-      if m.type == 0x0002 {
-        try checkInfo(m, links: true)
-      } else if m.type == 0x0015, version > 1 {
-        try checkInfo(m, links: false)
+      switch m.type {
+      case 0x0002: try checkInfo(m, links: true)
+      case 0x0015 where version > 1: try checkInfo(m, links: false)
+      case 0x000C: try checkAttribute(m)
+      case 0x0001, 0x0003:
+        if m.flags & 0x02 == 0 { try checkTypeOrSpace(m) }
+      default: break
       }
     }
   }
