@@ -223,6 +223,45 @@ extension ObjectHeaderCheck {
     }
   }
 
+  /// A data layout message (0x0008), versions 1-3: libhdf5 1.10 `memcpy`s a compact dataset's
+  /// data (its size from the message) out of the message. Version 4 (and the other classes'
+  /// fields, which libhdf5 does not copy) are not checked.
+  func checkLayout(_ m: Message) throws {
+    var c = Cursor(m.data)
+    do {
+      let version = try c.uint(1, "the version")
+      switch version {
+      case 1, 2:
+        let rank = Int(try c.uint(1, "the dimensionality"))
+        let cls = try c.uint(1, "the layout class")
+        try c.skip(5, "the reserved bytes")
+        if cls != 0 { try c.skip(bytes.sizeofAddr, "the data address") }
+        try c.skip(4 * rank, "the dimensions")
+        if cls == 0 {
+          let size = Int(try c.uint(4, "the compact data size"))
+          try c.skip(size, "the compact data")
+        }
+      case 3:
+        if try c.uint(1, "the layout class") == 0 {
+          let size = Int(try c.uint(2, "the compact data size"))
+          try c.skip(size, "the compact data")
+        }
+      default: break
+      }
+    } catch let p as Problem {
+      throw corrupt("corrupt data layout message in \(noun) \(objectPath): \(p.text)")
+    }
+  }
+
+  /// A datatype, dataspace or attribute message marked shared in its header (message flag bit 1):
+  /// a shared-message reference, checked for its version and bounds only.
+  func checkSharedMessage(_ m: Message) throws {
+    let what = m.type == 0x0003 ? "datatype" : m.type == 0x0001 ? "dataspace" : "attribute"
+    do { try sharedReference(m.data, what) } catch let p as Problem {
+      throw corrupt("corrupt shared \(what) message in \(noun) \(objectPath): \(p.text)")
+    }
+  }
+
   /// A dataset's own datatype or dataspace message (not a shared reference).
   func checkTypeOrSpace(_ m: Message) throws {
     do {

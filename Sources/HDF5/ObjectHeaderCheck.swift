@@ -19,8 +19,10 @@ import Foundation
 /// long enough for its fields, and each address either undefined (all bits set) or inside the
 /// file, holding the structure it names: a fractal heap (`FRHP`, version 0) or a v2 B-tree
 /// (`BTHD`, version 0, of the right type), whole. Anything else is an `HDF5Error` naming the
-/// file, the object and the field, thrown before libhdf5 is called. Each header is checked once
-/// per open file (`File.raw.checkedHeaders`, by address).
+/// file, the object and the field, thrown before libhdf5 is called. The same pass reads every
+/// attribute, datatype, dataspace and data layout message inside its bytes the way libhdf5's
+/// decoders will (MessageCheck.swift). Each header is checked once per open file
+/// (`File.raw.checkedHeaders`, by address).
 struct ObjectHeaderCheck {
   let bytes: FileBytes
   /// The file and the object's path, for errors.
@@ -180,17 +182,24 @@ struct ObjectHeaderCheck {
   }
 
   /// Checks the header at `address`: every link-info message, every attribute-info message of
-  /// a version 2 header, every attribute message, and every datatype and dataspace message that
-  /// is not a shared-message reference (see MessageCheck.swift).
+  /// a version 2 header, every attribute message, and every datatype and dataspace message (see
+  /// MessageCheck.swift; one marked shared, message flag bit 1, is a shared-message reference:
+  /// only its version and bounds), and a compact data layout's data inside its message.
   func check(at address: UInt64) throws {
     let (version, messages) = try messages(at: address)
     for m in messages {
       switch m.type {
       case 0x0002: try checkInfo(m, links: true)
       case 0x0015 where version > 1: try checkInfo(m, links: false)
-      case 0x000C: try checkAttribute(m)
-      case 0x0001, 0x0003:
-        if m.flags & 0x02 == 0 { try checkTypeOrSpace(m) }
+      case 0x0008 where m.flags & 0x02 == 0: try checkLayout(m)
+      case 0x0001, 0x0003, 0x000C:
+        if m.flags & 0x02 != 0 {
+          try checkSharedMessage(m)
+        } else if m.type == 0x000C {
+          try checkAttribute(m)
+        } else {
+          try checkTypeOrSpace(m)
+        }
       default: break
       }
     }

@@ -209,6 +209,46 @@ import Testing
     #expect(e?.libraryMessages.isEmpty == true, "thrown before libhdf5 was asked: \(String(describing: e))")
   }
 
+  /// An attribute message marked shared (header message flag bit 1) is a shared-message
+  /// reference: its version is checked. A dataset's data layout message: a compact layout's
+  /// data (which libhdf5 copies out of the message) must be inside it.
+  @Test func aSharedMarkAndACompactLayoutAreCheckedToo() throws {
+    let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ObjectHeaderCheckTests.fixture)))
+    var shared = original
+    let framework = try Self.attribute(shared, "framework")
+    shared[framework - 4] |= 0x02  // version 1 header: type (2), size (2), flags (1), reserved (3)
+    shared[framework] = 7
+    var compact = original
+    let kernel = "weights/rnn/basic_lstm_cell/kernel"
+    let layout = try { () throws -> Int in
+      let file = try File(image: original, name: "fixture.h5")
+      let address = try #require(try file.dataset(kernel).address)
+      let messages = try Library.sync { () throws -> [ObjectHeaderCheck.Message] in
+        let loc = Location(file: file.path, path: "/" + kernel)
+        let b = try #require(try file.rawBytes(loc, "test"))
+        return try ObjectHeaderCheck(bytes: b, loc: loc, op: "test", noun: "dataset").messages(at: address).messages
+      }
+      let m = try #require(messages.first { $0.type == 0x0008 })
+      #expect(m.data.count == 24 && m.data.first == 3 && m.data.dropFirst().first == 1, "version 3, contiguous")
+      return Int(m.address)
+    }()
+    compact[layout + 1] = 0  // contiguous -> compact: the address's low 2 bytes become the data size
+    let size = Int(original[layout + 2]) | Int(original[layout + 3]) << 8
+    for (b, expected, body) in [
+      (shared, "corrupt shared attribute message in group /: shared attribute reference version 7, not 1, 2 or 3",
+       { (f: File) in _ = try f.root }),
+      (compact, "corrupt data layout message in dataset /\(kernel): the compact data (\(size) bytes at offset 4) runs past the end of its 24 bytes",
+       { (f: File) in _ = try f.dataset(kernel) }),
+    ] as [([UInt8], String, (File) throws -> Void)] {
+      let (dir, path) = try ObjectHeaderCheckTests.write(b)
+      defer { try? FileManager.default.removeItem(at: dir) }
+      let file = try File(path: path)
+      let e = expectHDF5Error(.libraryCall, file: path) { try body(file) }
+      #expect(e?.detail == expected, "\(String(describing: e))")
+      #expect(e?.libraryMessages.isEmpty == true, "\(String(describing: e))")
+    }
+  }
+
   /// A datatype's bytes, checked alone: (class | version << 4), 3 bytes of class bits, size.
   static func type(_ cls: UInt8, version: UInt8 = 1, bits: Int = 0, size: Int, _ properties: [UInt8] = []) -> [UInt8] {
     [cls | version << 4, UInt8(bits & 0xff), UInt8((bits >> 8) & 0xff), UInt8(bits >> 16),
