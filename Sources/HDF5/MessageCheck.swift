@@ -224,8 +224,9 @@ extension ObjectHeaderCheck {
   }
 
   /// A data layout message (0x0008), versions 1-3: libhdf5 1.10 `memcpy`s a compact dataset's
-  /// data (its size from the message) out of the message. Version 4 (and the other classes'
-  /// fields, which libhdf5 does not copy) are not checked.
+  /// data (its size from the message) out of the message (1.10.8 checks that size against the
+  /// message itself; this names it first). Version 4 (and the other classes' fields, which
+  /// libhdf5 does not copy) are not checked.
   func checkLayout(_ m: Message) throws {
     var c = Cursor(m.data)
     do {
