@@ -19,8 +19,10 @@ import Foundation
 /// long enough for its fields, and each address either undefined (all bits set) or inside the
 /// file, holding the structure it names: a fractal heap (`FRHP`, version 0) or a v2 B-tree
 /// (`BTHD`, version 0, of the right type), whole. Anything else is an `HDF5Error` naming the
-/// file, the object and the field, thrown before libhdf5 is called. Each header is checked once
-/// per open file (`File.raw.checkedHeaders`, by address).
+/// file, the object and the field, thrown before libhdf5 is called. The same pass reads every
+/// attribute, datatype, dataspace and data layout message inside its bytes the way libhdf5's
+/// decoders will (MessageCheck.swift). Each header is checked once per open file
+/// (`File.raw.checkedHeaders`, by address).
 struct ObjectHeaderCheck {
   let bytes: FileBytes
   /// The file and the object's path, for errors.
@@ -37,6 +39,8 @@ struct ObjectHeaderCheck {
   /// and its data.
   struct Message {
     var type: Int
+    /// The message flags (bit 1: the data is a shared-message reference).
+    var flags: UInt8 = 0
     var address: UInt64
     var data: ArraySlice<UInt8>
   }
@@ -64,12 +68,12 @@ struct ObjectHeaderCheck {
 
   private func hex(_ a: UInt64) -> String { "0x" + String(a, radix: 16) }
 
-  private func corrupt(_ detail: String) -> HDF5Error {
+  func corrupt(_ detail: String) -> HDF5Error {
     loc.error(.libraryCall, op, detail,
               hint: "The file is corrupt (its object header at this path is damaged; libhdf5 would read garbage there); re-copy or regenerate it")
   }
 
-  private var objectPath: String { loc.path ?? "/" }
+  var objectPath: String { loc.path ?? "/" }
 
   /// `count` bytes at relative address `address`, all inside the file.
   private func read(_ address: UInt64, _ count: Int, _ what: String) throws -> [UInt8] {
@@ -149,7 +153,8 @@ struct ObjectHeaderCheck {
           throw corrupt("the object header of \(noun) \(objectPath): message \(messages.count) (type 0x\(String(type, radix: 16))) declares \(size) bytes, past the end of its chunk at \(hex(chunk.address))")
         }
         let data = region[dataStart..<(dataStart + size)]
-        messages.append(Message(type: type, address: regionAddress + UInt64(dataStart - region.startIndex), data: data))
+        let flags = region[version == 1 ? p + 4 : p + 3]
+        messages.append(Message(type: type, flags: flags, address: regionAddress + UInt64(dataStart - region.startIndex), data: data))
         guard messages.count <= Self.maxMessages else {
           throw corrupt("the object header of \(noun) \(objectPath) at \(hex(address)) holds more than \(Self.maxMessages) messages")
         }
@@ -176,15 +181,26 @@ struct ObjectHeaderCheck {
     return (version, messages)
   }
 
-  /// Checks the header at `address`: every link-info message, and every attribute-info message
-  /// of a version 2 header.
+  /// Checks the header at `address`: every link-info message, every attribute-info message of
+  /// a version 2 header, every attribute message, and every datatype and dataspace message (see
+  /// MessageCheck.swift; one marked shared, message flag bit 1, is a shared-message reference:
+  /// only its version and bounds), and a compact data layout's data inside its message.
   func check(at address: UInt64) throws {
     let (version, messages) = try messages(at: address)
     for m in messages {
-      if m.type == 0x0002 {
-        try checkInfo(m, links: true)
-      } else if m.type == 0x0015, version > 1 {
-        try checkInfo(m, links: false)
+      switch m.type {
+      case 0x0002: try checkInfo(m, links: true)
+      case 0x0015 where version > 1: try checkInfo(m, links: false)
+      case 0x0008 where m.flags & 0x02 == 0: try checkLayout(m)
+      case 0x0001, 0x0003, 0x000C:
+        if m.flags & 0x02 != 0 {
+          try checkSharedMessage(m)
+        } else if m.type == 0x000C {
+          try checkAttribute(m)
+        } else {
+          try checkTypeOrSpace(m)
+        }
+      default: break
       }
     }
   }
