@@ -31,6 +31,14 @@ public final class File {
     }
     self.path = path
     self.isWritable = writable
+    if !writable, let (fd, size) = try? RegularFile.openForReading(path) {
+      defer { close(fd) }
+      try checkDriverInfoBlock(length: UInt64(size), read: { offset, count in
+        var out = [UInt8](repeating: 0, count: count)
+        let r = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, count, off_t(offset)) }
+        return r == count ? out : nil
+      }, loc, op)
+    }
     do {
       self.handle = try Library.sync {
         let flags = writable ? chdf5_F_ACC_RDWR() : chdf5_F_ACC_RDONLY()

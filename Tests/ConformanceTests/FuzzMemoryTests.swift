@@ -8,7 +8,10 @@ import Testing
 /// them (`H5T__conv_vlen`), so `rnnconf run` reached 8-16 GB resident before it reported the file.
 /// The strings are now read through their raw descriptors and checked against the file
 /// (`HDF5.GlobalHeap`): each run is an error naming the file (its global heap, or another attribute the
-/// fuzzer broke in the same file), in about 40 MB.
+/// fuzzer broke in the same file), in about 40 MB. `fuzz-oom-driver-block.h5` (the last fuzz run's
+/// one finding) is another kind: its superblock's driver information block declares 4 GB, which
+/// libhdf5 allocated and zeroed inside `H5Fopen` (4.2 GB resident); `checkDriverInfoBlock` now
+/// refuses it before `H5Fopen`.
 @Suite(.serialized) struct FuzzMemoryTests {
   static let data = RepoPaths.root + "/Tests/ConformanceTests/Data/"
   static var files: [String] {
@@ -18,7 +21,7 @@ import Testing
   /// Far under issue 11's 2 GB: a run of a broken case file needs about 40 MB.
   static let capKB = 400 * 1024
 
-  @Test func theCorpusIsHere() { #expect(Self.files.count == 9) }
+  @Test func theCorpusIsHere() { #expect(Self.files.count == 10) }
 
   @Test(arguments: [["run"], ["list"], ["inspect"]])
   func aHugeDeclaredStringLengthIsANamedErrorInLittleMemory(command: [String]) throws {
@@ -31,5 +34,11 @@ import Testing
       #expect(o.maxResidentKB < Self.capKB, "\(command) \(name): \(o.maxResidentKB) kB resident")
       #expect(!o.output.contains("memory allocation failed"), "\(command) \(name): \(o.output)")
     }
+  }
+
+  @Test func aDriverInfoBlockLargerThanTheFileIsANamedErrorInProcess() {
+    FuzzLinkInfoTests.expectLoadError(Self.data + "fuzz-oom-driver-block.h5",
+                                      contains: "the superblock's driver information block at 0x19 declares 4278190080 bytes, past the end of the file (12192 bytes)",
+                                      beforeLibHDF5: true)
   }
 }
