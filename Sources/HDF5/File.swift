@@ -69,6 +69,10 @@ public final class File {
     }
     self.path = name
     self.isWritable = false
+    try checkDriverInfoBlock(length: UInt64(image.count), read: { offset, count in
+      offset <= UInt64(image.count) && UInt64(count) <= UInt64(image.count) - offset
+        ? Array(image[Int(offset)..<(Int(offset) + count)]) : nil
+    }, loc, "open in-memory file")
     self.handle = try Library.sync {
       let fapl = try Handle(H5Pcreate(chdf5_P_FILE_ACCESS()), loc, "open in-memory file", close: H5Pclose)
       try loc.check(H5Pset_fapl_core(fapl.id, 1 << 16, false), "open in-memory file")

@@ -1,4 +1,5 @@
 import Foundation
+import HDF5
 import Testing
 @testable import Conformance
 
@@ -40,5 +41,18 @@ import Testing
     FuzzLinkInfoTests.expectLoadError(Self.data + "fuzz-oom-driver-block.h5",
                                       contains: "the superblock's driver information block at 0x19 declares 4278190080 bytes, past the end of the file (12192 bytes)",
                                       beforeLibHDF5: true)
+  }
+
+  /// The same bytes as an in-memory image (how a `.keras` archive's weights are opened).
+  @Test func aDriverInfoBlockLargerThanTheImageIsANamedError() throws {
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.data + "fuzz-oom-driver-block.h5")))
+    do {
+      _ = try File(image: bytes, name: "archive.keras!model.weights.h5")
+      Issue.record("opened")
+    } catch let e as HDF5Error {
+      #expect(e.file == "archive.keras!model.weights.h5", "\(e)")
+      #expect(e.description.contains("driver information block at 0x19 declares 4278190080 bytes, past the end of the file (12192 bytes)"), "\(e)")
+      #expect(e.libraryMessages.isEmpty, "thrown before libhdf5 was asked: \(e)")
+    }
   }
 }
