@@ -26,8 +26,9 @@ public final class Dataset: Object {
   /// The stored element type.
   public var storedType: StoredType { get throws { try withReader("get dataset type") { $0.storedType() } } }
 
-  /// Bytes allocated in the file for the data (0 for an unwritten chunked dataset).
-  public var storageSize: Int { Library.sync { Int(H5Dget_storage_size(handle.id)) } }
+  /// Bytes allocated in the file for the data (0 for an unwritten chunked dataset; a corrupt
+  /// file's count beyond `Int.max` reads as `Int.max`).
+  public var storageSize: Int { Library.sync { Int(clamping: H5Dget_storage_size(handle.id)) } }
 
   /// "contiguous", "chunked", "compact" or "virtual".
   public var layout: String {

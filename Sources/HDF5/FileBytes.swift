@@ -17,6 +17,12 @@ struct FileBytes {
   let base: UInt64
   /// File size in bytes.
   let eof: UInt64
+  /// Half the most entries of a version 1 B-tree node, as the superblock declares them: group
+  /// nodes (`TREE` type 0) and chunk index nodes (type 1); and half the most entries of a symbol
+  /// node (`SNOD`). libhdf5 sizes each node's buffer from these, not from the node.
+  var groupBTreeK = 16
+  var chunkBTreeK = 32
+  var symbolNodeK = 4
   /// `count` bytes at absolute offset `offset`, or nil when they cannot be read.
   let read: (_ offset: UInt64, _ count: Int) -> [UInt8]?
 
@@ -35,6 +41,9 @@ struct FileBytes {
     var ub: hsize_t = 0
     try loc.check(H5Pget_sizes(fcpl.id, &sa, &sl), op)
     try loc.check(H5Pget_userblock(fcpl.id, &ub), op)
+    var ik: UInt32 = 0, lk: UInt32 = 0, isk: UInt32 = 0
+    try loc.check(H5Pget_sym_k(fcpl.id, &ik, &lk), op)
+    try loc.check(H5Pget_istore_k(fcpl.id, &isk), op)
     guard [2, 4, 8].contains(sa), [2, 4, 8].contains(sl) else {
       throw loc.error(.libraryCall, op, "the superblock declares \(sa)-byte addresses and \(sl)-byte lengths",
                       hint: "The file is corrupt; re-copy or regenerate it")
@@ -46,7 +55,8 @@ struct FileBytes {
       guard let fd = handle?.assumingMemoryBound(to: Int32.self).pointee else { return nil }
       var st = stat()
       guard fstat(fd, &st) == 0 else { return nil }
-      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: UInt64(st.st_size)) { offset, count in
+      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: UInt64(st.st_size),
+                       groupBTreeK: Int(ik), chunkBTreeK: Int(isk), symbolNodeK: Int(lk)) { offset, count in
         var out = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
@@ -64,7 +74,8 @@ struct FileBytes {
       try loc.check(H5Fget_filesize(fid, &size), op)
       guard let mem = handle?.assumingMemoryBound(to: UnsafeRawPointer?.self).pointee else { return nil }
       let eof = UInt64(size)
-      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: eof) { offset, count in
+      return FileBytes(sizeofAddr: sa, sizeofLength: sl, base: UInt64(ub), eof: eof,
+                       groupBTreeK: Int(ik), chunkBTreeK: Int(isk), symbolNodeK: Int(lk)) { offset, count in
         guard offset <= eof, UInt64(count) <= eof - offset else { return nil }
         return Array(UnsafeRawBufferPointer(start: mem + Int(offset), count: count))
       }

@@ -45,7 +45,7 @@ public final class Group: Object {
       var info = H5G_info_t()
       try loc.check(H5Gget_info(handle.id, &info), "list group")
       try checkListingProbe(H5Lexists(handle.id, listingProbeName, chdf5_P_DEFAULT()), loc, "list group", what: "link")
-      return try namesByIndex(count: Int(info.nlinks), tracked: linkOrderTracked(), location: loc, what: "link") {
+      return try namesByIndex(count: info.nlinks, tracked: linkOrderTracked(), location: loc, what: "link") {
         H5Lget_name_by_idx(handle.id, ".", $0, H5_ITER_INC, $1, $2, $3, chdf5_P_DEFAULT())
       }
     }

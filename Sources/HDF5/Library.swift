@@ -165,21 +165,33 @@ func checkListingProbe(_ status: htri_t, _ loc: Location, _ op: String, what: St
   throw e
 }
 
+/// The most names `namesByIndex` lists from one object (a count from the file beyond this is
+/// refused before anything is sized from it).
+let maxListedNames: UInt64 = 1 << 24
+
 /// The `count` names of an index (links or attributes), in creation order when
 /// `tracked` and that index answers, else in name order. `getName(index, i, buf, size)`
 /// is `H5Lget_name_by_idx` or `H5Aget_name_by_idx` on the object; a nil buffer asks
-/// for the length. Inside `sync`.
+/// for the length. `count` is what libhdf5 read from the file (a corrupt v2 B-tree header's
+/// record count gave 2^64 - 1): beyond `maxListedNames` it is an error. Inside `sync`.
 func namesByIndex(
-  count: Int, tracked: Bool, location loc: Location, what: String,
+  count: hsize_t, tracked: Bool, location loc: Location, what: String,
   getName: (H5_index_t, hsize_t, UnsafeMutablePointer<CChar>?, Int) -> Int
 ) throws -> [String] {
+  guard count <= maxListedNames else {
+    throw loc.error(.libraryCall, "list \(what)s",
+                    "the file declares \(count) \(what)s here, more than the \(maxListedNames) this reader lists",
+                    hint: "The file is corrupt (a count in its metadata is damaged); re-copy or regenerate it")
+  }
   func names(_ index: H5_index_t) throws -> [String] {
-    try (0..<count).map { i in
-      let len = try loc.check(getName(index, hsize_t(i), nil, 0), "get \(what) name")
+    var out: [String] = []
+    for i in 0..<count {
+      let len = try loc.check(getName(index, i, nil, 0), "get \(what) name")
       var buf = [CChar](repeating: 0, count: len + 1)
-      try loc.check(getName(index, hsize_t(i), &buf, buf.count), "get \(what) name")
-      return decodeCChars(buf)
+      try loc.check(getName(index, i, &buf, buf.count), "get \(what) name")
+      out.append(decodeCChars(buf))
     }
+    return out
   }
   if tracked, let byOrder = try? names(H5_INDEX_CRT_ORDER) { return byOrder }
   _ = H5Eclear2(chdf5_E_DEFAULT())

@@ -225,10 +225,13 @@ extension ObjectHeaderCheck {
 
   /// A data layout message (0x0008), versions 1-3: libhdf5 1.10 `memcpy`s a compact dataset's
   /// data (its size from the message) out of the message (1.10.8 checks that size against the
-  /// message itself; this names it first). Version 4 (and the other classes' fields, which
-  /// libhdf5 does not copy) are not checked.
+  /// message itself; this names it first), and reads a chunked dataset's chunks through the
+  /// version 1 B-tree the message names (walked by `checkChunkBTree`). Version 4 and the
+  /// contiguous class's address and size are not checked (libhdf5 refused every broken one
+  /// `scripts/h5mutate.py` made, cleanly).
   func checkLayout(_ m: Message) throws {
     var c = Cursor(m.data)
+    var chunkIndex: (address: UInt64, dimensions: Int)?
     do {
       let version = try c.uint(1, "the version")
       switch version {
@@ -236,22 +239,30 @@ extension ObjectHeaderCheck {
         let rank = Int(try c.uint(1, "the dimensionality"))
         let cls = try c.uint(1, "the layout class")
         try c.skip(5, "the reserved bytes")
-        if cls != 0 { try c.skip(bytes.sizeofAddr, "the data address") }
+        var address: UInt64 = 0
+        if cls != 0 { address = try c.uint(bytes.sizeofAddr, "the data address") }
         try c.skip(4 * rank, "the dimensions")
         if cls == 0 {
           let size = Int(try c.uint(4, "the compact data size"))
           try c.skip(size, "the compact data")
+        } else if cls == 2 {
+          chunkIndex = (address, rank)
         }
       case 3:
-        if try c.uint(1, "the layout class") == 0 {
+        let cls = try c.uint(1, "the layout class")
+        if cls == 0 {
           let size = Int(try c.uint(2, "the compact data size"))
           try c.skip(size, "the compact data")
+        } else if cls == 2 {
+          let rank = Int(try c.uint(1, "the dimensionality"))
+          chunkIndex = (try c.uint(bytes.sizeofAddr, "the chunk index address"), rank)
         }
       default: break
       }
     } catch let p as Problem {
       throw corrupt("corrupt data layout message in \(noun) \(objectPath): \(p.text)")
     }
+    if let chunkIndex { try checkChunkBTree(chunkIndex.address, dimensions: chunkIndex.dimensions) }
   }
 
   /// A datatype, dataspace or attribute message marked shared in its header (message flag bit 1):

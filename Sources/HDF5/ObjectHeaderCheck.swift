@@ -192,6 +192,8 @@ struct ObjectHeaderCheck {
       case 0x0002: try checkInfo(m, links: true)
       case 0x0015 where version > 1: try checkInfo(m, links: false)
       case 0x0008 where m.flags & 0x02 == 0: try checkLayout(m)
+      case 0x0011 where m.flags & 0x02 == 0: try checkSymbolTable(m)
+      case 0x0004, 0x0005 where m.flags & 0x02 == 0: try checkFillValue(m)
       case 0x0001, 0x0003, 0x000C:
         if m.flags & 0x02 != 0 {
           try checkSharedMessage(m)
@@ -251,6 +253,10 @@ struct ObjectHeaderCheck {
     }
     if case let .btree(type, what) = target, head[5] != type {
       throw corrupt("\(place): the \(name) at \(hex(address)) is a v2 B-tree of type \(head[5]), not \(type) (\(what))")
+    }
+    switch target {
+    case .fractalHeap: try checkFractalHeap(head, at: address, name: name, place: place)
+    case .btree: try checkV2BTree(head, at: address, name: name, place: place)
     }
   }
 }

@@ -41,7 +41,7 @@ public class Object {
       var info = H5O_info_t()
       try loc.check(H5Oget_info2(handle.id, &info, chdf5_O_INFO_NUM_ATTRS()), "count attributes")
       try checkListingProbe(H5Aexists(handle.id, listingProbeName), loc, "list attributes", what: "attribute")
-      return try namesByIndex(count: Int(info.num_attrs), tracked: attributeOrderTracked(), location: loc,
+      return try namesByIndex(count: info.num_attrs, tracked: attributeOrderTracked(), location: loc,
                               what: "attribute") {
         H5Aget_name_by_idx(handle.id, ".", $0, H5_ITER_INC, $1, $2, $3, chdf5_P_DEFAULT())
       }

@@ -1,0 +1,114 @@
+/// The headers of dense link and attribute storage (a fractal heap, `FRHP`, and v2 B-trees,
+/// `BTHD`) that a link-info or attribute-info message names, read field by field the way
+/// libhdf5 1.10 sets itself up from them (`H5HF__hdr_finish_init`, `H5B2__hdr_init`), which it
+/// does without checking them: a table width of 0, a starting block size that is not a power of
+/// two, a root block or huge-object B-tree address near the top of the address space, a B-tree
+/// node size that leaves no room for records or a root record count larger than a node holds
+/// each segfaulted, aborted, looped or allocated gigabytes in `scripts/h5mutate.py`'s mutants
+/// (docs/HOSTILE-INPUTS.md). Both headers carry a checksum, which a hostile file simply
+/// recomputes. Layouts from the HDF5 file format specification (version 2), sections III.G
+/// (fractal heap) and III.A.2 (version 2 B-trees).
+extension ObjectHeaderCheck {
+  /// A v2 B-tree node larger than this is refused (libhdf5 writes 512-byte nodes for dense
+  /// storage; it allocates one buffer of this size per node read).
+  static let maxV2NodeSize: UInt64 = 1 << 20
+
+  /// Checks a fractal heap header's fields (its first `headerSize` bytes are `head`).
+  func checkFractalHeap(_ head: [UInt8], at address: UInt64, name: String, place: String) throws {
+    let a = bytes.sizeofAddr, l = bytes.sizeofLength
+    func field(_ at: Int, _ n: Int) -> UInt64 { FileBytes.little(head[at..<(at + n)]) }
+    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hexAddress(address)) \(what)") }
+    let hugeTree = field(14 + l, a)
+    let freeSpace = field(14 + 2 * l + a, a)
+    let t = 14 + 10 * l + 2 * a
+    let width = field(t, 2)
+    let start = field(t + 2, l), maxDirect = field(t + 2 + l, l)
+    let maxHeapBits = field(t + 2 + 2 * l, 2)
+    let root = field(t + 6 + 2 * l, a)
+    let rows = field(t + 6 + 2 * l + a, 2)
+    func isPowerOfTwo(_ v: UInt64) -> Bool { v != 0 && v & (v - 1) == 0 }
+    guard isPowerOfTwo(width) else { throw bad("has a table width of \(width), not a power of two") }
+    guard isPowerOfTwo(start) else { throw bad("has a starting block size of \(start), not a power of two") }
+    guard isPowerOfTwo(maxDirect), maxDirect >= start else {
+      throw bad("has a maximum direct block size of \(maxDirect), not a power of two at least the starting block size (\(start))")
+    }
+    // libhdf5 sizes its block tables from these: the first row's bits (log2 of the starting size
+    // and of the width) must fit in the heap's address bits, which must fit in a length.
+    let firstRowBits = UInt64(start.trailingZeroBitCount + width.trailingZeroBitCount)
+    guard maxHeapBits <= UInt64(8 * l), maxHeapBits >= firstRowBits,
+          UInt64(maxDirect.trailingZeroBitCount) <= maxHeapBits else {
+      throw bad("has a maximum heap size of \(maxHeapBits) bits, not between \(firstRowBits) (starting block size x table width) and \(8 * l), and at least log2 of its largest direct block (\(maxDirect))")
+    }
+    let maxRootRows = maxHeapBits - firstRowBits + 1
+    guard rows <= maxRootRows else { throw bad("has \(rows) rows in its root indirect block, more than its \(maxRootRows)") }
+    if root != bytes.undefinedAddress {
+      // A direct root block of the starting size, or an indirect block (at least its header).
+      let need = rows == 0 ? start : UInt64(5 + a + (Int(maxHeapBits) + 7) / 8)
+      guard inside(root, need) else {
+        throw bad("has its root block at \(hexAddress(root)) (\(need) bytes), past the end of the file (\(bytes.eof) bytes)")
+      }
+    }
+    // Both are read when the heap is opened; one that does not hold its structure leaves
+    // libhdf5's cache in a state that segfaults when the file is closed (at exit).
+    if hugeTree != bytes.undefinedAddress {
+      let n = Target.btree(type: 1, what: "").headerSize(bytes)
+      guard let h = bytesAt(hugeTree, n) else {
+        throw bad("has its huge-object B-tree at \(hexAddress(hugeTree)), past the end of the file (\(bytes.eof) bytes)")
+      }
+      guard h.prefix(4).elementsEqual("BTHD".utf8), h[4] == 0, (1...4).contains(h[5]) else {
+        throw bad("has its huge-object B-tree at \(hexAddress(hugeTree)), which holds no v2 B-tree of huge objects (`BTHD`, version 0, type 1-4)")
+      }
+    }
+    if freeSpace != bytes.undefinedAddress {
+      guard let h = bytesAt(freeSpace, 5) else {
+        throw bad("has its free-space manager at \(hexAddress(freeSpace)), past the end of the file (\(bytes.eof) bytes)")
+      }
+      guard h.prefix(4).elementsEqual("FSHD".utf8) else {
+        throw bad("has its free-space manager at \(hexAddress(freeSpace)), which holds no free-space manager (no `FSHD` signature)")
+      }
+    }
+  }
+
+  /// Checks a v2 B-tree header's fields the way `H5B2__hdr_init` derives each level's capacity.
+  func checkV2BTree(_ head: [UInt8], at address: UInt64, name: String, place: String) throws {
+    let a = bytes.sizeofAddr
+    func field(_ at: Int, _ n: Int) -> UInt64 { FileBytes.little(head[at..<(at + n)]) }
+    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hexAddress(address)) \(what)") }
+    let nodeSize = field(6, 4), recordSize = field(10, 2), depth = field(12, 2)
+    let root = field(16, a), rootRecords = field(16 + a, 2)
+    let prefix: UInt64 = 10  // signature, version, type, checksum
+    guard recordSize > 0 else { throw bad("has a record size of 0") }
+    guard nodeSize <= Self.maxV2NodeSize, nodeSize >= prefix + recordSize else {
+      throw bad("has a node size of \(nodeSize) bytes, not between \(prefix + recordSize) (one \(recordSize)-byte record) and \(Self.maxV2NodeSize)")
+    }
+    // libhdf5: records per leaf, then per internal level with its child pointers (address,
+    // record count of the child, and below level 1 the child's total record count), each count
+    // encoded in as few bytes as its largest value needs.
+    func encodedSize(_ n: UInt64) -> UInt64 { UInt64(n == 0 ? 0 : 63 - n.leadingZeroBitCount) / 8 + 1 }
+    var maxRecords = (nodeSize - prefix) / recordSize
+    var cumulative = maxRecords
+    let leafCountSize = encodedSize(maxRecords)
+    var cumulativeSize: UInt64 = 0
+    if depth > 0 {
+      for level in 1...depth {
+        let pointer = UInt64(a) + leafCountSize + cumulativeSize
+        guard nodeSize > prefix + pointer else {
+          throw bad("has a node size of \(nodeSize) bytes, too small for a level-\(level) node's child pointer (depth \(depth))")
+        }
+        maxRecords = (nodeSize - prefix - pointer) / (recordSize + pointer)
+        guard maxRecords > 0 else { throw bad("has a node size of \(nodeSize) bytes, which holds no record at level \(level) (depth \(depth))") }
+        let (m, o1) = (maxRecords + 1).multipliedReportingOverflow(by: cumulative)
+        let (c, o2) = m.addingReportingOverflow(maxRecords)
+        guard !o1, !o2 else { throw bad("has a depth of \(depth), whose record count overflows") }
+        cumulative = c
+        cumulativeSize = encodedSize(cumulative)
+      }
+    }
+    guard rootRecords <= maxRecords else {
+      throw bad("declares \(rootRecords) records in its root node, more than the \(maxRecords) a node of \(nodeSize) bytes holds at depth \(depth)")
+    }
+    if root != bytes.undefinedAddress, !inside(root, nodeSize) {
+      throw bad("has its root node at \(hexAddress(root)) (\(nodeSize) bytes), past the end of the file (\(bytes.eof) bytes)")
+    }
+  }
+}
