@@ -4,7 +4,8 @@ that rnnconf does not yet check itself, and runs each mutant through the rnnconf
 
     python3 scripts/h5mutate.py scan FILE...                  # list the structures found
     python3 scripts/h5mutate.py make --seed 1 --per-field 2 --out DIR FILE...
-    python3 scripts/h5mutate.py run --bin .build/debug/rnnconf --out DIR [--jobs 2]
+    python3 scripts/h5mutate.py run --bin .build/debug/rnnconf --out DIR [--jobs 2] [--results NAME.json]
+    python3 scripts/h5mutate.py summary --out DIR [--results NAME.json]
     "$RNNCONF_VENV"/bin/python scripts/h5mutate.py variants --out DIR CASE.h5...
 
 `make` is stdlib only, seeded and deterministic: it locates, in each file, the structures below
@@ -685,18 +686,28 @@ def cmd_make(args):
 
 # --------------------------------------------------------------------------- running
 def classify(rc, sig, timed_out, out, err, path, maxrss_kb):
+    """timeout, signal N, oom (over 2 GiB resident), named error (exit 1 naming the file;
+    "named error, allocation refused" when libhdf5 reports a failed allocation, i.e. it asked
+    for what the file declared and the 4 GiB cap, or a size of 0, refused it), exit 0, exit N."""
     if timed_out:
         return "timeout"
     if sig:
         return f"signal {sig}"
-    text = out + err
-    if "memory allocation failed" in text or "Cannot allocate" in text or maxrss_kb > 3 << 20:
+    if maxrss_kb > 2 << 20:
         return "oom"
+    text = out + err
     if rc == 0:
         return "exit 0"
     if rc == 1 and os.path.basename(path) in text:
-        return "named error"
+        return "named error, allocation refused" if "memory allocation failed" in text else "named error"
     return f"exit {rc}"
+
+
+def normalized(r):
+    """Results of a run before `classify` knew "allocation refused" (it said oom from the text)."""
+    if r["result"] == "oom" and r.get("maxrss_mb", 0) < 2048 and r["rc"] == 1:
+        return "named error, allocation refused"
+    return r["result"]
 
 
 def run_one(binary, argv, path, timeout):
@@ -748,7 +759,7 @@ def cmd_run(args):
     with ThreadPoolExecutor(args.jobs) as ex:
         for i, r in enumerate(ex.map(work, jobs)):
             results.append(r)
-            if r["result"] not in ("named error", "exit 0"):
+            if not r["result"].startswith("named error") and r["result"] != "exit 0":
                 print(r["command"], r["file"], r["class"], r["field"], r["result"], r["message"], flush=True)
     json.dump(results, open(os.path.join(args.out, args.results), "w"), indent=0)
     summarize(results)
@@ -757,18 +768,36 @@ def cmd_run(args):
 def summarize(results):
     by = {}
     for r in results:
+        r["result"] = normalized(r)
         k = (r["command"], r["result"])
         by[k] = by.get(k, 0) + 1
     files = len({r["file"] for r in results})
     print(f"{files} mutants, {len(results)} runs")
     for k in sorted(by):
-        print(f"  {k[0]:22} {k[1]:14} {by[k]}")
-    bad = {}
+        print(f"  {k[0]:22} {k[1]:32} {by[k]}")
+    bad, refused = {}, {}
     for r in results:
-        if r["result"] not in ("named error", "exit 0"):
+        if not r["result"].startswith("named error") and r["result"] != "exit 0":
             bad.setdefault((r["class"], r["field"], r["result"]), set()).add(r["file"])
+        elif r["result"] == "named error, allocation refused":
+            refused.setdefault((r["class"], r["field"]), set()).add(r["file"])
     for k in sorted(bad):
-        print(f"  FAULT {k[0]} / {k[1]}: {k[2]} x{len(bad[k])}")
+        print(f"  FAULT {k[0]} / {k[1]}: {k[2]} x{len(bad[k])} mutants")
+    for k in sorted(refused):
+        print(f"  allocation refused {k[0]} / {k[1]}: x{len(refused[k])} mutants")
+    classes = {}
+    for r in results:
+        c = classes.setdefault(r["class"], [set(), set()])
+        c[0].add(r["file"])
+        if not r["result"].startswith("named error") and r["result"] != "exit 0":
+            c[1].add(r["file"])
+    print("  per class: mutants, mutants with a fault in any command")
+    for k in sorted(classes):
+        print(f"    {k:34} {len(classes[k][0]):5} {len(classes[k][1]):5}")
+
+
+def cmd_summary(args):
+    summarize(json.load(open(os.path.join(args.out, args.results))))
 
 
 # --------------------------------------------------------------------------- variants (h5py)
@@ -856,11 +885,14 @@ def main():
     r.add_argument("--jobs", type=int, default=2)
     r.add_argument("--timeout", type=float, default=20)
     r.add_argument("--results", default="results.json")
+    u = sub.add_parser("summary")
+    u.add_argument("--out", required=True)
+    u.add_argument("--results", default="results.json")
     v = sub.add_parser("variants")
     v.add_argument("files", nargs="+")
     v.add_argument("--out", required=True)
     a = ap.parse_args()
-    {"scan": cmd_scan, "make": cmd_make, "run": cmd_run, "variants": cmd_variants}[a.cmd](a)
+    {"scan": cmd_scan, "make": cmd_make, "run": cmd_run, "summary": cmd_summary, "variants": cmd_variants}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,52 @@ import Testing
   }
   static func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
+  /// Bob Jenkins' lookup3 `hashlittle` with seed 0, libhdf5's metadata checksum
+  /// (`H5_checksum_lookup3`), so that a broken field is read by libhdf5 as a hostile file would
+  /// have it, not refused for its checksum.
+  static func lookup3(_ d: ArraySlice<UInt8>) -> UInt32 {
+    func rot(_ x: UInt32, _ k: UInt32) -> UInt32 { (x << k) | (x >> (32 - k)) }
+    var a = 0xdead_beef &+ UInt32(d.count), b = a, c = a
+    var i = d.startIndex, n = d.count
+    func word(_ at: Int) -> UInt32 {
+      (0..<4).reduce(UInt32(0)) { $0 | (at + $1 < d.endIndex ? UInt32(d[at + $1]) << (8 * UInt32($1)) : 0) }
+    }
+    while n > 12 {
+      a &+= word(i); b &+= word(i + 4); c &+= word(i + 8)
+      a &-= c; a ^= rot(c, 4); c &+= b
+      b &-= a; b ^= rot(a, 6); a &+= c
+      c &-= b; c ^= rot(b, 8); b &+= a
+      a &-= c; a ^= rot(c, 16); c &+= b
+      b &-= a; b ^= rot(a, 19); a &+= c
+      c &-= b; c ^= rot(b, 4); b &+= a
+      n -= 12; i += 12
+    }
+    if n == 0 { return c }
+    a &+= word(i); b &+= word(i + 4); c &+= word(i + 8)  // the tail, zero-padded
+    c ^= b; c &-= rot(b, 14)
+    a ^= c; a &-= rot(c, 11)
+    b ^= a; b &-= rot(a, 25)
+    c ^= b; c &-= rot(b, 16)
+    a ^= c; a &-= rot(c, 4)
+    b ^= a; b &-= rot(a, 14)
+    c ^= b; c &-= rot(b, 24)
+    return c
+  }
+
+  /// Recomputes the checksum of the version 2 object header at `header` (its first chunk).
+  static func resumHeader(_ b: inout [UInt8], at header: Int) {
+    let flags = b[header + 5]
+    let prefix = 6 + (flags & 0x20 != 0 ? 16 : 0) + (flags & 0x10 != 0 ? 4 : 0)
+    let width = 1 << Int(flags & 0x03)
+    let end = header + prefix + width + Int(u(b, header + prefix, width))
+    put(UInt64(lookup3(b[header..<end])), &b, at: end, width: 4)
+  }
+
   /// The messages of the object at `path` (read with the header reader, whose own tests check it).
   static func messages(_ bytes: [UInt8], _ path: String, dataset: Bool = false) throws -> [ObjectHeaderCheck.Message] {
-    let file = try File(image: bytes, name: "fixture.h5")
+    // A name of its own: libhdf5 takes two in-memory files of one name for the same file, and
+    // other suites open theirs as "fixture.h5" at the same time.
+    let file = try File(image: bytes, name: "storage-check-\(UUID().uuidString).h5")
     let object: Object = dataset ? try file.dataset(path) : path == "/" ? try file.root : try file.group(path)
     let address = try #require(object.address)
     return try Library.sync { () throws -> [ObjectHeaderCheck.Message] in
@@ -194,7 +237,7 @@ import Testing
 
   /// A group with 20 attributes in dense storage (a fractal heap and a name-index v2 B-tree),
   /// written by this layer; returns the bytes, the heap's and the B-tree's addresses.
-  static func dense() throws -> (bytes: [UInt8], heap: Int, tree: Int) {
+  static func dense() throws -> (bytes: [UInt8], heap: Int, tree: Int, info: Int) {
     let dir = try TestData.tempDir()
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("dense.h5").path
@@ -209,7 +252,7 @@ import Testing
     #expect(b[o] == 0 && b[o + 1] == 3, "version 0, creation order tracked and indexed")
     let heap = Int(u(b, o + 4)), tree = Int(u(b, o + 12))
     #expect(b[heap..<(heap + 4)].elementsEqual("FRHP".utf8) && b[tree..<(tree + 4)].elementsEqual("BTHD".utf8))
-    return (b, heap, tree)
+    return (b, heap, tree, o)
   }
 
   @Test(arguments: [
@@ -217,7 +260,9 @@ import Testing
     "node size", "record size", "root record count", "root node address",
   ])
   func aBrokenDenseStorageHeaderIsANamedError(field: String) throws {
-    var (b, heap, tree) = try Self.dense()
+    let d = try Self.dense()
+    var b = d.bytes
+    let (heap, tree) = (d.heap, d.tree)
     let size = b.count
     // Fractal heap: 14 bytes, then 2 addresses and 10 lengths before the table width.
     let t = heap + 14 + 10 * 8 + 2 * 8
@@ -265,9 +310,29 @@ import Testing
     #expect(e?.detail == expected, "\(field): \(String(describing: e))")
   }
 
+  /// With a fractal heap, libhdf5 opens the name index even at the undefined address (a
+  /// segfault). `attrs.h5` (h5py, `track_order`): a version 2 header, its checksum recomputed.
+  @Test func aHeapWithoutANameIndexIsANamedError() throws {
+    var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: TestData.path("attrs.h5"))))
+    let m = try #require(try Self.messages(b, "/").first { $0.type == 0x0015 }, "an attribute-info message")
+    let o = Int(m.address)
+    let p = o + 2 + (b[o + 1] & 1 != 0 ? 2 : 0)
+    #expect(Self.u(b, p) != 0xffff_ffff_ffff_ffff, "dense storage: a heap")
+    let header = Int(try #require(try File(path: TestData.path("attrs.h5")).root.address))
+    #expect(b[header..<(header + 4)].elementsEqual("OHDR".utf8))
+    var same = b
+    Self.resumHeader(&same, at: header)
+    #expect(same == b, "lookup3 gives the checksum libhdf5 wrote")
+    Self.put(0xffff_ffff_ffff_ffff, &b, at: p + 8)
+    Self.resumHeader(&b, at: header)
+    let e = try Self.error(b, "name index") { _ = try $0.root.attributeNames() }
+    #expect(e?.detail == "corrupt attribute-info message in group /: it has a fractal heap but its name-index B-tree address is undefined",
+            "\(String(describing: e))")
+  }
+
   @Test func theDenseFixtureReadsAsBefore() throws {
-    let (b, _, _) = try Self.dense()
-    let file = try File(image: b, name: "dense.h5")
+    let (b, _, _, _) = try Self.dense()
+    let file = try File(image: b, name: "dense-\(UUID().uuidString).h5")
     #expect(try file.group("g").attributeNames().count == 20)
   }
 
