@@ -697,7 +697,7 @@ def classify(rc, sig, timed_out, out, err, path, maxrss_kb):
         return "oom"
     text = out + err
     if rc == 0:
-        return "exit 0"
+        return "exit 0, allocation refused" if "memory allocation failed" in text else "exit 0"
     if rc == 1 and os.path.basename(path) in text:
         return "named error, allocation refused" if "memory allocation failed" in text else "named error"
     return f"exit {rc}"
@@ -705,8 +705,8 @@ def classify(rc, sig, timed_out, out, err, path, maxrss_kb):
 
 def normalized(r):
     """Results of a run before `classify` knew "allocation refused" (it said oom from the text)."""
-    if r["result"] == "oom" and r.get("maxrss_mb", 0) < 2048 and r["rc"] == 1:
-        return "named error, allocation refused"
+    if r["result"] == "oom" and r.get("maxrss_mb", 0) < 2048 and r["rc"] in (0, 1):
+        return "named error, allocation refused" if r["rc"] == 1 else "exit 0, allocation refused"
     return r["result"]
 
 
@@ -759,7 +759,7 @@ def cmd_run(args):
     with ThreadPoolExecutor(args.jobs) as ex:
         for i, r in enumerate(ex.map(work, jobs)):
             results.append(r)
-            if not r["result"].startswith("named error") and r["result"] != "exit 0":
+            if not r["result"].startswith(("named error", "exit 0")):
                 print(r["command"], r["file"], r["class"], r["field"], r["result"], r["message"], flush=True)
     json.dump(results, open(os.path.join(args.out, args.results), "w"), indent=0)
     summarize(results)
@@ -777,9 +777,9 @@ def summarize(results):
         print(f"  {k[0]:22} {k[1]:32} {by[k]}")
     bad, refused = {}, {}
     for r in results:
-        if not r["result"].startswith("named error") and r["result"] != "exit 0":
+        if not r["result"].startswith(("named error", "exit 0")):
             bad.setdefault((r["class"], r["field"], r["result"]), set()).add(r["file"])
-        elif r["result"] == "named error, allocation refused":
+        elif r["result"].endswith("allocation refused"):
             refused.setdefault((r["class"], r["field"]), set()).add(r["file"])
     for k in sorted(bad):
         print(f"  FAULT {k[0]} / {k[1]}: {k[2]} x{len(bad[k])} mutants")
@@ -789,7 +789,7 @@ def summarize(results):
     for r in results:
         c = classes.setdefault(r["class"], [set(), set()])
         c[0].add(r["file"])
-        if not r["result"].startswith("named error") and r["result"] != "exit 0":
+        if not r["result"].startswith(("named error", "exit 0")):
             c[1].add(r["file"])
     print("  per class: mutants, mutants with a fault in any command")
     for k in sorted(classes):

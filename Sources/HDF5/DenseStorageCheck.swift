@@ -112,3 +112,48 @@ extension ObjectHeaderCheck {
     }
   }
 }
+
+/// Shared object header messages (SOHM): a file whose superblock extension (superblock version
+/// 2 or 3) holds a shared-message table message (0x000F) keeps messages that several objects
+/// share (datatypes, dataspaces, fill values, filter pipelines, attributes) once, in a fractal
+/// heap per index of the table (`SMTB`). libhdf5 1.10 opens that heap at whatever address the
+/// table gives when it decodes such a message (`H5O_shared_decode` -> `H5HF_open`): an address
+/// near the top of the address space segfaulted in `H5F__accum_read` (`scripts/h5mutate.py`).
+/// So the table's heaps are checked like a link-info message's heap, once per file, before the
+/// first object header is checked. Section III.E (table) and IV.A.2.p (message) of the
+/// HDF5 file format specification.
+extension ObjectHeaderCheck {
+  func checkSharedMessageTable() throws {
+    guard let sb = bytes.read(bytes.base, 12), sb[8] >= 2 else { return }  // no extension before version 2
+    let a = bytes.sizeofAddr
+    guard let fields = bytes.read(bytes.base + 12, 2 * a) else { return }
+    let ext = FileBytes.little(fields[a..<(2 * a)])
+    if ext == bytes.undefinedAddress { return }
+    let place = "corrupt shared-message table of the file"
+    guard let m = try messages(at: ext).messages.first(where: { $0.type == 0x000F }) else { return }
+    let d = m.data
+    guard d.count >= 2 + a else { throw corrupt("\(place): its message is \(d.count) bytes long, too short for an address and a count") }
+    let table = FileBytes.little(d[(d.startIndex + 1)..<(d.startIndex + 1 + a)])
+    let count = Int(d[d.startIndex + 1 + a])
+    let entry = 14 + 2 * a
+    guard table != bytes.undefinedAddress, let t = bytesAt(table, 4 + count * entry) else {
+      throw corrupt("\(place): the table at \(hexAddress(table)) (\(count) indexes) is past the end of the file (\(bytes.eof) bytes)")
+    }
+    guard t.prefix(4).elementsEqual("SMTB".utf8) else {
+      throw corrupt("\(place): the table address \(hexAddress(table)) does not hold a shared-message table (no `SMTB` signature)")
+    }
+    for i in 0..<count {
+      let e = 4 + i * entry
+      let stored = FileBytes.little(t[(e + 12)..<(e + 14)])
+      let heap = FileBytes.little(t[(e + 14 + a)..<(e + 14 + 2 * a)])
+      if heap == bytes.undefinedAddress {
+        // libhdf5 opens the heap of an index holding messages even at the undefined address.
+        guard stored == 0 else {
+          throw corrupt("\(place): index \(i) holds \(stored) messages but its fractal heap address is undefined")
+        }
+        continue
+      }
+      try checkTarget(heap, name: "fractal heap of index \(i)", .fractalHeap, place: place)
+    }
+  }
+}

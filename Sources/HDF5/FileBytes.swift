@@ -95,6 +95,8 @@ struct RawFileState {
   var bytes: FileBytes??
   /// Object headers already checked, by address: nil for a good one, else the error it gives.
   var checkedHeaders: [UInt64: HDF5Error?] = [:]
+  /// The shared-message table, once checked: nil inside when good, else its error.
+  var sharedMessageTable: HDF5Error??
   /// Read variable-length strings through libhdf5's own conversion, as after a failed
   /// `VlenSelfCheck` (an internal switch, for tests of that path).
   var libraryStringConversion = false

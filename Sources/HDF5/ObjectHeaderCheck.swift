@@ -248,7 +248,7 @@ struct ObjectHeaderCheck {
     }
   }
 
-  private func checkTarget(_ address: UInt64, name: String, _ target: Target, place: String) throws {
+  func checkTarget(_ address: UInt64, name: String, _ target: Target, place: String) throws {
     let size = target.headerSize(bytes)
     let (start, overflow) = bytes.base.addingReportingOverflow(address)
     guard !overflow, start <= bytes.eof, UInt64(size) <= bytes.eof - start, let head = bytes.read(start, size) else {
@@ -276,6 +276,7 @@ extension File {
   /// Inside `Library.sync`.
   func checkObjectHeader(address: UInt64, path: String, noun: String, _ op: String) throws {
     if isWritable { return }
+    try checkSharedMessageTable(op)
     if let known = raw.checkedHeaders[address] {
       if let e = known { throw e }
       return
@@ -287,6 +288,24 @@ extension File {
       raw.checkedHeaders[address] = .some(nil)
     } catch let e as HDF5Error {
       raw.checkedHeaders[address] = .some(e)
+      throw e
+    }
+  }
+
+  /// Checks the file's shared-message table (see `checkSharedMessageTable()`) once per open
+  /// file, before its first object header. Inside `Library.sync`.
+  func checkSharedMessageTable(_ op: String) throws {
+    if let known = raw.sharedMessageTable {
+      if let e = known { throw e }
+      return
+    }
+    let loc = Location(file: path, path: nil)
+    guard let b = try rawBytes(loc, op) else { return }
+    do {
+      try ObjectHeaderCheck(bytes: b, loc: loc, op: op, noun: "superblock extension").checkSharedMessageTable()
+      raw.sharedMessageTable = .some(nil)
+    } catch let e as HDF5Error {
+      raw.sharedMessageTable = .some(e)
       throw e
     }
   }
