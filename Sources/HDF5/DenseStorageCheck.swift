@@ -41,6 +41,11 @@ extension ObjectHeaderCheck {
     }
     let maxRootRows = maxHeapBits - firstRowBits + 1
     guard rows <= maxRootRows else { throw bad("has \(rows) rows in its root indirect block, more than its \(maxRootRows)") }
+    let managedObjects = field(14 + 2 * l + 2 * a + 3 * l, l)
+    if root == bytes.undefinedAddress, managedObjects > 0 {
+      // libhdf5 reads the root block of a heap holding objects even at the undefined address.
+      throw bad("holds \(managedObjects) objects but its root block address is undefined")
+    }
     if root != bytes.undefinedAddress {
       // A direct root block of the starting size, or an indirect block (at least its header).
       let need = rows == 0 ? start : UInt64(5 + a + (Int(maxHeapBits) + 7) / 8)
@@ -106,6 +111,16 @@ extension ObjectHeaderCheck {
     }
     guard rootRecords <= maxRecords else {
       throw bad("declares \(rootRecords) records in its root node, more than the \(maxRecords) a node of \(nodeSize) bytes holds at depth \(depth)")
+    }
+    let totalRecords = field(18 + a, bytes.sizeofLength)
+    // libhdf5 finds records through the root node and counts them (for listing by index) by the
+    // total: a root at the undefined address with records, or a total a leaf root does not
+    // hold, sends it past the node (segfaults in scripts/h5mutate.py's mutants).
+    if root == bytes.undefinedAddress, rootRecords > 0 || totalRecords > 0 {
+      throw bad("has \(totalRecords) records but its root node address is undefined")
+    }
+    guard depth > 0 ? totalRecords >= rootRecords && totalRecords <= cumulative : totalRecords == rootRecords else {
+      throw bad("has \(totalRecords) records in all, which its root node of \(rootRecords) records at depth \(depth) cannot hold")
     }
     if root != bytes.undefinedAddress, !inside(root, nodeSize) {
       throw bad("has its root node at \(hexAddress(root)) (\(nodeSize) bytes), past the end of the file (\(bytes.eof) bytes)")

@@ -257,7 +257,8 @@ import Testing
 
   @Test(arguments: [
     "table width", "starting block size", "maximum heap size", "root block address", "huge-object B-tree",
-    "node size", "record size", "root record count", "root node address",
+    "node size", "record size", "root record count", "root node address", "undefined root block",
+    "undefined root node", "total records",
   ])
   func aBrokenDenseStorageHeaderIsANamedError(field: String) throws {
     let d = try Self.dense()
@@ -302,6 +303,16 @@ import Testing
     case "root node address":
       Self.put(0xffff_ffff_ffff_fff7, &b, at: tree + 16)
       expected = n + " has its root node at 0xfffffffffffffff7 (\(Self.u(b, tree + 6, 4)) bytes), past the end of the file (\(size) bytes)"
+    case "undefined root block":
+      Self.put(0xffff_ffff_ffff_ffff, &b, at: t + 22)
+      expected = h + " holds 20 objects but its root block address is undefined"
+    case "undefined root node":
+      #expect(Self.u(b, tree + 12, 2) == 0 && Self.u(b, tree + 24, 2) == 20, "a leaf root holding the 20 names")
+      Self.put(0xffff_ffff_ffff_ffff, &b, at: tree + 16)
+      expected = n + " has 20 records but its root node address is undefined"
+    case "total records":
+      Self.put(21, &b, at: tree + 26)
+      expected = n + " has 21 records in all, which its root node of 20 records at depth 0 cannot hold"
     default:
       Issue.record("unknown field \(field)")
       return
