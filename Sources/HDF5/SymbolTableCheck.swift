@@ -13,7 +13,7 @@
 /// entries at most 2K, the node inside the file as libhdf5 reads it, each key a name inside the
 /// heap, no node twice, at most `maxBTreeNodes`), every symbol node (signature, version, entries
 /// at most 2K, the node inside the file, each name inside the heap, each child's header address
-/// inside the file). Layouts from the HDF5 file format specification (version 2), sections
+/// inside the file, or for a soft link its value inside the heap). Layouts from the HDF5 file format specification (version 2), sections
 /// III.A.1 (v1 B-trees), III.C (symbol table entries and nodes) and III.D (local heaps).
 extension ObjectHeaderCheck {
   /// A local heap's data segment larger than this is refused (a group's link names).
@@ -121,6 +121,13 @@ extension ObjectHeaderCheck {
         let e = 8 + i * entrySize
         try name(FileBytes.little(node[e..<(e + l)]), "the name of entry \(i) of the symbol node at \(hexAddress(address))")
         let header = FileBytes.little(node[(e + l)..<(e + l + a)])
+        let cache = FileBytes.little(node[(e + l + a)..<(e + l + a + 4)])
+        if cache == 2 {
+          // A soft link: no object header (the undefined address); its value is a name in the
+          // heap at the offset the scratch pad holds.
+          try name(FileBytes.little(node[(e + l + a + 8)..<(e + l + a + 12)]), "the soft link value of entry \(i) of the symbol node at \(hexAddress(address))")
+          continue
+        }
         guard header != bytes.undefinedAddress, inside(header, 16) else {
           throw corrupt("\(place): entry \(i) of the symbol node at \(hexAddress(address)) points to an object header at \(hexAddress(header)), past the end of the file (\(bytes.eof) bytes)")
         }

@@ -182,6 +182,31 @@ import Testing
             "\(String(describing: e))")
   }
 
+  /// Soft links in old-style groups have no object header (the undefined address in their
+  /// symbol-table entry, cache type 2): they read as before, and the value's heap offset is checked.
+  @Test func oldStyleSoftLinksReadAndTheirValueIsChecked() throws {
+    let path = TestData.path("links_old_style.h5")
+    let file = try File(path: path)
+    #expect(try file.root.children().contains(Group.Child(name: "dangling", kind: .softLink("/nowhere"))))
+    #expect(try file.group("g").children().contains(Group.Child(name: "soft", kind: .softLink("/g/x"))))
+    #expect(try file.root.datasetPaths() == ["g/x"])
+
+    var b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let m = try #require(try Self.messages(b, "/g").first { $0.type == 0x0011 })
+    let tree = Int(Self.u(b, Int(m.address))), heap = Int(Self.u(b, Int(m.address) + 8))
+    let heapSize = Self.u(b, heap + 8)
+    let leaf = Int(Self.u(b, tree + 24 + 8))
+    let entries = Int(Self.u(b, leaf + 6, 2))
+    // Entries of 40 bytes: name offset, header address, cache type, reserved, scratch pad.
+    let soft = try #require((0..<entries).first { Self.u(b, leaf + 8 + 40 * $0 + 16, 4) == 2 }, "a soft link entry")
+    let e = leaf + 8 + 40 * soft
+    #expect(Self.u(b, e + 8) == 0xffff_ffff_ffff_ffff, "no object header")
+    Self.put(heapSize + 7, &b, at: e + 24, width: 4)
+    let err = try Self.error(b, "soft link") { _ = try $0.group("g") }
+    #expect(err?.detail == "corrupt symbol table of group /g: the soft link value of entry \(soft) of the symbol node at \(Self.hex(UInt64(leaf))) is at offset \(heapSize + 7) of a local heap of \(heapSize) bytes",
+            "\(String(describing: err))")
+  }
+
   // MARK: Fill values and chunk indexes
 
   /// `dtypes.h5`: h5py's default layouts; `cube` is chunked (a version 3 layout, a v1 B-tree).

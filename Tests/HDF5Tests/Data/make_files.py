@@ -131,6 +131,17 @@ def case_sample():
                artifacts={"note.txt": b"hello"})
 
 
+def links_old_style():
+    # Old-style groups (h5py's default) holding soft, dangling and external links: a soft link's
+    # symbol-table entry has no object header (the undefined address), its value in the heap.
+    with h5py.File(p("links_old_style.h5"), "w") as f:
+        g = f.create_group("g")
+        g.create_dataset("x", data=np.arange(3.0))
+        g["soft"] = h5py.SoftLink("/g/x")
+        f["dangling"] = h5py.SoftLink("/nowhere")
+        f["ext"] = h5py.ExternalLink("other.h5", "/y")
+
+
 if __name__ == "__main__":
     dtypes()
     attrs()
@@ -138,6 +149,7 @@ if __name__ == "__main__":
     keras_style()
     huge()
     case_sample()
+    links_old_style()
     for n in sorted(os.listdir(HERE)):
         if n.endswith(".h5"):
             print(f"{n}: {os.path.getsize(p(n))} bytes")
