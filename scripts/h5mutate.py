@@ -686,14 +686,14 @@ def cmd_make(args):
 
 # --------------------------------------------------------------------------- running
 def classify(rc, sig, timed_out, out, err, path, maxrss_kb):
-    """timeout, signal N, oom (over 2 GiB resident), named error (exit 1 naming the file;
+    """timeout, signal N, oom (over 1 GiB resident: these files are 4-40 KB), named error (exit 1 naming the file;
     "named error, allocation refused" when libhdf5 reports a failed allocation, i.e. it asked
     for what the file declared and the 4 GiB cap, or a size of 0, refused it), exit 0, exit N."""
     if timed_out:
         return "timeout"
     if sig:
         return f"signal {sig}"
-    if maxrss_kb > 2 << 20:
+    if maxrss_kb > 1 << 20:
         return "oom"
     text = out + err
     if rc == 0:
@@ -705,7 +705,7 @@ def classify(rc, sig, timed_out, out, err, path, maxrss_kb):
 
 def normalized(r):
     """Results of a run before `classify` knew "allocation refused" (it said oom from the text)."""
-    if r["result"] == "oom" and r.get("maxrss_mb", 0) < 2048 and r["rc"] in (0, 1):
+    if r["result"] == "oom" and r.get("maxrss_mb", 0) <= 1024 and r["rc"] in (0, 1):
         return "named error, allocation refused" if r["rc"] == 1 else "exit 0, allocation refused"
     return r["result"]
 

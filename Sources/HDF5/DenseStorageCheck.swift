@@ -19,42 +19,28 @@ extension ObjectHeaderCheck {
     func field(_ at: Int, _ n: Int) -> UInt64 { FileBytes.little(head[at..<(at + n)]) }
     func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hexAddress(address)) \(what)") }
     let hugeTree = field(14 + l, a)
-    let freeSpace = field(14 + 2 * l + a, a)
     let t = 14 + 10 * l + 2 * a
     let width = field(t, 2)
-    let start = field(t + 2, l), maxDirect = field(t + 2 + l, l)
-    let maxHeapBits = field(t + 2 + 2 * l, 2)
+    let start = field(t + 2, l)
     let root = field(t + 6 + 2 * l, a)
     let rows = field(t + 6 + 2 * l + a, 2)
     func isPowerOfTwo(_ v: UInt64) -> Bool { v != 0 && v & (v - 1) == 0 }
     guard isPowerOfTwo(width) else { throw bad("has a table width of \(width), not a power of two") }
     guard isPowerOfTwo(start) else { throw bad("has a starting block size of \(start), not a power of two") }
-    guard isPowerOfTwo(maxDirect), maxDirect >= start else {
-      throw bad("has a maximum direct block size of \(maxDirect), not a power of two at least the starting block size (\(start))")
-    }
-    // libhdf5 sizes its block tables from these: the first row's bits (log2 of the starting size
-    // and of the width) must fit in the heap's address bits, which must fit in a length.
-    let firstRowBits = UInt64(start.trailingZeroBitCount + width.trailingZeroBitCount)
-    guard maxHeapBits <= UInt64(8 * l), maxHeapBits >= firstRowBits,
-          UInt64(maxDirect.trailingZeroBitCount) <= maxHeapBits else {
-      throw bad("has a maximum heap size of \(maxHeapBits) bits, not between \(firstRowBits) (starting block size x table width) and \(8 * l), and at least log2 of its largest direct block (\(maxDirect))")
-    }
-    let maxRootRows = maxHeapBits - firstRowBits + 1
-    guard rows <= maxRootRows else { throw bad("has \(rows) rows in its root indirect block, more than its \(maxRootRows)") }
     let managedObjects = field(14 + 2 * l + 2 * a + 3 * l, l)
     if root == bytes.undefinedAddress, managedObjects > 0 {
       // libhdf5 reads the root block of a heap holding objects even at the undefined address.
       throw bad("holds \(managedObjects) objects but its root block address is undefined")
     }
     if root != bytes.undefinedAddress {
-      // A direct root block of the starting size, or an indirect block (at least its header).
-      let need = rows == 0 ? start : UInt64(5 + a + (Int(maxHeapBits) + 7) / 8)
+      // A direct root block of the starting size, or an indirect block (at least its signature).
+      let need = rows == 0 ? start : 4
       guard inside(root, need) else {
         throw bad("has its root block at \(hexAddress(root)) (\(need) bytes), past the end of the file (\(bytes.eof) bytes)")
       }
     }
-    // Both are read when the heap is opened; one that does not hold its structure leaves
-    // libhdf5's cache in a state that segfaults when the file is closed (at exit).
+    // Read when the heap is opened; one that does not hold its structure leaves libhdf5's
+    // cache in a state that segfaults when the file is closed (at exit).
     if hugeTree != bytes.undefinedAddress {
       let n = Target.btree(type: 1, what: "").headerSize(bytes)
       guard let h = bytesAt(hugeTree, n) else {
@@ -62,14 +48,6 @@ extension ObjectHeaderCheck {
       }
       guard h.prefix(4).elementsEqual("BTHD".utf8), h[4] == 0, (1...4).contains(h[5]) else {
         throw bad("has its huge-object B-tree at \(hexAddress(hugeTree)), which holds no v2 B-tree of huge objects (`BTHD`, version 0, type 1-4)")
-      }
-    }
-    if freeSpace != bytes.undefinedAddress {
-      guard let h = bytesAt(freeSpace, 5) else {
-        throw bad("has its free-space manager at \(hexAddress(freeSpace)), past the end of the file (\(bytes.eof) bytes)")
-      }
-      guard h.prefix(4).elementsEqual("FSHD".utf8) else {
-        throw bad("has its free-space manager at \(hexAddress(freeSpace)), which holds no free-space manager (no `FSHD` signature)")
       }
     }
   }
