@@ -12,5 +12,7 @@ let package = Package(
     .executableTarget(name: "FuzzNPY", dependencies: ["FuzzDriver", .product(name: "KerasImport", package: "rnnconf")]),
     .executableTarget(name: "FuzzCaseLoader", dependencies: ["FuzzDriver", .product(name: "Conformance", package: "rnnconf")]),
     .executableTarget(name: "FuzzKerasConfig", dependencies: ["FuzzDriver", .product(name: "KerasImport", package: "rnnconf")]),
+    .executableTarget(name: "FuzzKerasFile", dependencies: ["FuzzDriver", .product(name: "KerasImport", package: "rnnconf"),
+                                                            .product(name: "RNNRef", package: "rnnconf")]),
   ]
 )

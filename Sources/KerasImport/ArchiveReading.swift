@@ -91,8 +91,9 @@ struct KerasArchive {
     let declared = Int(e.uncompressedSize)
     var out: [UInt8] = []
     out.reserveCapacity(declared)
+    let crc: CRC32
     do {
-      _ = try archive.extract(e) { chunk in
+      crc = try archive.extract(e) { chunk in
         let total = out.count + chunk.count
         guard total <= declared, total <= cap else { throw Overflow(inflated: total) }
         out.append(contentsOf: chunk)
@@ -105,6 +106,11 @@ struct KerasArchive {
     }
     guard out.count == declared else {
       throw Storage.unreadable(label, "inflated to \(out.count) bytes, the zip declares \(declared); the archive is damaged")
+    }
+    // ZIPFoundation returns the CRC-32 of what it extracted and leaves the comparison to the
+    // caller; Python's zipfile (Keras) refuses a mismatch ("Bad CRC-32"), and so does this.
+    guard crc == e.checksum else {
+      throw Storage.unreadable(label, "its bytes have CRC-32 \(String(format: "%08x", crc)), the zip declares \(String(format: "%08x", e.checksum)); the archive is damaged, re-copy or re-save it")
     }
     return out
   }

@@ -181,6 +181,12 @@ struct Builder {
         guard let entry = spec.layers.first(where: { $0.name == r.layer }) else {
           throw KerasImportError(.invalidConfig, "model `\(spec.name)`: `\(r.layer)` is not a layer of the model")
         }
+        // A layer without calls (an input layer) has values only at the model inputs' nodes:
+        // `predict` refuses any other node of it, so a damaged `inbound_nodes` pointing there
+        // is refused here, at load, naming the file.
+        if entry.inbound.isEmpty, !spec.inputs.contains(where: { ModelGraph.key($0.layer, $0.node) == k }) {
+          throw KerasImportError(.invalidConfig, "\(source): \(entry.location): node \(r.node) is referenced but the layer has 0 call(s) and that node is not a model input; the model config's `inbound_nodes` are damaged: re-save the model")
+        }
         let ins: [Shape]
         if entry.className == "InputLayer" || entry.inbound.isEmpty {
           ins = graph.nodeShapes[k] ?? []

@@ -100,22 +100,33 @@ public final class KerasModel: Sendable, CustomStringConvertible {
     }
     // A cut model refuses a Lambda only where it builds one (`Builder.buildLayer`).
     if cut.isEmpty { try Self.refuseLambda(loaded.model, source: loaded.path, location: "") }
-    let whole = try GraphParser.parse(loaded.model, location: "", version: Keras.Version(version))
+    let whole = try Self.naming(loaded) { try GraphParser.parse(loaded.model, location: "", version: Keras.Version(version)) }
     self.name = whole.name
     var builder = Builder(version: Keras.Version(version), source: loaded.weightsPath, store: store)
     builder.weightsVersion = Self.weightsVersion(loaded)
     builder.isCut = !cut.isEmpty
     builder.custom = customLayers
-    var queues = try builder.queues(for: whole)
+    var queues = try Self.naming(loaded) { try builder.queues(for: whole) }
     let spec = try whole.cut(cut, source: loaded.path)
     for n in cut.inputLayers { queues[n] = nil }
     let stored = queues.values.reduce(0) { $0 + $1.count }
     if stored == 0 && Self.needsWeights(spec) {
       throw KerasImportError(.noWeights, "\(loaded.weightsPath): the file holds no weight values although the architecture has layers with weights (\(spec.layers.filter { Self.weighted($0.className) }.map(\.name).joined(separator: ", "))): the model was saved before it was built (never called or trained); build it (call it on data or fit) and save it again")
     }
-    self.graph = try builder.build(spec, queues: queues)
+    self.graph = try Self.naming(loaded) { try builder.build(spec, queues: queues) }
     graph.expandCutOutputs(cut)
     self.isStateful = graph.isStateful
+  }
+
+  /// Runs `body`; a `KerasImportError` from it that names neither the model file nor the weights
+  /// file (the graph parser's and some layer builders' errors name only the layer) gets the
+  /// model file's path in front, so every load error names its file.
+  static func naming<T>(_ loaded: LoadedFile, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch var e as KerasImportError
+      where !e.message.contains(loaded.path) && !e.message.contains(loaded.weightsPath) {
+      e.message = "\(loaded.path): \(e.message)"
+      throw e
+    }
   }
 
   /// What Keras computes a saved architecture in: float64 when a layer other than an
