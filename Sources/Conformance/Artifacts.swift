@@ -80,7 +80,7 @@ enum ArtifactCheck {
       return "not a zip archive: no end-of-central-directory record (truncated or not a zip)"
     }
     let archive: Archive
-    do { archive = try Archive(data: Data(bytes), accessMode: .read) } catch {
+    do { archive = try openArchive(bytes) } catch {
       return "not a readable zip archive (\(error))"
     }
     var entries: [Entry] = []
@@ -113,6 +113,43 @@ enum ArtifactCheck {
       if lower.hasSuffix(".h5"), let p = hdf5Problem(out, label: label + "!/" + e.path) { return "zip entry `\(e.path)`: \(p)" }
     }
     return nil
+  }
+
+  struct TemporaryFileError: Error, CustomStringConvertible {
+    let description: String
+  }
+
+  /// A read-only archive over `bytes`. Not ZIPFoundation's in-memory archive (`Archive(data:)`):
+  /// when an offset in the zip (the central directory's, an entry's local header) points past the
+  /// end of the bytes, its `MemoryFile` copies a negative count and traps, taking the process down
+  /// (FuzzCaseLoader found it in a case's `.keras` artifact). Its file-backed archive reads short
+  /// there and throws, as for `.keras` files users load (`KerasImport.KerasArchive`). So the bytes
+  /// go to a temporary file readable only by this user, unlinked as soon as the archive holds it
+  /// open.
+  static func openArchive(_ bytes: [UInt8]) throws -> Archive {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rnnconf-artifact-\(UUID().uuidString).zip").path
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else {
+      throw TemporaryFileError(description: "cannot create a temporary file to read it from (\(path): \(String(cString: strerror(errno))))")
+    }
+    defer { unlink(path) }
+    let written = bytes.withUnsafeBytes { buf -> Bool in
+      var done = 0
+      while done < buf.count {
+        let n = write(fd, buf.baseAddress! + done, buf.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { return false }
+        done += n
+      }
+      return true
+    }
+    let writeErrno = errno
+    close(fd)
+    guard written else {
+      throw TemporaryFileError(description: "cannot write a temporary file to read it from (\(path): \(String(cString: strerror(writeErrno))))")
+    }
+    return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
   }
 
   /// The entry count of the end-of-central-directory record; -1 for ZIP64 (checked by ZIPFoundation), nil when absent.
