@@ -17,7 +17,7 @@ extension ObjectHeaderCheck {
   func checkFractalHeap(_ head: [UInt8], at address: UInt64, name: String, place: String) throws {
     let a = bytes.sizeofAddr, l = bytes.sizeofLength
     func field(_ at: Int, _ n: Int) -> UInt64 { FileBytes.little(head[at..<(at + n)]) }
-    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hexAddress(address)) \(what)") }
+    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hex(address)) \(what)") }
     let hugeTree = field(14 + l, a)
     let t = 14 + 10 * l + 2 * a
     let width = field(t, 2)
@@ -36,7 +36,7 @@ extension ObjectHeaderCheck {
       // A direct root block of the starting size, or an indirect block (at least its signature).
       let need = rows == 0 ? start : 4
       guard inside(root, need) else {
-        throw bad("has its root block at \(hexAddress(root)) (\(need) bytes), past the end of the file (\(bytes.eof) bytes)")
+        throw bad("has its root block at \(hex(root)) (\(need) bytes), past the end of the file (\(bytes.eof) bytes)")
       }
     }
     // Read when the heap is opened; one that does not hold its structure leaves libhdf5's
@@ -44,10 +44,10 @@ extension ObjectHeaderCheck {
     if hugeTree != bytes.undefinedAddress {
       let n = Target.btree(type: 1, what: "").headerSize(bytes)
       guard let h = bytesAt(hugeTree, n) else {
-        throw bad("has its huge-object B-tree at \(hexAddress(hugeTree)), past the end of the file (\(bytes.eof) bytes)")
+        throw bad("has its huge-object B-tree at \(hex(hugeTree)), past the end of the file (\(bytes.eof) bytes)")
       }
       guard h.prefix(4).elementsEqual("BTHD".utf8), h[4] == 0, (1...4).contains(h[5]) else {
-        throw bad("has its huge-object B-tree at \(hexAddress(hugeTree)), which holds no v2 B-tree of huge objects (`BTHD`, version 0, type 1-4)")
+        throw bad("has its huge-object B-tree at \(hex(hugeTree)), which holds no v2 B-tree of huge objects (`BTHD`, version 0, type 1-4)")
       }
     }
   }
@@ -56,7 +56,7 @@ extension ObjectHeaderCheck {
   func checkV2BTree(_ head: [UInt8], at address: UInt64, name: String, place: String) throws {
     let a = bytes.sizeofAddr
     func field(_ at: Int, _ n: Int) -> UInt64 { FileBytes.little(head[at..<(at + n)]) }
-    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hexAddress(address)) \(what)") }
+    func bad(_ what: String) -> HDF5Error { corrupt("\(place): the \(name) at \(hex(address)) \(what)") }
     let nodeSize = field(6, 4), recordSize = field(10, 2), depth = field(12, 2)
     let root = field(16, a), rootRecords = field(16 + a, 2)
     let prefix: UInt64 = 10  // signature, version, type, checksum
@@ -101,7 +101,7 @@ extension ObjectHeaderCheck {
       throw bad("has \(totalRecords) records in all, which its root node of \(rootRecords) records at depth \(depth) cannot hold")
     }
     if root != bytes.undefinedAddress, !inside(root, nodeSize) {
-      throw bad("has its root node at \(hexAddress(root)) (\(nodeSize) bytes), past the end of the file (\(bytes.eof) bytes)")
+      throw bad("has its root node at \(hex(root)) (\(nodeSize) bytes), past the end of the file (\(bytes.eof) bytes)")
     }
   }
 }
@@ -130,10 +130,10 @@ extension ObjectHeaderCheck {
     let count = Int(d[d.startIndex + 1 + a])
     let entry = 14 + 2 * a
     guard table != bytes.undefinedAddress, let t = bytesAt(table, 4 + count * entry) else {
-      throw corrupt("\(place): the table at \(hexAddress(table)) (\(count) indexes) is past the end of the file (\(bytes.eof) bytes)")
+      throw corrupt("\(place): the table at \(hex(table)) (\(count) indexes) is past the end of the file (\(bytes.eof) bytes)")
     }
     guard t.prefix(4).elementsEqual("SMTB".utf8) else {
-      throw corrupt("\(place): the table address \(hexAddress(table)) does not hold a shared-message table (no `SMTB` signature)")
+      throw corrupt("\(place): the table address \(hex(table)) does not hold a shared-message table (no `SMTB` signature)")
     }
     for i in 0..<count {
       let e = 4 + i * entry

@@ -66,7 +66,7 @@ struct ObjectHeaderCheck {
     }
   }
 
-  private func hex(_ a: UInt64) -> String { "0x" + String(a, radix: 16) }
+  func hex(_ a: UInt64) -> String { "0x" + String(a, radix: 16) }
 
   func corrupt(_ detail: String) -> HDF5Error {
     loc.error(.libraryCall, op, detail,

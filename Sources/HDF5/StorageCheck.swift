@@ -48,11 +48,11 @@ extension ObjectHeaderCheck {
     let k = bytes.chunkBTreeK
     var visited: Set<UInt64> = []
     func node(_ at: UInt64, level expected: Int?, what: String) throws {
-      guard visited.insert(at).inserted else { throw corrupt("\(place): the B-tree node at \(hexAddress(at)) is reached twice") }
+      guard visited.insert(at).inserted else { throw corrupt("\(place): the B-tree node at \(hex(at)) is reached twice") }
       guard visited.count <= Self.maxBTreeNodes else { throw corrupt("\(place): its B-tree has more than \(Self.maxBTreeNodes) nodes") }
       let (level, entries, body) = try v1BTreeNode(at, type: 1, k: k, keySize: keySize, place: place, what: what)
       if let expected, level != expected {
-        throw corrupt("\(place): the B-tree node at \(hexAddress(at)) has level \(level), its parent's is \(expected + 1)")
+        throw corrupt("\(place): the B-tree node at \(hex(at)) has level \(level), its parent's is \(expected + 1)")
       }
       var p = body.startIndex
       for i in 0..<entries {
@@ -61,10 +61,10 @@ extension ObjectHeaderCheck {
         let child = FileBytes.little(body[p..<(p + a)])
         p += a
         if level > 0 {
-          try node(child, level: level - 1, what: "child \(i) of the B-tree node at \(hexAddress(at))")
+          try node(child, level: level - 1, what: "child \(i) of the B-tree node at \(hex(at))")
         } else {
           guard size > 0, child != bytes.undefinedAddress, inside(child, size) else {
-            throw corrupt("\(place): chunk \(i) of the B-tree node at \(hexAddress(at)) is \(size) bytes at \(hexAddress(child)), \(size == 0 ? "an empty chunk" : "past the end of the file (\(bytes.eof) bytes)")")
+            throw corrupt("\(place): chunk \(i) of the B-tree node at \(hex(at)) is \(size) bytes at \(hex(child)), \(size == 0 ? "an empty chunk" : "past the end of the file (\(bytes.eof) bytes)")")
           }
         }
       }

@@ -19,8 +19,6 @@ extension ObjectHeaderCheck {
   /// Nodes of one version 1 B-tree (a group's or a dataset's chunk index) read at most.
   static let maxBTreeNodes = 1 << 20
 
-  func hexAddress(_ a: UInt64) -> String { "0x" + String(a, radix: 16) }
-
   /// `count` bytes at relative address `address`, when all of them are inside the file.
   func bytesAt(_ address: UInt64, _ count: Int) -> [UInt8]? {
     let (start, overflow) = bytes.base.addingReportingOverflow(address)
@@ -43,17 +41,17 @@ extension ObjectHeaderCheck {
     let a = bytes.sizeofAddr
     let size = 8 + 2 * a + (2 * k + 1) * keySize + 2 * k * a
     guard address != bytes.undefinedAddress, let node = bytesAt(address, size) else {
-      throw corrupt("\(place): \(what) address \(hexAddress(address)) (a \(size)-byte node) is past the end of the file (\(bytes.eof) bytes)")
+      throw corrupt("\(place): \(what) address \(hex(address)) (a \(size)-byte node) is past the end of the file (\(bytes.eof) bytes)")
     }
     guard node.prefix(4).elementsEqual("TREE".utf8) else {
-      throw corrupt("\(place): \(what) at \(hexAddress(address)) is not a version 1 B-tree node (no `TREE` signature)")
+      throw corrupt("\(place): \(what) at \(hex(address)) is not a version 1 B-tree node (no `TREE` signature)")
     }
     guard node[4] == type else {
-      throw corrupt("\(place): \(what) at \(hexAddress(address)) is a B-tree node of type \(node[4]), not \(type)")
+      throw corrupt("\(place): \(what) at \(hex(address)) is a B-tree node of type \(node[4]), not \(type)")
     }
     let entries = Int(FileBytes.little(node[6..<8]))
     guard entries <= 2 * k else {
-      throw corrupt("\(place): \(what) at \(hexAddress(address)) declares \(entries) entries, more than the \(2 * k) its node holds (2K, K = \(k) from the superblock)")
+      throw corrupt("\(place): \(what) at \(hex(address)) declares \(entries) entries, more than the \(2 * k) its node holds (2K, K = \(k) from the superblock)")
     }
     return (Int(node[5]), entries, node[(8 + 2 * a)...])
   }
@@ -71,16 +69,16 @@ extension ObjectHeaderCheck {
 
     // The local heap: "HEAP", version 0, 3 reserved, data segment size, free list, data address.
     guard heapAddress != bytes.undefinedAddress, let head = bytesAt(heapAddress, 8 + 2 * l + a) else {
-      throw corrupt("\(place): local heap address \(hexAddress(heapAddress)) is past the end of the file (\(bytes.eof) bytes)")
+      throw corrupt("\(place): local heap address \(hex(heapAddress)) is past the end of the file (\(bytes.eof) bytes)")
     }
     guard head.prefix(4).elementsEqual("HEAP".utf8) else {
-      throw corrupt("\(place): local heap address \(hexAddress(heapAddress)) does not hold a local heap (no `HEAP` signature)")
+      throw corrupt("\(place): local heap address \(hex(heapAddress)) does not hold a local heap (no `HEAP` signature)")
     }
-    guard head[4] == 0 else { throw corrupt("\(place): the local heap at \(hexAddress(heapAddress)) has version \(head[4]), not 0") }
+    guard head[4] == 0 else { throw corrupt("\(place): the local heap at \(hex(heapAddress)) has version \(head[4]), not 0") }
     let heapSize = FileBytes.little(head[8..<(8 + l)])
     let dataAddress = FileBytes.little(head[(8 + 2 * l)..<(8 + 2 * l + a)])
     guard dataAddress != bytes.undefinedAddress, inside(dataAddress, heapSize) else {
-      throw corrupt("\(place): the local heap's data segment at \(hexAddress(dataAddress)) (\(heapSize) bytes) is past the end of the file (\(bytes.eof) bytes)")
+      throw corrupt("\(place): the local heap's data segment at \(hex(dataAddress)) (\(heapSize) bytes) is past the end of the file (\(bytes.eof) bytes)")
     }
 
     // The B-tree, depth first; each child's level one less than its parent's.
@@ -89,26 +87,26 @@ extension ObjectHeaderCheck {
     var visited: Set<UInt64> = []
     func symbolNode(_ address: UInt64) throws {
       guard visited.insert(address).inserted else {
-        throw corrupt("\(place): the symbol node at \(hexAddress(address)) is reached twice")
+        throw corrupt("\(place): the symbol node at \(hex(address)) is reached twice")
       }
       guard address != bytes.undefinedAddress, let node = bytesAt(address, nodeSize) else {
-        throw corrupt("\(place): symbol node address \(hexAddress(address)) (a \(nodeSize)-byte node) is past the end of the file (\(bytes.eof) bytes)")
+        throw corrupt("\(place): symbol node address \(hex(address)) (a \(nodeSize)-byte node) is past the end of the file (\(bytes.eof) bytes)")
       }
       guard node.prefix(4).elementsEqual("SNOD".utf8) else {
-        throw corrupt("\(place): symbol node address \(hexAddress(address)) does not hold a symbol node (no `SNOD` signature)")
+        throw corrupt("\(place): symbol node address \(hex(address)) does not hold a symbol node (no `SNOD` signature)")
       }
-      guard node[4] == 1 else { throw corrupt("\(place): the symbol node at \(hexAddress(address)) has version \(node[4]), not 1") }
+      guard node[4] == 1 else { throw corrupt("\(place): the symbol node at \(hex(address)) has version \(node[4]), not 1") }
     }
     func treeNode(_ address: UInt64, level expected: Int?, what: String) throws {
       guard visited.insert(address).inserted else {
-        throw corrupt("\(place): the B-tree node at \(hexAddress(address)) is reached twice")
+        throw corrupt("\(place): the B-tree node at \(hex(address)) is reached twice")
       }
       guard visited.count <= Self.maxBTreeNodes else {
         throw corrupt("\(place): its B-tree has more than \(Self.maxBTreeNodes) nodes")
       }
       let (level, entries, body) = try v1BTreeNode(address, type: 0, k: k, keySize: l, place: place, what: what)
       if let expected, level != expected {
-        throw corrupt("\(place): the B-tree node at \(hexAddress(address)) has level \(level), its parent's is \(expected + 1)")
+        throw corrupt("\(place): the B-tree node at \(hex(address)) has level \(level), its parent's is \(expected + 1)")
       }
       var p = body.startIndex
       for i in 0..<entries {
@@ -116,7 +114,7 @@ extension ObjectHeaderCheck {
         let child = FileBytes.little(body[p..<(p + a)])
         p += a
         if level > 0 {
-          try treeNode(child, level: level - 1, what: "child \(i) of the B-tree node at \(hexAddress(address))")
+          try treeNode(child, level: level - 1, what: "child \(i) of the B-tree node at \(hex(address))")
         } else {
           try symbolNode(child)
         }
