@@ -193,7 +193,7 @@ struct ObjectHeaderCheck {
       case 0x0015 where version > 1: try checkInfo(m, links: false)
       case 0x0008 where m.flags & 0x02 == 0: try checkLayout(m)
       case 0x0011 where m.flags & 0x02 == 0: try checkSymbolTable(m)
-      case 0x0004, 0x0005 where m.flags & 0x02 == 0: try checkFillValue(m)
+      case 0x0004 where m.flags & 0x02 == 0, 0x0005 where m.flags & 0x02 == 0: try checkFillValue(m)
       case 0x0001, 0x0003, 0x000C:
         if m.flags & 0x02 != 0 {
           try checkSharedMessage(m)
